@@ -1,0 +1,57 @@
+"""Assembling the PTB Application: settings, database, handlers in their order, errors."""
+
+from __future__ import annotations
+
+import html
+import logging
+from typing import Any
+
+from telegram import Update
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
+
+from bot.i18n import translator
+from bot.settings import Settings
+from bot.update_processor import PerChatUpdateProcessor
+from handlers import onboarding
+from handlers.common import DanvanContext
+from storage.engine import Database
+
+log = logging.getLogger(__name__)
+
+DanvanApplication = Application[Any, DanvanContext, Any, Any, Any, Any]
+
+
+async def on_error(update: object, context: DanvanContext) -> None:
+    """Log the failure with its update, and tell the person to try again."""
+    log.error("Error while handling %r", update, exc_info=context.error)
+    if isinstance(update, Update) and update.effective_chat is not None:
+        user = update.effective_user
+        t = translator(user.language_code if user else None)
+        try:
+            await update.effective_chat.send_message(
+                html.escape(t._("Something went wrong. Please try again in a moment.")),
+                parse_mode="HTML",
+            )
+        except Exception:  # the person is told nothing more; the log has it all
+            log.warning("Could not tell the user about the error", exc_info=True)
+
+
+def build_application(settings: Settings, db: Database) -> DanvanApplication:
+    if settings.telegram_bot_token is None:
+        raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+    application: DanvanApplication = (
+        ApplicationBuilder()
+        .token(settings.telegram_bot_token.get_secret_value())
+        .base_url(settings.bot_base_url())
+        .base_file_url(settings.bot_file_url())
+        .context_types(ContextTypes(context=DanvanContext))
+        .concurrent_updates(PerChatUpdateProcessor())
+        .rate_limiter(AIORateLimiter(max_retries=3))
+        .build()
+    )
+    application.bot_data["settings"] = settings
+    application.bot_data["db"] = db
+    # One group, so the first handler that matches wins and the fallback comes last.
+    application.add_handlers([*onboarding.handlers(), *onboarding.fallback_handlers()])
+    application.add_error_handler(on_error)
+    return application

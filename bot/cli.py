@@ -1,0 +1,388 @@
+"""The `danvan` command: run the bot, migrate, and manage units, invites and admins."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NoReturn
+
+import sqlalchemy.exc
+
+from bot.i18n import Translator, translator
+from bot.settings import Settings, SettingsError, load_settings
+from bot.unit_csv import RowError, RowProblem, parse_unit_csv
+from storage import invites, members, units
+from storage.engine import Database
+from storage.migrate import upgrade
+from storage.models import Role
+
+CLI_ACTOR = "cli"
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+
+class CliError(Exception):
+    """A problem to print as one line, with the exit status to use."""
+
+    def __init__(self, message: str, status: int = EXIT_ERROR) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _print_json(data: object) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+def describe_row_error(t: Translator, error: RowError) -> str:
+    d = error.details
+    messages = {
+        RowProblem.BAD_HEADER: lambda: t._(
+            "the first line must be the header {expected}", expected=d.get("expected", "")
+        ),
+        RowProblem.MISSING_VALUE: lambda: t._(
+            "column {column} is empty", column=d.get("column", "")
+        ),
+        RowProblem.TOO_LONG: lambda: t._(
+            "column {column} is longer than {limit} characters",
+            column=d.get("column", ""),
+            limit=d.get("limit", ""),
+        ),
+        RowProblem.BAD_CODE: lambda: t._(
+            "code {code} may only use letters A-Z, digits, '-', '_' and '.'",
+            code=d.get("code", ""),
+        ),
+        RowProblem.DUPLICATE_CODE: lambda: t._(
+            "code {code} already appears on line {first}",
+            code=d.get("code", ""),
+            first=d.get("first", ""),
+        ),
+        RowProblem.UNKNOWN_PARENT: lambda: t._(
+            "parent unit {parent} is neither in the file nor in the database",
+            parent=d.get("parent", ""),
+        ),
+        RowProblem.OWN_PARENT: lambda: t._(
+            "unit {code} cannot be its own parent", code=d.get("code", "")
+        ),
+        RowProblem.CYCLE: lambda: t._(
+            "unit {code} would end up inside itself (a loop of parents)", code=d.get("code", "")
+        ),
+        RowProblem.NOT_UTF8: lambda: t._("the file is not UTF-8 text"),
+        RowProblem.EMPTY_FILE: lambda: t._("the file has no units"),
+    }
+    return t._("line {line}: {problem}", line=error.line, problem=messages[error.problem]())
+
+
+def _database(settings: Settings) -> Database:
+    return Database(settings.database_url)
+
+
+async def _with_db(settings: Settings, work: Callable[[Database], Coroutine[Any, Any, int]]) -> int:
+    await upgrade(settings.database_url)
+    db = _database(settings)
+    try:
+        return await work(db)
+    finally:
+        await db.dispose()
+
+
+def cmd_db_upgrade(settings: Settings, t: Translator, args: argparse.Namespace) -> int:
+    asyncio.run(upgrade(settings.database_url))
+    print(t._("The database is up to date."))
+    return 0
+
+
+def cmd_units_import(settings: Settings, t: Translator, args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CliError(
+            t._("Cannot read {file}: {reason}", file=path, reason=exc.strerror)
+        ) from None
+
+    async def work(db: Database) -> int:
+        rows, errors = parse_unit_csv(data)
+        async with db.session() as session:
+            if errors:
+                plan = None
+            else:
+                plan = await units.plan_import(session, rows)
+                errors = plan.errors
+                if not errors:
+                    await units.apply_import(session, plan, actor_label=CLI_ACTOR)
+        if errors:
+            if args.json:
+                _print_json(
+                    {
+                        "ok": False,
+                        "errors": [
+                            {
+                                "line": e.line,
+                                "problem": e.problem,
+                                "message": describe_row_error(t, e),
+                            }
+                            for e in errors
+                        ],
+                    }
+                )
+            else:
+                print(t._("Nothing was imported; fix these lines first:"), file=sys.stderr)
+                for error in errors:
+                    print("  " + describe_row_error(t, error), file=sys.stderr)
+            return EXIT_ERROR
+        assert plan is not None
+        if args.json:
+            _print_json(
+                {
+                    "ok": True,
+                    "created": plan.created,
+                    "updated": plan.updated,
+                    "unchanged": plan.unchanged,
+                }
+            )
+        else:
+            print(
+                t._(
+                    "Imported: {created} created, {updated} updated, {unchanged} unchanged.",
+                    created=len(plan.created),
+                    updated=len(plan.updated),
+                    unchanged=len(plan.unchanged),
+                )
+            )
+        return 0
+
+    return asyncio.run(_with_db(settings, work))
+
+
+def cmd_units_list(settings: Settings, t: Translator, args: argparse.Namespace) -> int:
+    async def work(db: Database) -> int:
+        async with db.session() as session:
+            found = await units.list_all(session)
+        code_by_id = {unit.id: unit.code for unit in found}
+        if args.json:
+            _print_json(
+                [
+                    {
+                        "code": unit.code,
+                        "name": unit.name,
+                        "level": unit.level,
+                        "parent_code": code_by_id.get(unit.parent_id),
+                        "former_name": unit.former_name,
+                        "active": unit.active,
+                    }
+                    for unit in found
+                ]
+            )
+            return 0
+        if not found:
+            print(t._("No units yet. Import them with: danvan units import FILE.csv"))
+        for unit in found:
+            line = "  " * units.depth(unit) + f"{unit.code}  {unit.name} ({unit.level})"
+            if unit.former_name:
+                line += "  " + t._("formerly {name}", name=unit.former_name)
+            if not unit.active:
+                line += "  " + t._("[inactive]")
+            print(line)
+        return 0
+
+    return asyncio.run(_with_db(settings, work))
+
+
+def cmd_invite_create(settings: Settings, t: Translator, args: argparse.Namespace) -> int:
+    async def work(db: Database) -> int:
+        async with db.session() as session:
+            unit = await units.by_code(session, args.unit)
+            if unit is None:
+                raise CliError(t._("There is no unit with code {code}.", code=args.unit))
+            if not unit.active:
+                raise CliError(t._("Unit {code} is inactive.", code=args.unit))
+            invite = await invites.create(
+                session,
+                role=args.role,
+                unit=unit,
+                now=datetime.now(UTC),
+                uses=args.uses,
+                days=args.days,
+                actor_label=CLI_ACTOR,
+            )
+        expires = invite.expires_at.astimezone(settings.tz).strftime("%H:%M %d/%m/%Y")
+        if args.json:
+            _print_json(
+                {
+                    "code": invite.code,
+                    "role": invite.role,
+                    "unit": unit.code,
+                    "max_uses": invite.max_uses,
+                    "expires_at": invite.expires_at.isoformat(),
+                }
+            )
+        else:
+            print(
+                t._(
+                    "Invite {code} for a {role} of {unit}: {uses} use(s), valid until {expires}.\n"
+                    "The person opens the bot and sends: /start {code}",
+                    code=invite.code,
+                    role=args.role,
+                    unit=unit.name,
+                    uses=invite.max_uses,
+                    expires=expires,
+                )
+            )
+        return 0
+
+    return asyncio.run(_with_db(settings, work))
+
+
+def cmd_admin_add(settings: Settings, t: Translator, args: argparse.Namespace) -> int:
+    name = args.name.strip()
+    if not name:
+        raise CliError(t._("--name must not be empty."))
+
+    async def work(db: Database) -> int:
+        async with db.session() as session:
+            if args.unit:
+                unit = await units.by_code(session, args.unit)
+                if unit is None:
+                    raise CliError(t._("There is no unit with code {code}.", code=args.unit))
+            else:
+                found = await members.roots(session)
+                if not found:
+                    raise CliError(
+                        t._(
+                            "There are no units yet. "
+                            "Import them first: danvan units import FILE.csv"
+                        )
+                    )
+                if len(found) > 1:
+                    raise CliError(
+                        t._("There are several top-level units; choose one with --unit.")
+                    )
+                unit = found[0]
+            member, created = await members.add_admin(
+                session, args.telegram_id, name, unit, actor_label=CLI_ACTOR
+            )
+        if args.json:
+            _print_json(
+                {
+                    "telegram_id": member.telegram_id,
+                    "name": member.full_name,
+                    "role": member.role,
+                    "unit": unit.code,
+                    "created": created,
+                }
+            )
+        elif created:
+            print(
+                t._(
+                    "{name} ({id}) is now an admin of {unit}.",
+                    name=member.full_name,
+                    id=member.telegram_id,
+                    unit=unit.name,
+                )
+            )
+        else:
+            print(
+                t._(
+                    "{name} ({id}) was already registered and is now an admin of {unit}.",
+                    name=member.full_name,
+                    id=member.telegram_id,
+                    unit=unit.name,
+                )
+            )
+        return 0
+
+    return asyncio.run(_with_db(settings, work))
+
+
+def cmd_run(settings: Settings, t: Translator, args: argparse.Namespace) -> int:
+    from bot.runner import run
+
+    return run(settings)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        print(f"danvan: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="danvan", description="danvan: the Dân vận khéo Telegram bot")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    commands.add_parser("run", help="start the bot (long polling)").set_defaults(handler=cmd_run)
+
+    db = commands.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="apply migrations").set_defaults(handler=cmd_db_upgrade)
+
+    unit = commands.add_parser("units", help="units (places)").add_subparsers(
+        dest="units_command", required=True
+    )
+    import_parser = unit.add_parser("import", help="create or update units from a CSV file")
+    import_parser.add_argument("file", help="CSV: code,name,level,parent_code[,former_name]")
+    import_parser.set_defaults(handler=cmd_units_import)
+    unit.add_parser("list", help="list units").set_defaults(handler=cmd_units_list)
+
+    invite = commands.add_parser("invite", help="invites").add_subparsers(
+        dest="invite_command", required=True
+    )
+    create = invite.add_parser("create", help="create an invite code")
+    create.add_argument("--role", required=True, choices=[role.value for role in Role])
+    create.add_argument("--unit", required=True, help="unit code")
+    create.add_argument("--uses", type=_positive, default=1)
+    create.add_argument("--days", type=_positive, default=invites.DEFAULT_DAYS)
+    create.set_defaults(handler=cmd_invite_create)
+
+    admin = commands.add_parser("admin", help="admins").add_subparsers(
+        dest="admin_command", required=True
+    )
+    add = admin.add_parser("add", help="make a Telegram user an admin")
+    add.add_argument("telegram_id", type=int, help="numeric Telegram user id")
+    add.add_argument("--name", required=True)
+    add.add_argument("--unit", help="unit code (default: the top-level unit)")
+    add.set_defaults(handler=cmd_admin_add)
+
+    for sub in (import_parser, unit.choices["list"], create, add):
+        sub.add_argument("--json", action="store_true", help="print JSON")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"danvan: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    t = translator(settings.default_language)
+    try:
+        status: int = args.handler(settings, t, args)
+    except CliError as exc:
+        print(f"danvan: {exc}", file=sys.stderr)
+        return exc.status
+    except KeyboardInterrupt:
+        return 130
+    except (OSError, sqlalchemy.exc.OperationalError) as exc:
+        reason = getattr(exc, "orig", None) or exc
+        print(
+            f"danvan: {t._('Cannot reach the database: {reason}', reason=reason)}", file=sys.stderr
+        )
+        return EXIT_ERROR
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

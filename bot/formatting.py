@@ -1,0 +1,34 @@
+"""Numbers, money, areas and dates as Vietnamese readers expect them: 1.250,5 and 25/11/2026.
+
+Used for every language, because reports are shared across languages and printed.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, tzinfo
+from decimal import Decimal
+
+from babel.numbers import format_decimal
+
+_NUMBER_LOCALE = "vi"
+
+
+def format_number(value: Decimal | int, max_decimals: int = 2) -> str:
+    pattern = "#,##0" + ("." + "#" * max_decimals if max_decimals else "")
+    return format_decimal(value, format=pattern, locale=_NUMBER_LOCALE)
+
+
+def format_area(m2: Decimal | int) -> str:
+    return f"{format_number(m2)} m²"
+
+
+def format_money(vnd: Decimal | int) -> str:
+    return f"{format_number(vnd, max_decimals=0)} đ"
+
+
+def format_date(value: date) -> str:
+    return value.strftime("%d/%m/%Y")
+
+
+def format_datetime(value: datetime, tz: tzinfo) -> str:
+    return value.astimezone(tz).strftime("%H:%M %d/%m/%Y")

@@ -1,0 +1,112 @@
+"""Reading a units CSV (`code,name,level,parent_code[,former_name]`): pure, no database.
+
+Problems are reported per line as (line, code, details) so each channel can word them.
+"""
+
+from __future__ import annotations
+
+import csv
+import enum
+import io
+from dataclasses import dataclass, field
+
+from bot.textnorm import nfc
+
+REQUIRED_COLUMNS = ("code", "name", "level", "parent_code")
+OPTIONAL_COLUMNS = ("former_name",)
+MAX_CODE = 50
+MAX_NAME = 200
+MAX_LEVEL = 50
+
+
+class RowProblem(enum.StrEnum):
+    BAD_HEADER = "bad_header"
+    MISSING_VALUE = "missing_value"
+    TOO_LONG = "too_long"
+    BAD_CODE = "bad_code"
+    DUPLICATE_CODE = "duplicate_code"
+    UNKNOWN_PARENT = "unknown_parent"
+    OWN_PARENT = "own_parent"
+    CYCLE = "cycle"
+    NOT_UTF8 = "not_utf8"
+    EMPTY_FILE = "empty_file"
+
+
+@dataclass(frozen=True)
+class RowError:
+    line: int
+    problem: RowProblem
+    details: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class UnitRow:
+    line: int
+    code: str
+    name: str
+    level: str
+    parent_code: str | None
+    former_name: str | None
+
+
+def _is_valid_code(code: str) -> bool:
+    return all(ch.isascii() and (ch.isalnum() or ch in "-_.") for ch in code)
+
+
+def parse_unit_csv(data: bytes) -> tuple[list[UnitRow], list[RowError]]:
+    """Rows and every problem found; parents are checked later, against the database too."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return [], [RowError(0, RowProblem.NOT_UTF8)]
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, None)
+    if header is None:
+        return [], [RowError(1, RowProblem.EMPTY_FILE)]
+    columns = [nfc(name).lower() for name in header]
+    if (
+        tuple(columns[:4]) != REQUIRED_COLUMNS
+        or len(columns) > 5
+        or (len(columns) == 5 and columns[4] != OPTIONAL_COLUMNS[0])
+    ):
+        expected = ",".join(REQUIRED_COLUMNS) + "[," + OPTIONAL_COLUMNS[0] + "]"
+        return [], [RowError(1, RowProblem.BAD_HEADER, {"expected": expected})]
+
+    rows: list[UnitRow] = []
+    errors: list[RowError] = []
+    seen: dict[str, int] = {}
+    for line, record in enumerate(reader, start=2):
+        if not any(value.strip() for value in record):
+            continue
+        values = [nfc(value) for value in record] + [""] * (5 - len(record))
+        code, name, level, parent_code, former_name = values[:5]
+        row_errors = []
+        for column, value in (("code", code), ("name", name), ("level", level)):
+            if not value:
+                row_errors.append(RowError(line, RowProblem.MISSING_VALUE, {"column": column}))
+        for column, value, limit in (
+            ("code", code, MAX_CODE),
+            ("name", name, MAX_NAME),
+            ("level", level, MAX_LEVEL),
+            ("former_name", former_name, MAX_NAME),
+        ):
+            if len(value) > limit:
+                row_errors.append(
+                    RowError(line, RowProblem.TOO_LONG, {"column": column, "limit": str(limit)})
+                )
+        if code and not _is_valid_code(code):
+            row_errors.append(RowError(line, RowProblem.BAD_CODE, {"code": code}))
+        if code in seen:
+            row_errors.append(
+                RowError(line, RowProblem.DUPLICATE_CODE, {"code": code, "first": str(seen[code])})
+            )
+        if code and code == parent_code:
+            row_errors.append(RowError(line, RowProblem.OWN_PARENT, {"code": code}))
+        if row_errors:
+            errors.extend(row_errors)
+            continue
+        seen[code] = line
+        rows.append(UnitRow(line, code, name, level, parent_code or None, former_name or None))
+    if not rows and not errors:
+        errors.append(RowError(1, RowProblem.EMPTY_FILE))
+    return rows, errors

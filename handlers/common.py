@@ -1,0 +1,137 @@
+"""What every handler shares: the context type, one DB session per update, and the central
+permission check that each handler declares with `@guarded(role)`."""
+
+from __future__ import annotations
+
+import functools
+import html
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+from telegram import Update
+from telegram.ext import Application, CallbackContext, ConversationHandler, ExtBot
+
+from bot import access
+from bot.i18n import Translator, pick_language, translator
+from bot.settings import Settings
+from storage import members
+from storage.audit import record
+from storage.engine import Database
+from storage.models import Member, Role
+
+log = logging.getLogger(__name__)
+
+R = TypeVar("R")
+
+
+class DanvanContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
+    """PTB's context plus what the guard fills in for the handler."""
+
+    def __init__(
+        self,
+        application: Application[Any, Any, Any, Any, Any, Any],
+        chat_id: int | None = None,
+        user_id: int | None = None,
+    ) -> None:
+        super().__init__(application=application, chat_id=chat_id, user_id=user_id)
+        self._session: AsyncSession | None = None
+        self.member: Member | None = None
+        self.t: Translator = translator(None)
+
+    @property
+    def db(self) -> Database:
+        db: Database = self.application.bot_data["db"]
+        return db
+
+    @property
+    def settings(self) -> Settings:
+        settings: Settings = self.application.bot_data["settings"]
+        return settings
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            raise RuntimeError("no session: is the handler wrapped in @guarded?")
+        return self._session
+
+
+Callback = Callable[[Update, DanvanContext], Awaitable[R]]
+
+
+async def reply(update: Update, text: str, **kwargs: Any) -> None:
+    """Answer in the chat the update came from, in HTML."""
+    chat = update.effective_chat
+    if chat is not None:
+        await chat.send_message(text, parse_mode="HTML", **kwargs)
+
+
+def not_registered_text(t: Translator) -> str:
+    return t._(
+        "Hello! danvan is for the Dân vận khéo teams. To join, ask your commune or ward "
+        "official for an invite link, then open it on this phone."
+    )
+
+
+async def _refuse(update: Update, context: DanvanContext, denial: access.Denial) -> None:
+    t = context.t
+    if update.callback_query is not None:
+        await update.callback_query.answer()
+    if denial is access.Denial.NOT_REGISTERED:
+        await reply(update, not_registered_text(t))
+        return
+    if denial is access.Denial.INACTIVE:
+        await reply(update, t._("Your account has been deactivated. Please contact your official."))
+        return
+    await reply(update, t._("Sorry, you do not have permission to do that."))
+
+
+def guarded(needs: Role | None) -> Callable[[Callback[R]], Callback[R | int]]:
+    """Open the update's DB session, find the member, and let the callback run only if
+    `needs` allows it (None: anyone). A refusal is answered politely and audited."""
+
+    def decorate(callback: Callback[R]) -> Callback[R | int]:
+        @functools.wraps(callback)
+        async def wrapper(update: Update, context: DanvanContext) -> R | int:
+            user = update.effective_user
+            async with context.db.session() as session:
+                context._session = session
+                try:
+                    member = await members.by_telegram_id(session, user.id) if user else None
+                    context.member = member
+                    language = (
+                        member.language
+                        if member
+                        else pick_language(
+                            user.language_code if user else None,
+                            context.settings.default_language,
+                        )
+                    )
+                    context.t = translator(language)
+                    denial = access.check(member, needs)
+                    if denial is None:
+                        return await callback(update, context)
+                    if member is not None:
+                        await record(
+                            session,
+                            "command",
+                            None,
+                            "refused",
+                            None,
+                            {"handler": callback.__name__, "reason": denial.value},
+                            actor_id=member.id,
+                        )
+                finally:
+                    context._session = None
+            await _refuse(update, context, denial)
+            return ConversationHandler.END
+
+        return wrapper
+
+    return decorate
+
+
+def escape(text: str | None) -> str:
+    """User text on its way into an HTML message."""
+    return html.escape(text or "", quote=False)

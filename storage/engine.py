@@ -1,0 +1,108 @@
+"""The async engine and sessions: SQLite (WAL) by default, PostgreSQL in production."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event, exc
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+# SQLite keeps NUMERIC as REAL; areas are 2-decimal m² well inside float precision, and Python
+# always sees Decimal. The warning would otherwise repeat in every log.
+warnings.filterwarnings("ignore", r".*does \*not\* support Decimal objects natively", exc.SAWarning)
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+class DatabaseUrlError(ValueError):
+    """DATABASE_URL is not a plain sqlite:/// or postgresql:// URL."""
+
+
+def to_async_url(database_url: str) -> URL:
+    """Map the URL users write to the async driver, so no one types driver names."""
+    try:
+        url = make_url(database_url.strip())
+    except exc.ArgumentError:
+        raise DatabaseUrlError(
+            "must look like sqlite:///danvan.db or postgresql://user@host/db"
+        ) from None
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        if url.database in (None, ""):
+            raise DatabaseUrlError("give a file, e.g. sqlite:///danvan.db")
+        return url.set(drivername="sqlite+aiosqlite")
+    if backend in ("postgresql", "postgres"):
+        if not url.host and not url.query.get("host"):
+            raise DatabaseUrlError("give a host, e.g. postgresql://postgres@127.0.0.1/danvan")
+        return url.set(drivername="postgresql+psycopg")
+    raise DatabaseUrlError(f"unsupported database {backend!r}; use sqlite or postgresql")
+
+
+def is_sqlite(engine: AsyncEngine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def _configure_sqlite(engine: AsyncEngine, *, foreign_keys: bool) -> None:
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let us issue BEGIN ourselves (below); the driver's implicit BEGIN is DEFERRED.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        # A deferred transaction that later writes fails at once with "database is locked"
+        # when another writer got in first; IMMEDIATE takes the lock up front and waits.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_engine(
+    database_url: str, *, echo: bool = False, foreign_keys: bool = True
+) -> AsyncEngine:
+    """An async engine for the URL; `foreign_keys=False` is for SQLite migrations only, since
+    batch mode rebuilds tables and SQLite cannot switch the check inside a transaction."""
+    url = to_async_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        engine = create_async_engine(url, echo=echo, pool_size=5, max_overflow=20, pool_timeout=60)
+        _configure_sqlite(engine, foreign_keys=foreign_keys)
+        return engine
+    return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+
+class Database:
+    """The engine and its session factory, shared by the bot, the CLI and the tests."""
+
+    def __init__(self, database_url: str) -> None:
+        self.url = database_url
+        self.engine = create_engine(database_url)
+        self._sessions = session_factory(self.engine)
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """One unit of work: commits on success, rolls back on error."""
+        async with self._sessions() as session:
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,244 @@
+"""The tables. Alembic migrations (storage/migrations) are the only way the schema is made.
+
+Business dates (`on`, stage dates) are local dates in the configured time zone; timestamps are
+timezone-aware UTC. Records are soft-deleted through `deleted_at`.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, Index, Numeric, String, Text, UniqueConstraint
+from sqlalchemy.types import DateTime, TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite has no time zone of its own)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use aware UTC datetimes")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _timestamp(nullable: bool = False, index: bool = False) -> Any:
+    return Field(
+        default_factory=None if nullable else utcnow,
+        sa_type=UTCDateTime,
+        nullable=nullable,
+        index=index,
+    )
+
+
+class Role(enum.StrEnum):
+    COORDINATOR = "coordinator"
+    OFFICIAL = "official"
+    ADMIN = "admin"
+
+
+class PledgeStage(enum.StrEnum):
+    """A land pledge's progress, in order; CANCELLED can follow any stage."""
+
+    PERSUADING = "van_dong"
+    PLEDGED = "cam_ket"
+    SIGNED = "ky_bien_ban"
+    CLEARED = "giai_toa"
+    HANDED_OVER = "ban_giao"
+    CANCELLED = "huy"
+
+
+class Unit(SQLModel, table=True):
+    """A place in the tree: province, commune or ward, village or residential group, team."""
+
+    __tablename__ = "unit"
+    # varchar_pattern_ops lets PostgreSQL use the index for `path LIKE '/1/5/%'`.
+    __table_args__ = (
+        Index("ix_unit_path", "path", postgresql_ops={"path": "varchar_pattern_ops"}),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(sa_type=String(50), unique=True, index=True)
+    name: str = Field(sa_type=String(200))
+    name_key: str = Field(sa_type=String(200), index=True)  # accent-folded, for matching
+    level: str = Field(sa_type=String(50))
+    parent_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
+    # "/1/5/23/": the ids from the root down, so a subtree is one indexed prefix match.
+    path: str = Field(sa_type=String(1000))
+    former_name: str | None = Field(default=None, sa_type=String(200))
+    active: bool = True
+    created_at: datetime = _timestamp()
+    updated_at: datetime = _timestamp()
+
+
+class Member(SQLModel, table=True):
+    __tablename__ = "member"
+
+    id: int | None = Field(default=None, primary_key=True)
+    telegram_id: int = Field(sa_type=BigInteger, unique=True, index=True)
+    full_name: str = Field(sa_type=String(200))
+    phone: str | None = Field(default=None, sa_type=String(30))
+    role: str = Field(sa_type=String(20))
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    language: str = Field(default="vi", sa_type=String(10))
+    active: bool = True
+    created_at: datetime = _timestamp()
+    updated_at: datetime = _timestamp()
+
+
+class Invite(SQLModel, table=True):
+    __tablename__ = "invite"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(sa_type=String(40), unique=True, index=True)
+    role: str = Field(sa_type=String(20))
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    created_by: int | None = Field(default=None, foreign_key="member.id")
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    max_uses: int = 1
+    uses: int = 0
+    revoked_at: datetime | None = _timestamp(nullable=True)
+    created_at: datetime = _timestamp()
+
+
+class Activity(SQLModel, table=True):
+    __tablename__ = "activity"
+    __table_args__ = (Index("ix_activity_unit_on", "unit_id", "on_date"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    unit_id: int = Field(foreign_key="unit.id")
+    reporter_id: int = Field(foreign_key="member.id", index=True)
+    on_date: date
+    kind: str = Field(sa_type=String(40))
+    participants: int
+    description: str | None = Field(default=None, sa_type=Text)
+    photo_file_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = _timestamp()
+    updated_at: datetime = _timestamp()
+    deleted_at: datetime | None = _timestamp(nullable=True)
+
+
+class LandPledge(SQLModel, table=True):
+    __tablename__ = "land_pledge"
+    __table_args__ = (
+        Index("ix_land_pledge_unit_on", "unit_id", "on_date"),
+        Index("ix_land_pledge_unit_handed_over", "unit_id", "handed_over_on"),
+        Index("ix_land_pledge_stage", "stage"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    unit_id: int = Field(foreign_key="unit.id")
+    reporter_id: int = Field(foreign_key="member.id", index=True)
+    on_date: date  # the date of the stage reached when it was logged
+    donor: str = Field(sa_type=String(200))
+    donor_key: str = Field(sa_type=String(200))  # accent-folded, for duplicate checks
+    area_m2: Decimal = Field(sa_column=Column(Numeric(14, 2), nullable=False))
+    land_kind: str = Field(sa_type=String(40))
+    assets: str | None = Field(default=None, sa_type=Text)
+    purpose: str = Field(sa_type=String(40))
+    purpose_note: str | None = Field(default=None, sa_type=String(200))
+    stage: str = Field(sa_type=String(20))
+    persuading_on: date | None = None
+    pledged_on: date | None = None
+    signed_on: date | None = None
+    cleared_on: date | None = None
+    handed_over_on: date | None = None
+    cancelled_on: date | None = None
+    value_vnd: Decimal | None = Field(default=None, sa_column=Column(Numeric(18, 0)))
+    notes: str | None = Field(default=None, sa_type=Text)
+    photo_file_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = _timestamp()
+    updated_at: datetime = _timestamp()
+    deleted_at: datetime | None = _timestamp(nullable=True)
+
+
+class Workday(SQLModel, table=True):
+    __tablename__ = "workday"
+    __table_args__ = (Index("ix_workday_unit_on", "unit_id", "on_date"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    unit_id: int = Field(foreign_key="unit.id")
+    reporter_id: int = Field(foreign_key="member.id", index=True)
+    on_date: date
+    work: str = Field(sa_type=String(200))
+    people: int
+    days_each: Decimal = Field(sa_column=Column(Numeric(6, 2), nullable=False))
+    total_days: Decimal = Field(sa_column=Column(Numeric(14, 2), nullable=False))
+    created_at: datetime = _timestamp()
+    updated_at: datetime = _timestamp()
+    deleted_at: datetime | None = _timestamp(nullable=True)
+
+
+class NilReport(SQLModel, table=True):
+    """A group declaring "nothing this week" for the ISO week starting on `week_start`."""
+
+    __tablename__ = "nil_report"
+    __table_args__ = (Index("ix_nil_report_unit_week", "unit_id", "week_start"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    unit_id: int = Field(foreign_key="unit.id")
+    reporter_id: int = Field(foreign_key="member.id")
+    week_start: date  # the Monday
+    created_at: datetime = _timestamp()
+    deleted_at: datetime | None = _timestamp(nullable=True)
+
+
+class AuditEvent(SQLModel, table=True):
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_event_entity", "entity", "entity_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    actor_id: int | None = Field(default=None, foreign_key="member.id")
+    actor_label: str | None = Field(default=None, sa_type=String(100))  # e.g. "cli"
+    at: datetime = _timestamp(index=True)
+    entity: str = Field(sa_type=String(40))
+    entity_id: int | None = None
+    action: str = Field(sa_type=String(40))
+    before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+
+
+class SendLedger(SQLModel, table=True):
+    """One row per reminder or digest to one recipient for one period: exactly-once sends."""
+
+    __tablename__ = "send_ledger"
+    __table_args__ = (UniqueConstraint("kind", "recipient", "period_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(sa_type=String(40))
+    recipient: int = Field(sa_type=BigInteger)
+    period_key: str = Field(sa_type=String(40))
+    state: str = Field(sa_type=String(20))  # claimed, sent, failed, skipped
+    attempts: int = 0
+    error: str | None = Field(default=None, sa_type=Text)
+    claimed_at: datetime = _timestamp()
+    done_at: datetime | None = _timestamp(nullable=True)
+
+
+class ConversationState(SQLModel, table=True):
+    """What the bot remembers between messages (PTB persistence), keyed by namespace and key."""
+
+    __tablename__ = "conversation_state"
+
+    namespace: str = Field(sa_type=String(100), primary_key=True)
+    key: str = Field(sa_type=String(200), primary_key=True)
+    data: Any = Field(default=None, sa_column=Column(JSON))
+    updated_at: datetime = _timestamp()

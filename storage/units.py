@@ -1,0 +1,169 @@
+"""Units: the tree of places. Import, list, look up, and keep each unit's path right."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.textnorm import fold
+from sqlalchemy import update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import Select
+
+from bot.unit_csv import RowError, RowProblem, UnitRow
+from storage.audit import record
+from storage.models import Unit, utcnow
+
+
+@dataclass
+class ImportPlan:
+    """What an import would do; applying it changes the database."""
+
+    rows: list[UnitRow]
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+
+
+async def by_code(session: AsyncSession, code: str) -> Unit | None:
+    return (await session.exec(select(Unit).where(Unit.code == code))).first()
+
+
+async def by_id(session: AsyncSession, unit_id: int) -> Unit | None:
+    return await session.get(Unit, unit_id)
+
+
+async def list_all(session: AsyncSession, *, include_inactive: bool = True) -> list[Unit]:
+    query = select(Unit).order_by(col(Unit.path))
+    if not include_inactive:
+        query = query.where(col(Unit.active).is_(True))
+    return list((await session.exec(query)).all())
+
+
+def depth(unit: Unit) -> int:
+    return unit.path.count("/") - 2
+
+
+async def plan_import(session: AsyncSession, rows: list[UnitRow]) -> ImportPlan:
+    """Check parents and cycles against the file and the database, and sort rows into
+    created, updated and unchanged. A plan with errors must not be applied."""
+    plan = ImportPlan(rows=rows)
+    existing = {unit.code: unit for unit in await list_all(session)}
+    code_by_id = {unit.id: unit.code for unit in existing.values()}
+    parent: dict[str, str | None] = {
+        code: code_by_id.get(unit.parent_id) if unit.parent_id else None
+        for code, unit in existing.items()
+    }
+    for row in rows:
+        if (
+            row.parent_code is not None
+            and row.parent_code not in existing
+            and not any(other.code == row.parent_code for other in rows)
+        ):
+            plan.errors.append(
+                RowError(row.line, RowProblem.UNKNOWN_PARENT, {"parent": row.parent_code})
+            )
+        parent[row.code] = row.parent_code
+    if plan.errors:
+        return plan
+    for row in rows:
+        seen = {row.code}
+        current = parent.get(row.code)
+        while current is not None:
+            if current in seen:
+                plan.errors.append(RowError(row.line, RowProblem.CYCLE, {"code": row.code}))
+                break
+            seen.add(current)
+            current = parent.get(current)
+    if plan.errors:
+        return plan
+    for row in rows:
+        unit = existing.get(row.code)
+        if unit is None:
+            plan.created.append(row.code)
+        elif (
+            unit.name != row.name
+            or unit.level != row.level
+            or parent[row.code] != code_by_id.get(unit.parent_id)
+            or (row.former_name is not None and unit.former_name != row.former_name)
+            or not unit.active
+        ):
+            plan.updated.append(row.code)
+        else:
+            plan.unchanged.append(row.code)
+    return plan
+
+
+async def apply_import(session: AsyncSession, plan: ImportPlan, *, actor_label: str) -> None:
+    """Create or update every unit in the plan, then fix paths. Runs in the caller's
+    transaction, so a failure leaves nothing half-imported."""
+    if plan.errors:
+        raise ValueError("refusing to apply an import plan with errors")
+    units = {unit.code: unit for unit in await list_all(session)}
+    now = utcnow()
+    for row in plan.rows:
+        unit = units.get(row.code)
+        if unit is None:
+            unit = Unit(
+                code=row.code,
+                name=row.name,
+                name_key=fold(row.name),
+                level=row.level,
+                former_name=row.former_name,
+                path="/",
+            )
+            session.add(unit)
+            units[row.code] = unit
+        elif row.code in plan.updated:
+            before = {"name": unit.name, "level": unit.level, "parent_id": unit.parent_id}
+            if unit.name != row.name:
+                # A rename keeps the old name, so pre-2025 names still match.
+                unit.former_name = row.former_name or unit.name
+            elif row.former_name is not None:
+                unit.former_name = row.former_name
+            unit.name, unit.name_key, unit.level = row.name, fold(row.name), row.level
+            unit.active, unit.updated_at = True, now
+            after = {"name": unit.name, "level": unit.level, "parent_code": row.parent_code}
+            await record(
+                session, "unit", unit.id, "import_update", before, after, actor_label=actor_label
+            )
+    await session.flush()
+    for row in plan.rows:
+        unit = units[row.code]
+        unit.parent_id = units[row.parent_code].id if row.parent_code else None
+    await session.flush()
+    for code in plan.created:
+        unit = units[code]
+        after = {"name": unit.name, "level": unit.level, "parent_id": unit.parent_id}
+        await record(
+            session, "unit", unit.id, "import_create", None, after, actor_label=actor_label
+        )
+    await rebuild_paths(session)
+
+
+async def rebuild_paths(session: AsyncSession) -> None:
+    """Recompute every unit's "/root/.../id/" path from the parent links."""
+    rows = (await session.exec(select(Unit.id, Unit.parent_id, Unit.path))).all()
+    parent_of = {unit_id: parent_id for unit_id, parent_id, _ in rows}
+    stored = {unit_id: path for unit_id, _, path in rows}
+    computed: dict[int, str] = {}
+
+    def path_of(unit_id: int) -> str:
+        if unit_id not in computed:
+            parent_id = parent_of[unit_id]
+            prefix = path_of(parent_id) if parent_id is not None else "/"
+            computed[unit_id] = f"{prefix}{unit_id}/"
+        return computed[unit_id]
+
+    for unit_id in parent_of:
+        if path_of(unit_id) != stored[unit_id]:
+            await session.exec(
+                update(Unit).where(col(Unit.id) == unit_id).values(path=computed[unit_id])
+            )
+    session.expire_all()
+
+
+def subtree_ids(unit: Unit) -> Select[tuple[int | None]]:
+    """The ids in `unit`'s subtree, itself included, as a subquery for IN clauses."""
+    return select(Unit.id).where(col(Unit.path).startswith(unit.path))

@@ -1,0 +1,75 @@
+"""Shared fixtures: a fresh database per test, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from functools import cache
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy.engine import make_url
+
+from storage.engine import Database
+from storage.migrate import upgrade
+
+POSTGRES_URL = os.environ.get(
+    "DANVAN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+BACKENDS = ["sqlite", "postgres"]
+
+
+@cache
+def postgres_problem() -> str | None:
+    """Why PostgreSQL cannot be used, or None when it can."""
+    try:
+        with psycopg.connect(make_url(POSTGRES_URL).render_as_string(False), connect_timeout=3):
+            return None
+    except psycopg.Error as exc:
+        return str(exc).strip() or type(exc).__name__
+
+
+def require_postgres() -> None:
+    problem = postgres_problem()
+    if problem is None:
+        return
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"PostgreSQL at {POSTGRES_URL} is required in CI: {problem}")
+    pytest.skip(f"PostgreSQL unavailable: {problem}")
+
+
+@pytest.fixture
+def postgres_schema_url() -> Iterator[str]:
+    """A URL to an empty schema of its own on the test PostgreSQL server."""
+    require_postgres()
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    plain = make_url(POSTGRES_URL).render_as_string(False)
+    with psycopg.connect(plain, autocommit=True) as connection:
+        connection.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(plain, autocommit=True) as connection:
+            connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database, not yet migrated, once per backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'danvan.db'}"
+    url: str = request.getfixturevalue("postgres_schema_url")
+    return url
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    """A migrated database."""
+    await upgrade(database_url)
+    database = Database(database_url)
+    try:
+        yield database
+    finally:
+        await database.dispose()

@@ -1,0 +1,242 @@
+"""Storage on SQLite and PostgreSQL: migrations, units, invites, concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
+from sqlmodel import SQLModel, func, select
+
+from bot.unit_csv import RowProblem, parse_unit_csv
+from storage import invites, members, units
+from storage.engine import Database
+from storage.migrate import current_revision, head_revision, upgrade
+from storage.models import Activity, AuditEvent, Invite, Member, Role, Unit
+
+PROVINCE_CSV = """code,name,level,parent_code,former_name
+BN,Bắc Ninh,tỉnh,,
+THOXUONG,phường Thọ Xương,phường,BN,
+CN1,Cung Nhượng 1,tổ dân phố,THOXUONG,
+CN2,Cung Nhượng 2,tổ dân phố,THOXUONG,
+""".encode()
+
+
+async def import_csv(db: Database, data: bytes) -> units.ImportPlan:
+    rows, errors = parse_unit_csv(data)
+    assert errors == []
+    async with db.session() as session:
+        plan = await units.plan_import(session, rows)
+        if not plan.errors:
+            await units.apply_import(session, plan, actor_label="test")
+    return plan
+
+
+async def test_migrations_build_the_whole_schema_from_empty(database_url: str) -> None:
+    await upgrade(database_url)
+    await upgrade(database_url)  # a second run is a no-op
+    db = Database(database_url)
+    try:
+        assert await current_revision(db.engine) == head_revision()
+        async with db.engine.connect() as connection:
+
+            def differences(sync_connection):  # type: ignore[no-untyped-def]
+                context = MigrationContext.configure(sync_connection, opts={"compare_type": True})
+                return compare_metadata(context, SQLModel.metadata)
+
+            def table_names(sync_connection):  # type: ignore[no-untyped-def]
+                return set(inspect(sync_connection).get_table_names())
+
+            assert await connection.run_sync(differences) == []
+            tables = await connection.run_sync(table_names)
+        assert {"unit", "member", "invite", "activity", "land_pledge", "workday"} <= tables
+        assert {"nil_report", "audit_event", "send_ledger", "conversation_state"} <= tables
+    finally:
+        await db.dispose()
+
+
+async def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'x.db'}")
+    try:
+        async with db.engine.connect() as connection:
+            mode = (await connection.exec_driver_sql("PRAGMA journal_mode")).scalar()
+            keys = (await connection.exec_driver_sql("PRAGMA foreign_keys")).scalar()
+            busy = (await connection.exec_driver_sql("PRAGMA busy_timeout")).scalar()
+        assert (mode, keys) == ("wal", 1)
+        assert busy >= 5000
+    finally:
+        await db.dispose()
+
+
+async def test_import_builds_the_tree_with_paths(db: Database) -> None:
+    plan = await import_csv(db, PROVINCE_CSV)
+    assert plan.created == ["BN", "THOXUONG", "CN1", "CN2"]
+    async with db.session() as session:
+        province = await units.by_code(session, "BN")
+        ward = await units.by_code(session, "THOXUONG")
+        group = await units.by_code(session, "CN1")
+        assert province and ward and group
+        assert group.parent_id == ward.id
+        assert group.path == f"/{province.id}/{ward.id}/{group.id}/"
+        assert group.name_key == "cung nhuong 1"
+        subtree = (await session.exec(select(Unit.code).where(Unit.id.in_(units.subtree_ids(ward))))).all()  # type: ignore[union-attr]
+        assert sorted(subtree) == ["CN1", "CN2", "THOXUONG"]
+        audits = (await session.exec(select(func.count()).select_from(AuditEvent))).one()
+        assert audits == 4
+
+
+async def test_reimport_is_idempotent(db: Database) -> None:
+    await import_csv(db, PROVINCE_CSV)
+    again = await import_csv(db, PROVINCE_CSV)
+    assert (again.created, again.updated) == ([], [])
+    assert again.unchanged == ["BN", "THOXUONG", "CN1", "CN2"]
+    async with db.session() as session:
+        assert len(await units.list_all(session)) == 4
+
+
+async def test_rename_and_move_keep_records_and_former_name(db: Database) -> None:
+    await import_csv(db, PROVINCE_CSV)
+    async with db.session() as session:
+        group = await units.by_code(session, "CN1")
+        assert group is not None
+        member = Member(telegram_id=1, full_name="Lan", role=Role.COORDINATOR, unit_id=group.id)
+        session.add(member)
+        await session.flush()
+        session.add(
+            Activity(
+                unit_id=group.id,  # type: ignore[arg-type]
+                reporter_id=member.id,  # type: ignore[arg-type]
+                on_date=datetime(2026, 11, 20).date(),
+                kind="hop_dan",
+                participants=30,
+            )
+        )
+    moved = PROVINCE_CSV.replace(
+        "CN1,Cung Nhượng 1,tổ dân phố,THOXUONG,".encode(),
+        "CN1,Tổ dân phố số 1,tổ dân phố,CN2,".encode(),
+    )
+    plan = await import_csv(db, moved)
+    assert plan.updated == ["CN1"]
+    async with db.session() as session:
+        group = await units.by_code(session, "CN1")
+        other = await units.by_code(session, "CN2")
+        assert group and other
+        assert (group.name, group.former_name) == ("Tổ dân phố số 1", "Cung Nhượng 1")
+        assert group.path == f"{other.path}{group.id}/"
+        activities = (await session.exec(select(Activity).where(Activity.unit_id == group.id))).all()
+        assert [a.participants for a in activities] == [30]
+
+
+async def test_import_with_a_bad_parent_or_cycle_changes_nothing(db: Database) -> None:
+    await import_csv(db, PROVINCE_CSV)
+    rows, errors = parse_unit_csv(
+        b"code,name,level,parent_code\nX1,Thon X,thon,NOPE\nA,A,xa,B\nB,B,xa,A\n"
+    )
+    assert errors == []
+    async with db.session() as session:
+        plan = await units.plan_import(session, rows)
+    assert [(e.line, e.problem) for e in plan.errors] == [(2, RowProblem.UNKNOWN_PARENT)]
+    rows, _ = parse_unit_csv(b"code,name,level,parent_code\nA,A,xa,B\nB,B,xa,A\n")
+    async with db.session() as session:
+        plan = await units.plan_import(session, rows)
+        assert {e.problem for e in plan.errors} == {RowProblem.CYCLE}
+        with pytest.raises(ValueError):
+            await units.apply_import(session, plan, actor_label="test")
+    async with db.session() as session:
+        assert len(await units.list_all(session)) == 4
+
+
+def test_csv_problems_are_reported_by_line() -> None:
+    data = (
+        "code,name,level,parent_code\n"
+        "A1,Thôn A,thôn,\n"
+        ",Thôn B,thôn,\n"
+        "A1,Thôn C,thôn,\n"
+        "bad code,Thôn D,thôn,\n"
+        "E,E,e,E\n"
+    ).encode()
+    rows, errors = parse_unit_csv(data)
+    assert [r.code for r in rows] == ["A1"]
+    assert [(e.line, e.problem) for e in errors] == [
+        (3, RowProblem.MISSING_VALUE),
+        (4, RowProblem.DUPLICATE_CODE),
+        (5, RowProblem.BAD_CODE),
+        (6, RowProblem.OWN_PARENT),
+    ]
+    assert parse_unit_csv(b"name,code\n")[1][0].problem is RowProblem.BAD_HEADER
+    assert parse_unit_csv(b"\xff\xfe")[1][0].problem is RowProblem.NOT_UTF8
+    bom = "\ufeffcode,name,level,parent_code\nA,Á,xã,\n".encode()
+    assert [r.name for r in parse_unit_csv(bom)[0]] == ["Á"]
+
+
+async def test_invites_check_every_reason(db: Database) -> None:
+    await import_csv(db, PROVINCE_CSV)
+    now = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
+    async with db.session() as session:
+        group = await units.by_code(session, "CN1")
+        assert group is not None
+        invite = await invites.create(
+            session, role=Role.COORDINATOR, unit=group, now=now, uses=2, days=7
+        )
+        code = invite.code
+    assert len(code) == invites.CODE_LENGTH and set(code) <= set(invites.CODE_ALPHABET)
+    async with db.session() as session:
+        assert (await invites.check(session, "NOPE", now)).status is invites.InviteStatus.NOT_FOUND
+        found = await invites.check(session, code.lower(), now)
+        assert found.status is invites.InviteStatus.VALID
+        assert found.invite is not None and found.invite.expires_at.tzinfo is not None
+        later = now + timedelta(days=7)
+        assert (await invites.check(session, code, later)).status is invites.InviteStatus.EXPIRED
+        assert await invites.take_use(session, found.invite)
+        assert await invites.take_use(session, found.invite)
+        assert not await invites.take_use(session, found.invite)
+    async with db.session() as session:
+        assert (await invites.check(session, code, now)).status is invites.InviteStatus.USED_UP
+        stored = (await session.exec(select(Invite))).one()
+        assert stored.uses == 2
+
+
+async def test_add_admin_defaults_to_the_root_and_is_idempotent(db: Database) -> None:
+    await import_csv(db, PROVINCE_CSV)
+    async with db.session() as session:
+        (root,) = await members.roots(session)
+        first, created = await members.add_admin(session, 42, "Trần Văn A", root, actor_label="t")
+        assert created and first.role == Role.ADMIN
+    async with db.session() as session:
+        again, created = await members.add_admin(session, 42, "Trần Văn A", root, actor_label="t")
+        assert not created and again.id == first.id
+        member = await members.by_telegram_id(session, 42)
+        assert member is not None and member.created_at.tzinfo is UTC
+
+
+async def test_fifty_concurrent_writers_all_succeed(db: Database) -> None:
+    await import_csv(db, PROVINCE_CSV)
+    async with db.session() as session:
+        group = await units.by_code(session, "CN1")
+        assert group is not None
+        member = Member(telegram_id=7, full_name="Hà", role=Role.COORDINATOR, unit_id=group.id)
+        session.add(member)
+        await session.flush()
+        group_id, member_id = group.id, member.id
+
+    async def writer(n: int) -> None:
+        async with db.session() as session:
+            # Read, then write: the pattern that breaks deferred SQLite transactions.
+            await session.exec(select(func.count()).select_from(Activity))
+            session.add(
+                Activity(
+                    unit_id=group_id,  # type: ignore[arg-type]
+                    reporter_id=member_id,  # type: ignore[arg-type]
+                    on_date=datetime(2026, 11, 20).date(),
+                    kind="hop_dan",
+                    participants=n + 1,
+                )
+            )
+
+    await asyncio.gather(*(writer(n) for n in range(50)))
+    async with db.session() as session:
+        count = (await session.exec(select(func.count()).select_from(Activity))).one()
+    assert count == 50
