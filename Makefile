@@ -31,7 +31,7 @@ bench: $(STAMP)
 messages: $(STAMP)
 	$(BIN)/pybabel extract --no-location --omit-header -k _ -k N_ -k ngettext:1,2 \
 		-o locale/danvan.pot bot handlers storage
-	$(BIN)/pybabel update --no-fuzzy-matching --omit-header -D danvan -i locale/danvan.pot -d locale
+	$(BIN)/pybabel update --no-fuzzy-matching --ignore-obsolete -D danvan -i locale/danvan.pot -d locale
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

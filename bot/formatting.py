@@ -5,6 +5,7 @@ Used for every language, because reports are shared across languages and printed
 
 from __future__ import annotations
 
+import html
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
 
@@ -32,3 +33,8 @@ def format_date(value: date) -> str:
 
 def format_datetime(value: datetime, tz: tzinfo) -> str:
     return value.astimezone(tz).strftime("%H:%M %d/%m/%Y")
+
+
+def escape_html(text: str | None) -> str:
+    """User text on its way into an HTML message."""
+    return html.escape(text or "", quote=False)

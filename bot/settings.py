@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 from functools import cached_property
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -10,15 +9,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.parsing import LandRegion
+
 TELEGRAM_PUBLIC_API = "https://api.telegram.org"
-
-
-class LandRegion(enum.StrEnum):
-    """Which local land units apply: sào differs between North, Centre and South."""
-
-    BAC = "bac"
-    TRUNG = "trung"
-    NAM = "nam"
 
 
 class SettingsError(Exception):

@@ -4,9 +4,8 @@ permission check that each handler declares with `@guarded(role)`."""
 from __future__ import annotations
 
 import functools
-import html
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -57,7 +56,7 @@ class DanvanContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any]
         return self._session
 
 
-Callback = Callable[[Update, DanvanContext], Awaitable[R]]
+Callback = Callable[[Update, DanvanContext], Coroutine[Any, Any, R]]
 
 
 async def reply(update: Update, text: str, **kwargs: Any) -> None:
@@ -130,8 +129,3 @@ def guarded(needs: Role | None) -> Callable[[Callback[R]], Callback[R | int]]:
         return wrapper
 
     return decorate
-
-
-def escape(text: str | None) -> str:
-    """User text on its way into an HTML message."""
-    return html.escape(text or "", quote=False)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from telegram import Update
 from telegram.ext import BaseHandler, CommandHandler, MessageHandler, filters
 
-from handlers.common import DanvanContext, escape, guarded, not_registered_text, reply
+from bot.formatting import escape_html
+from handlers.common import DanvanContext, guarded, not_registered_text, reply
 from storage import units
 from storage.models import Role
 
@@ -32,9 +35,9 @@ async def start(update: Update, context: DanvanContext) -> None:
         update,
         t._(
             "Hello, {name}! You are a {role} of <b>{unit}</b>.",
-            name=escape(member.full_name),
+            name=escape_html(member.full_name),
             role=role_label(context, member.role),
-            unit=escape(unit.name if unit else "?"),
+            unit=escape_html(unit.name if unit else "?"),
         ),
     )
 
@@ -48,9 +51,9 @@ async def anything_else(update: Update, context: DanvanContext) -> None:
     await reply(update, context.t._("Sorry, I did not understand. Send /start to see the menu."))
 
 
-def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
+def handlers() -> list[BaseHandler[Update, DanvanContext, Any]]:
     return [CommandHandler("start", start)]
 
 
-def fallback_handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
+def fallback_handlers() -> list[BaseHandler[Update, DanvanContext, Any]]:
     return [MessageHandler(filters.ALL, anything_else)]

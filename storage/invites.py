@@ -13,7 +13,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.audit import record
-from storage.models import Invite, Unit
+from storage.models import Invite, Unit, pk
 
 # No 0/O or 1/I/L, so a code read aloud or typed from paper survives; 12 symbols = 60 bits.
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -63,7 +63,7 @@ async def create(
     invite = Invite(
         code=new_code(),
         role=role,
-        unit_id=unit.id,  # type: ignore[arg-type]
+        unit_id=pk(unit),
         created_by=created_by,
         expires_at=now + timedelta(days=days),
         max_uses=uses,

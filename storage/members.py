@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from bot.textnorm import nfc
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.textnorm import nfc
 from storage.audit import record
-from storage.models import Member, Role, Unit, utcnow
+from storage.models import Member, Role, Unit, pk, utcnow
 
 
 async def by_telegram_id(session: AsyncSession, telegram_id: int) -> Member | None:
@@ -26,7 +26,7 @@ async def add_admin(
     member = await by_telegram_id(session, telegram_id)
     if member is None:
         member = Member(
-            telegram_id=telegram_id, full_name=nfc(full_name), role=Role.ADMIN, unit_id=unit.id
+            telegram_id=telegram_id, full_name=nfc(full_name), role=Role.ADMIN, unit_id=pk(unit)
         )
         session.add(member)
         await session.flush()
@@ -41,7 +41,7 @@ async def add_admin(
         )
         return member, True
     before = {"role": member.role, "unit_id": member.unit_id, "active": member.active}
-    member.full_name, member.role, member.unit_id = nfc(full_name), Role.ADMIN, unit.id
+    member.full_name, member.role, member.unit_id = nfc(full_name), Role.ADMIN, pk(unit)
     member.active, member.updated_at = True, utcnow()
     after = {"role": member.role, "unit_id": member.unit_id, "active": True}
     await record(session, "member", member.id, "update", before, after, actor_label=actor_label)

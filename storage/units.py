@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
-from bot.textnorm import fold
 from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from sqlmodel.sql.expression import Select
+from sqlmodel.sql.expression import SelectOfScalar
 
+from bot.textnorm import fold
 from bot.unit_csv import RowError, RowProblem, UnitRow
 from storage.audit import record
-from storage.models import Unit, utcnow
+from storage.models import Unit, pk, utcnow
 
 
 @dataclass
@@ -124,9 +125,9 @@ async def apply_import(session: AsyncSession, plan: ImportPlan, *, actor_label: 
                 unit.former_name = row.former_name
             unit.name, unit.name_key, unit.level = row.name, fold(row.name), row.level
             unit.active, unit.updated_at = True, now
-            after = {"name": unit.name, "level": unit.level, "parent_code": row.parent_code}
+            changed = {"name": unit.name, "level": unit.level, "parent_code": row.parent_code}
             await record(
-                session, "unit", unit.id, "import_update", before, after, actor_label=actor_label
+                session, "unit", unit.id, "import_update", before, changed, actor_label=actor_label
             )
     await session.flush()
     for row in plan.rows:
@@ -135,7 +136,11 @@ async def apply_import(session: AsyncSession, plan: ImportPlan, *, actor_label: 
     await session.flush()
     for code in plan.created:
         unit = units[code]
-        after = {"name": unit.name, "level": unit.level, "parent_id": unit.parent_id}
+        after: dict[str, Any] = {
+            "name": unit.name,
+            "level": unit.level,
+            "parent_id": unit.parent_id,
+        }
         await record(
             session, "unit", unit.id, "import_create", None, after, actor_label=actor_label
         )
@@ -144,9 +149,9 @@ async def apply_import(session: AsyncSession, plan: ImportPlan, *, actor_label: 
 
 async def rebuild_paths(session: AsyncSession) -> None:
     """Recompute every unit's "/root/.../id/" path from the parent links."""
-    rows = (await session.exec(select(Unit.id, Unit.parent_id, Unit.path))).all()
-    parent_of = {unit_id: parent_id for unit_id, parent_id, _ in rows}
-    stored = {unit_id: path for unit_id, _, path in rows}
+    rows = (await session.exec(select(Unit))).all()
+    parent_of = {pk(unit): unit.parent_id for unit in rows}
+    stored = {pk(unit): unit.path for unit in rows}
     computed: dict[int, str] = {}
 
     def path_of(unit_id: int) -> str:
@@ -164,6 +169,6 @@ async def rebuild_paths(session: AsyncSession) -> None:
     session.expire_all()
 
 
-def subtree_ids(unit: Unit) -> Select[tuple[int | None]]:
+def subtree_ids(unit: Unit) -> SelectOfScalar[int | None]:
     """The ids in `unit`'s subtree, itself included, as a subquery for IN clauses."""
-    return select(Unit.id).where(col(Unit.path).startswith(unit.path))
+    return select(col(Unit.id)).where(col(Unit.path).startswith(unit.path))

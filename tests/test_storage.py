@@ -9,13 +9,13 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
-from sqlmodel import SQLModel, func, select
+from sqlmodel import SQLModel, col, func, select
 
 from bot.unit_csv import RowProblem, parse_unit_csv
 from storage import invites, members, units
 from storage.engine import Database
 from storage.migrate import current_revision, head_revision, upgrade
-from storage.models import Activity, AuditEvent, Invite, Member, Role, Unit
+from storage.models import Activity, AuditEvent, Invite, Member, Role, Unit, pk
 
 PROVINCE_CSV = """code,name,level,parent_code,former_name
 BN,Bắc Ninh,tỉnh,,
@@ -43,11 +43,11 @@ async def test_migrations_build_the_whole_schema_from_empty(database_url: str) -
         assert await current_revision(db.engine) == head_revision()
         async with db.engine.connect() as connection:
 
-            def differences(sync_connection):  # type: ignore[no-untyped-def]
+            def differences(sync_connection):
                 context = MigrationContext.configure(sync_connection, opts={"compare_type": True})
                 return compare_metadata(context, SQLModel.metadata)
 
-            def table_names(sync_connection):  # type: ignore[no-untyped-def]
+            def table_names(sync_connection):
                 return set(inspect(sync_connection).get_table_names())
 
             assert await connection.run_sync(differences) == []
@@ -66,7 +66,7 @@ async def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path) -> None:
             keys = (await connection.exec_driver_sql("PRAGMA foreign_keys")).scalar()
             busy = (await connection.exec_driver_sql("PRAGMA busy_timeout")).scalar()
         assert (mode, keys) == ("wal", 1)
-        assert busy >= 5000
+        assert busy is not None and busy >= 5000
     finally:
         await db.dispose()
 
@@ -82,7 +82,8 @@ async def test_import_builds_the_tree_with_paths(db: Database) -> None:
         assert group.parent_id == ward.id
         assert group.path == f"/{province.id}/{ward.id}/{group.id}/"
         assert group.name_key == "cung nhuong 1"
-        subtree = (await session.exec(select(Unit.code).where(Unit.id.in_(units.subtree_ids(ward))))).all()  # type: ignore[union-attr]
+        in_ward = col(Unit.id).in_(units.subtree_ids(ward))
+        subtree = (await session.exec(select(Unit.code).where(in_ward))).all()
         assert sorted(subtree) == ["CN1", "CN2", "THOXUONG"]
         audits = (await session.exec(select(func.count()).select_from(AuditEvent))).one()
         assert audits == 4
@@ -102,7 +103,7 @@ async def test_rename_and_move_keep_records_and_former_name(db: Database) -> Non
     async with db.session() as session:
         group = await units.by_code(session, "CN1")
         assert group is not None
-        member = Member(telegram_id=1, full_name="Lan", role=Role.COORDINATOR, unit_id=group.id)
+        member = Member(telegram_id=1, full_name="Lan", role=Role.COORDINATOR, unit_id=pk(group))
         session.add(member)
         await session.flush()
         session.add(
@@ -126,7 +127,9 @@ async def test_rename_and_move_keep_records_and_former_name(db: Database) -> Non
         assert group and other
         assert (group.name, group.former_name) == ("Tổ dân phố số 1", "Cung Nhượng 1")
         assert group.path == f"{other.path}{group.id}/"
-        activities = (await session.exec(select(Activity).where(Activity.unit_id == group.id))).all()
+        activities = (
+            await session.exec(select(Activity).where(Activity.unit_id == group.id))
+        ).all()
         assert [a.participants for a in activities] == [30]
 
 
@@ -217,7 +220,7 @@ async def test_fifty_concurrent_writers_all_succeed(db: Database) -> None:
     async with db.session() as session:
         group = await units.by_code(session, "CN1")
         assert group is not None
-        member = Member(telegram_id=7, full_name="Hà", role=Role.COORDINATOR, unit_id=group.id)
+        member = Member(telegram_id=7, full_name="Hà", role=Role.COORDINATOR, unit_id=pk(group))
         session.add(member)
         await session.flush()
         group_id, member_id = group.id, member.id

@@ -1,0 +1,611 @@
+"""The coordinators' flows: activity, land pledge, workdays, and joining. Telegram-free.
+
+Answers are kept JSON-native in the draft: Decimals as strings, dates as ISO strings.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from bot.flow import (
+    DONE,
+    SKIP,
+    Accept,
+    Ask,
+    Choice,
+    Draft,
+    Env,
+    Flow,
+    Input,
+    InputKind,
+    Prompt,
+    Reject,
+    Step,
+    StepResult,
+    rows,
+)
+from bot.formatting import escape_html, format_date, format_money, format_number
+from bot.i18n import LANGUAGES, N_, Translator
+from bot.messages import area_echo, explain
+from bot.parsing import (
+    LandRegion,
+    ParseError,
+    parse_area,
+    parse_date,
+    parse_decimal,
+    parse_int,
+    parse_money,
+)
+from bot.textnorm import match_choice, nfc
+from storage.models import PledgeStage
+
+MAX_PARTICIPANTS = 100_000
+MAX_DESCRIPTION = 1_000
+MAX_NAME = 200
+MAX_NOTE = 1_000
+MAX_PHOTOS = 5
+MAX_PEOPLE = 10_000
+MAX_DAYS_EACH = Decimal(30)
+
+ACTIVITY_KINDS: dict[str, str] = {
+    "hop_dan": N_("Residents' meeting"),
+    "van_dong": N_("Door-to-door persuasion"),
+    "tuyen_truyen": N_("Propaganda"),
+    "ve_sinh": N_("Environmental clean-up"),
+    "hoa_giai": N_("Mediation"),
+    "tuan_tra": N_("Security patrol"),
+    "ra_mat": N_("Model launch"),
+    "khac": N_("Other"),
+}
+LAND_KINDS: dict[str, str] = {
+    "dat_o": N_("Residential land"),
+    "nong_nghiep": N_("Farmland"),
+    "khac": N_("Other land"),
+}
+PURPOSES: dict[str, str] = {
+    "duong": N_("Road widening"),
+    "nha_van_hoa": N_("Community hall"),
+    "truong_hoc": N_("School"),
+    "kenh_muong": N_("Canal"),
+    "khac": N_("Other purpose"),
+}
+STAGES: dict[str, str] = {
+    PledgeStage.PERSUADING: N_("Persuading"),
+    PledgeStage.PLEDGED: N_("Pledged"),
+    PledgeStage.SIGNED: N_("Agreement signed"),
+    PledgeStage.CLEARED: N_("Site cleared"),
+    PledgeStage.HANDED_OVER: N_("Site handed over"),
+    PledgeStage.CANCELLED: N_("Cancelled"),
+}
+STAGE_ORDER = [
+    PledgeStage.PERSUADING,
+    PledgeStage.PLEDGED,
+    PledgeStage.SIGNED,
+    PledgeStage.CLEARED,
+    PledgeStage.HANDED_OVER,
+]
+STAGE_DATE_FIELD = {
+    PledgeStage.PERSUADING: "persuading_on",
+    PledgeStage.PLEDGED: "pledged_on",
+    PledgeStage.SIGNED: "signed_on",
+    PledgeStage.CLEARED: "cleared_on",
+    PledgeStage.HANDED_OVER: "handed_over_on",
+    PledgeStage.CANCELLED: "cancelled_on",
+}
+DAYS_EACH_CHOICES = ("0.5", "1", "2")
+
+
+def label_of(t: Translator, labels: Mapping[str, str], key: str | None) -> str:
+    if key is None:
+        return ""
+    return t._(labels[key]) if key in labels else key
+
+
+def _aliases(labels: Mapping[str, str]) -> dict[str, list[str]]:
+    """Every label in both languages, so "hop dan" and "meeting" both find họp dân."""
+    translators = [Translator(language) for language in LANGUAGES]
+    return {key: [t._(label) for t in translators] for key, label in labels.items()}
+
+
+def _pick(labels: Mapping[str, str], given: Input) -> str | None:
+    if given.kind is InputKind.CHOICE:
+        return given.value if given.value in labels else None
+    return match_choice(given.value, _aliases(labels))
+
+
+def _text(given: Input, limit: int, t: Translator) -> str | Reject:
+    text = nfc(given.value)
+    if not text:
+        return Reject(t._("The answer is empty."))
+    if len(text) > limit:
+        return Reject(t._("That is too long: at most {limit} characters.", limit=limit))
+    return text
+
+
+# --- step builders ---------------------------------------------------------------------------
+
+
+def choice_step(
+    name: str,
+    label: Callable[[Translator], str],
+    question: Callable[[Translator], str],
+    labels: Mapping[str, str],
+    per_row: int = 2,
+    when: Callable[[Draft], bool] = lambda draft: True,
+) -> Step:
+    def prompt(draft: Draft, env: Env) -> Prompt:
+        t = env.t
+        choices = [Choice(t._(text), key) for key, text in labels.items()]
+        return Prompt(question(t), rows(choices, per_row))
+
+    def handle(given: Input, draft: Draft, env: Env) -> StepResult:
+        key = _pick(labels, given)
+        if key is None:
+            return Reject(env.t._("Please choose one of the buttons."))
+        return Accept({name: key})
+
+    return Step(name, label, prompt, handle, when)
+
+
+def date_step(
+    name: str, label: Callable[[Translator], str], question: Callable[[Translator], str]
+) -> Step:
+    def prompt(draft: Draft, env: Env) -> Prompt:
+        t = env.t
+        return Prompt(
+            question(t)
+            + "\n"
+            + t._("Type it as dd/mm, e.g. {example}.", example=format_date(env.today)[:5]),
+            [[Choice(t._("Today"), "today"), Choice(t._("Yesterday"), "yesterday")]],
+        )
+
+    def handle(given: Input, draft: Draft, env: Env) -> StepResult:
+        t = env.t
+        if given.kind is InputKind.CHOICE:
+            days = 0 if given.value == "today" else 1
+            return Accept({name: (env.today - timedelta(days=days)).isoformat()})
+        try:
+            parsed = parse_date(given.value, env.today)
+        except ParseError as error:
+            return Reject(explain(t, error))
+        if parsed.needs_confirmation:
+            shown = format_date(parsed.value)
+            return Ask(
+                t._("{date} is more than 90 days ago. Is that right?", date=shown),
+                [
+                    Choice(
+                        t._("Yes, {date}", date=shown), json.dumps({name: parsed.value.isoformat()})
+                    )
+                ],
+            )
+        return Accept({name: parsed.value.isoformat()})
+
+    return Step(name, label, prompt, handle)
+
+
+def count_step(
+    name: str,
+    label: Callable[[Translator], str],
+    question: Callable[[Translator], str],
+    maximum: int,
+) -> Step:
+    def prompt(draft: Draft, env: Env) -> Prompt:
+        return Prompt(question(env.t))
+
+    def handle(given: Input, draft: Draft, env: Env) -> StepResult:
+        try:
+            return Accept({name: parse_int(given.value, 1, maximum)})
+        except ParseError as error:
+            return Reject(explain(env.t, error))
+
+    return Step(name, label, prompt, handle)
+
+
+def optional_text_step(
+    name: str,
+    label: Callable[[Translator], str],
+    question: Callable[[Translator], str],
+    limit: int,
+    when: Callable[[Draft], bool] = lambda draft: True,
+) -> Step:
+    def prompt(draft: Draft, env: Env) -> Prompt:
+        t = env.t
+        return Prompt(question(t), [[Choice(t._("Skip"), SKIP)]])
+
+    def handle(given: Input, draft: Draft, env: Env) -> StepResult:
+        if given.kind is InputKind.CHOICE:
+            return Accept({name: None})
+        text = _text(given, limit, env.t)
+        return text if isinstance(text, Reject) else Accept({name: text})
+
+    return Step(name, label, prompt, handle, when)
+
+
+def text_step(
+    name: str,
+    label: Callable[[Translator], str],
+    question: Callable[[Translator], str],
+    limit: int,
+    when: Callable[[Draft], bool] = lambda draft: True,
+) -> Step:
+    def prompt(draft: Draft, env: Env) -> Prompt:
+        return Prompt(question(env.t), accepts=frozenset({InputKind.TEXT}))
+
+    def handle(given: Input, draft: Draft, env: Env) -> StepResult:
+        text = _text(given, limit, env.t)
+        return text if isinstance(text, Reject) else Accept({name: text})
+
+    return Step(name, label, prompt, handle, when)
+
+
+def photos_step(
+    name: str, label: Callable[[Translator], str], question: Callable[[Translator], str]
+) -> Step:
+    def prompt(draft: Draft, env: Env) -> Prompt:
+        t = env.t
+        photos = draft["answers"].get(name) or []
+        if photos:
+            text = t._(
+                "Photo {count} of at most {limit} received. Send another, or press Done.",
+                count=len(photos),
+                limit=MAX_PHOTOS,
+            )
+            button = Choice(t._("✔️ Done"), DONE)
+        else:
+            text, button = question(t), Choice(t._("No photo"), DONE)
+        return Prompt(
+            text,
+            [[button]],
+            accepts=frozenset({InputKind.PHOTO, InputKind.CHOICE}),
+        )
+
+    def handle(given: Input, draft: Draft, env: Env) -> StepResult:
+        photos = list(draft["answers"].get(name) or [])
+        if given.kind is InputKind.CHOICE:
+            return Accept({name: photos})
+        photos.append(given.value)
+        if len(photos) >= MAX_PHOTOS:
+            return Accept({name: photos})
+        return Accept({name: photos}, stay=True)
+
+    return Step(name, label, prompt, handle)
+
+
+# --- activity --------------------------------------------------------------------------------
+
+
+def _activity_card(draft: Draft, env: Env) -> str:
+    t, a = env.t, draft["answers"]
+    lines = [
+        f"{t._('Kind')}: {label_of(t, ACTIVITY_KINDS, a.get('kind'))}",
+        f"{t._('Date')}: {format_date(date.fromisoformat(a['on_date']))}",
+        f"{t._('Participants')}: {format_number(a['participants'])}",
+        f"{t._('Description')}: {escape_html(a.get('description') or '—')}",
+        f"{t._('Photos')}: {len(a.get('photos') or [])}",
+    ]
+    return "\n".join(lines)
+
+
+ACTIVITY = Flow(
+    name="activity",
+    title=lambda t: t._("📝 Activity"),
+    card=_activity_card,
+    steps=[
+        choice_step(
+            "kind", lambda t: t._("Kind"), lambda t: t._("What kind of activity?"), ACTIVITY_KINDS
+        ),
+        date_step("on_date", lambda t: t._("Date"), lambda t: t._("On which day was it?")),
+        count_step(
+            "participants",
+            lambda t: t._("Participants"),
+            lambda t: t._("How many people took part? (a number, e.g. 25)"),
+            MAX_PARTICIPANTS,
+        ),
+        optional_text_step(
+            "description",
+            lambda t: t._("Description"),
+            lambda t: t._("A short description (at most 1.000 characters), or Skip."),
+            MAX_DESCRIPTION,
+        ),
+        photos_step(
+            "photos",
+            lambda t: t._("Photos"),
+            lambda t: t._("Send up to 5 photos, or press No photo."),
+        ),
+    ],
+)
+
+
+# --- land pledge -----------------------------------------------------------------------------
+
+
+def _area_step() -> Step:
+    def prompt(draft: Draft, env: Env) -> Prompt:
+        return Prompt(
+            env.t._("What area? For example: 150 m2, 2 sào, 1 sào 5 thước."),
+            accepts=frozenset({InputKind.TEXT}),
+        )
+
+    def handle(given: Input, draft: Draft, env: Env) -> StepResult:
+        t = env.t
+        region: LandRegion = env.extra.get("region", LandRegion.BAC)
+        try:
+            area = parse_area(given.value, region)
+        except ParseError as error:
+            return Reject(explain(t, error))
+        understood = {"area_m2": str(area.m2), "area_echo": area_echo(t, area.echo())}
+        if area.needs_confirmation:
+            options = [Choice(understood["area_echo"], json.dumps(understood))]
+            other = area.alternative_echo()
+            if other is not None and area.alternative_m2 is not None:
+                alternative = {
+                    "area_m2": str(area.alternative_m2),
+                    "area_echo": area_echo(t, other),
+                }
+                options.append(Choice(alternative["area_echo"], json.dumps(alternative)))
+            return Ask(t._("Which did you mean?"), options)
+        return Accept(understood, note=t._("Understood: {area}", area=understood["area_echo"]))
+
+    return Step("area_m2", lambda t: t._("Area"), prompt, handle)
+
+
+def _money_step() -> Step:
+    def prompt(draft: Draft, env: Env) -> Prompt:
+        t = env.t
+        return Prompt(
+            t._("Their value in đồng, if known (e.g. 300k, 2tr, 1,5 tỷ), or Skip."),
+            [[Choice(t._("Skip"), SKIP)]],
+        )
+
+    def handle(given: Input, draft: Draft, env: Env) -> StepResult:
+        if given.kind is InputKind.CHOICE:
+            return Accept({"value_vnd": None})
+        try:
+            value = parse_money(given.value)
+        except ParseError as error:
+            return Reject(explain(env.t, error))
+        return Accept(
+            {"value_vnd": str(value)},
+            note=env.t._("Understood: {money}", money=format_money(value)),
+        )
+
+    return Step("value_vnd", lambda t: t._("Value"), prompt, handle)
+
+
+def _land_card(draft: Draft, env: Env) -> str:
+    t, a = env.t, draft["answers"]
+    purpose = label_of(t, PURPOSES, a.get("purpose"))
+    if a.get("purpose") == "khac" and a.get("purpose_note"):
+        purpose = f"{purpose}: {escape_html(a['purpose_note'])}"
+    value = a.get("value_vnd")
+    lines = [
+        f"{t._('Household')}: {escape_html(a['donor'])}",
+        f"{t._('Area')}: {escape_html(a['area_echo'])}",
+        f"{t._('Land kind')}: {label_of(t, LAND_KINDS, a.get('land_kind'))}",
+        f"{t._('Purpose')}: {purpose}",
+        f"{t._('Stage')}: {label_of(t, STAGES, a.get('stage'))}",
+        f"{t._('Date')}: {format_date(date.fromisoformat(a['on_date']))}",
+        f"{t._('Assets on the land')}: {escape_html(a.get('assets') or '—')}",
+        f"{t._('Value')}: {format_money(Decimal(value)) if value else '—'}",
+        f"{t._('Photos')}: {len(a.get('photos') or [])}",
+    ]
+    return "\n".join(lines)
+
+
+LAND = Flow(
+    name="land",
+    title=lambda t: t._("🏡 Land pledge"),
+    card=_land_card,
+    steps=[
+        text_step(
+            "donor",
+            lambda t: t._("Household"),
+            lambda t: t._("Which household is donating? (e.g. Hộ ông Nguyễn Văn An)"),
+            MAX_NAME,
+        ),
+        _area_step(),
+        choice_step(
+            "land_kind",
+            lambda t: t._("Land kind"),
+            lambda t: t._("What kind of land?"),
+            LAND_KINDS,
+            1,
+        ),
+        choice_step(
+            "purpose", lambda t: t._("Purpose"), lambda t: t._("What is the land for?"), PURPOSES
+        ),
+        text_step(
+            "purpose_note",
+            lambda t: t._("Purpose"),
+            lambda t: t._("Please describe the purpose."),
+            MAX_NAME,
+            when=lambda draft: draft["answers"].get("purpose") == "khac",
+        ),
+        choice_step(
+            "stage",
+            lambda t: t._("Stage"),
+            lambda t: t._("Which stage has it reached?"),
+            {key: STAGES[key] for key in STAGE_ORDER},
+            1,
+        ),
+        date_step(
+            "on_date", lambda t: t._("Date"), lambda t: t._("On which day was that stage reached?")
+        ),
+        optional_text_step(
+            "assets",
+            lambda t: t._("Assets on the land"),
+            lambda t: t._("Assets on the land (trees, walls, buildings), or Skip."),
+            MAX_NOTE,
+        ),
+        _money_step(),
+        photos_step(
+            "photos",
+            lambda t: t._("Photos"),
+            lambda t: t._("Send a photo of the signed agreement, or press No photo."),
+        ),
+    ],
+)
+
+
+# --- workdays --------------------------------------------------------------------------------
+
+
+def _work_step() -> Step:
+    def prompt(draft: Draft, env: Env) -> Prompt:
+        t = env.t
+        recent: list[str] = env.extra.get("recent_works", [])
+        choices = [Choice(work, f"recent:{i}") for i, work in enumerate(recent[:6])]
+        return Prompt(
+            t._("Which work or project? Choose a recent one or type its name."),
+            [[choice] for choice in choices],
+            accepts=frozenset({InputKind.TEXT, InputKind.CHOICE}),
+        )
+
+    def handle(given: Input, draft: Draft, env: Env) -> StepResult:
+        if given.kind is InputKind.CHOICE:
+            recent: list[str] = env.extra.get("recent_works", [])
+            index = int(given.value.split(":", 1)[1])
+            return Accept({"work": recent[index]})
+        text = _text(given, MAX_NAME, env.t)
+        return text if isinstance(text, Reject) else Accept({"work": text})
+
+    return Step("work", lambda t: t._("Work"), prompt, handle)
+
+
+def workday_total(answers: Mapping[str, Any]) -> Decimal:
+    return Decimal(answers["people"]) * Decimal(answers["days_each"])
+
+
+def workday_sum_text(t: Translator, answers: Mapping[str, Any]) -> str:
+    return t._(
+        "{people} people × {days} days = {total} workdays",
+        people=format_number(answers["people"]),
+        days=format_number(Decimal(answers["days_each"])),
+        total=format_number(workday_total(answers)),
+    )
+
+
+def _days_each_step() -> Step:
+    def prompt(draft: Draft, env: Env) -> Prompt:
+        t = env.t
+        choices = [Choice(format_number(Decimal(v)), v) for v in DAYS_EACH_CHOICES]
+        return Prompt(t._("How many days did each person work?"), [choices])
+
+    def handle(given: Input, draft: Draft, env: Env) -> StepResult:
+        t = env.t
+        if given.kind is InputKind.CHOICE:
+            value = Decimal(given.value)
+        else:
+            try:
+                number = parse_decimal(given.value, allow_words=True)
+            except ParseError as error:
+                return Reject(explain(t, error))
+            if number.ambiguous:
+                return Reject(t._("Please type the number without the comma, e.g. 0,5 or 1."))
+            value = number.value
+        if value <= 0 or value > MAX_DAYS_EACH:
+            return Reject(t._("Days per person must be more than 0 and at most 30."))
+        answers = {"days_each": str(value)}
+        return Accept(answers, note=workday_sum_text(t, {**draft["answers"], **answers}))
+
+    return Step("days_each", lambda t: t._("Days each"), prompt, handle)
+
+
+def _workday_card(draft: Draft, env: Env) -> str:
+    t, a = env.t, draft["answers"]
+    return "\n".join(
+        [
+            f"{t._('Work')}: {escape_html(a['work'])}",
+            f"{t._('Date')}: {format_date(date.fromisoformat(a['on_date']))}",
+            workday_sum_text(t, a),
+        ]
+    )
+
+
+WORKDAY = Flow(
+    name="workday",
+    title=lambda t: t._("🛠 Workdays"),
+    card=_workday_card,
+    steps=[
+        _work_step(),
+        date_step("on_date", lambda t: t._("Date"), lambda t: t._("On which day?")),
+        count_step(
+            "people", lambda t: t._("People"), lambda t: t._("How many people worked?"), MAX_PEOPLE
+        ),
+        _days_each_step(),
+    ],
+)
+
+
+# --- joining ---------------------------------------------------------------------------------
+
+
+def _name_step() -> Step:
+    def prompt(draft: Draft, env: Env) -> Prompt:
+        t = env.t
+        suggested = draft["answers"].get("telegram_name")
+        choices = [[Choice(suggested, "telegram_name")]] if suggested else []
+        return Prompt(t._("What is your full name? Type it, or tap your Telegram name."), choices)
+
+    def handle(given: Input, draft: Draft, env: Env) -> StepResult:
+        if given.kind is InputKind.CHOICE:
+            return Accept({"full_name": draft["answers"]["telegram_name"]})
+        text = _text(given, MAX_NAME, env.t)
+        return text if isinstance(text, Reject) else Accept({"full_name": text})
+
+    return Step("full_name", lambda t: t._("Full name"), prompt, handle)
+
+
+def _phone_step() -> Step:
+    def prompt(draft: Draft, env: Env) -> Prompt:
+        t = env.t
+        return Prompt(
+            t._(
+                "Your phone number helps officials reach you. "
+                "Share it with the button, type it, or skip."
+            ),
+            [[Choice(t._("Skip"), SKIP)]],
+            accepts=frozenset({InputKind.TEXT, InputKind.CHOICE, InputKind.CONTACT}),
+            ask_contact=t._("📱 Share my phone number"),
+        )
+
+    def handle(given: Input, draft: Draft, env: Env) -> StepResult:
+        t = env.t
+        if given.kind is InputKind.CHOICE:
+            return Accept({"phone": None})
+        if given.kind is InputKind.CONTACT and not given.own_contact:
+            return Reject(t._("Please share your own number, not someone else's."))
+        digits = "".join(ch for ch in given.value if ch.isdigit())
+        if given.value.strip().startswith("+"):
+            digits = "+" + digits
+        if not 9 <= len(digits.lstrip("+")) <= 15:
+            return Reject(t._("That does not look like a phone number, e.g. 0912 345 678."))
+        return Accept({"phone": digits})
+
+    return Step("phone", lambda t: t._("Phone"), prompt, handle)
+
+
+def _join_card(draft: Draft, env: Env) -> str:
+    t, a = env.t, draft["answers"]
+    return "\n".join(
+        [
+            f"{t._('Full name')}: {escape_html(a['full_name'])}",
+            f"{t._('Phone')}: {escape_html(a.get('phone') or '—')}",
+            f"{t._('Unit')}: {escape_html(a['unit_name'])}",
+            f"{t._('Role')}: {escape_html(a['role_label'])}",
+        ]
+    )
+
+
+JOIN = Flow(
+    name="join",
+    title=lambda t: t._("👋 Joining danvan"),
+    card=_join_card,
+    steps=[_name_step(), _phone_step()],
+)
+
+FLOWS: dict[str, Flow] = {flow.name: flow for flow in (ACTIVITY, LAND, WORKDAY, JOIN)}
