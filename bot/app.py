@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import html
 import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from telegram import Update
@@ -12,7 +14,7 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Contex
 from bot.i18n import translator
 from bot.settings import Settings
 from bot.update_processor import PerChatUpdateProcessor
-from handlers import onboarding
+from handlers import flows, menu, onboarding, review
 from handlers.common import DanvanContext
 from storage.engine import Database
 
@@ -36,7 +38,10 @@ async def on_error(update: object, context: DanvanContext) -> None:
             log.warning("Could not tell the user about the error", exc_info=True)
 
 
-def build_application(settings: Settings, db: Database) -> DanvanApplication:
+def build_application(
+    settings: Settings, db: Database, *, clock: Callable[[], datetime] | None = None
+) -> DanvanApplication:
+    """The bot, ready to initialize. `clock` replaces the wall clock in tests."""
     if settings.telegram_bot_token is None:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
     application: DanvanApplication = (
@@ -51,7 +56,17 @@ def build_application(settings: Settings, db: Database) -> DanvanApplication:
     )
     application.bot_data["settings"] = settings
     application.bot_data["db"] = db
+    application.bot_data["clock"] = clock or (lambda: datetime.now(UTC))
     # One group, so the first handler that matches wins and the fallback comes last.
-    application.add_handlers([*onboarding.handlers(), *onboarding.fallback_handlers()])
+    application.add_handlers(
+        [
+            *onboarding.handlers(),
+            *flows.handlers(),
+            *menu.handlers(),
+            *review.handlers(),
+            *flows.late_handlers(),
+            *menu.late_handlers(),
+        ]
+    )
     application.add_error_handler(on_error)
     return application

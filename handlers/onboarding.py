@@ -1,20 +1,24 @@
-"""Starting: /start for strangers and members, and the polite answer to strangers."""
+"""Joining with an invite (/start CODE), and greeting members who come back (/start)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from telegram import Update
-from telegram.ext import BaseHandler, CommandHandler, MessageHandler, filters
+from telegram.ext import BaseHandler, CommandHandler
 
-from bot.formatting import escape_html
+from bot.formatting import escape_html, format_datetime
+from bot.i18n import Translator
+from bot.records import JOIN
 from handlers.common import DanvanContext, guarded, not_registered_text, reply
-from storage import units
-from storage.models import Role
+from handlers.flows import begin, end, now
+from handlers.keyboards import main_menu
+from storage import invites, units
+from storage.audit import record
+from storage.models import Member, Role, pk
 
 
-def role_label(context: DanvanContext, role: str) -> str:
-    t = context.t
+def role_label(t: Translator, role: str) -> str:
     labels = {
         Role.COORDINATOR: t._("coordinator"),
         Role.OFFICIAL: t._("official"),
@@ -23,37 +27,111 @@ def role_label(context: DanvanContext, role: str) -> str:
     return labels.get(Role(role), role)
 
 
+def invite_problem(t: Translator, check: invites.InviteCheck, tz: Any) -> str:
+    status = check.status
+    if status is invites.InviteStatus.NOT_FOUND:
+        return t._("This invite code does not exist. Please check it with your official.")
+    if status is invites.InviteStatus.EXPIRED:
+        assert check.invite is not None
+        return t._(
+            "This invite expired on {when}. Please ask your official for a new one.",
+            when=format_datetime(check.invite.expires_at, tz),
+        )
+    if status is invites.InviteStatus.USED_UP:
+        return t._("This invite has already been used. Please ask your official for a new one.")
+    if status is invites.InviteStatus.REVOKED:
+        return t._("This invite was withdrawn. Please ask your official for a new one.")
+    return t._("The unit of this invite is no longer active. Please ask your official.")
+
+
 @guarded(None)
 async def start(update: Update, context: DanvanContext) -> None:
-    """Greet a member with their unit; tell a stranger how to join."""
+    """/start [CODE]: join with an invite, or see your unit and the menu."""
     member, t = context.member, context.t
-    if member is None:
+    code = context.args[0] if context.args else None
+    if member is not None:
+        unit = await units.by_id(context.session, member.unit_id)
+        await reply(
+            update,
+            t._(
+                "Hello, {name}! You are a {role} of <b>{unit}</b>. Choose from the menu below.",
+                name=escape_html(member.full_name),
+                role=role_label(t, member.role),
+                unit=escape_html(unit.name if unit else "?"),
+            ),
+            reply_markup=main_menu(t),
+        )
+        return
+    if code is None:
         await reply(update, not_registered_text(t))
         return
-    unit = await units.by_id(context.session, member.unit_id)
-    await reply(
+    check = await invites.check(context.session, code, now(context))
+    if check.status is not invites.InviteStatus.VALID:
+        await reply(update, invite_problem(t, check, context.settings.tz))
+        return
+    assert check.invite is not None and check.unit is not None
+    user = update.effective_user
+    assert user is not None
+    await begin(
         update,
-        t._(
-            "Hello, {name}! You are a {role} of <b>{unit}</b>.",
-            name=escape_html(member.full_name),
-            role=role_label(context, member.role),
-            unit=escape_html(unit.name if unit else "?"),
-        ),
+        context,
+        JOIN,
+        invite_code=check.invite.code,
+        telegram_name=user.full_name[:200] if user.full_name else None,
+        unit_name=check.unit.name,
+        role_label=role_label(t, check.invite.role),
     )
 
 
-@guarded(None)
-async def anything_else(update: Update, context: DanvanContext) -> None:
-    """The last word on any message nothing else took."""
-    if context.member is None:
-        await reply(update, not_registered_text(context.t))
+async def finish_joining(update: Update, context: DanvanContext, draft: dict[str, Any]) -> None:
+    """The join card was confirmed: use the invite (if still good) and register."""
+    t = context.t
+    user = update.effective_user
+    assert user is not None
+    answers = draft["answers"]
+    end(context)
+    check = await invites.check(context.session, answers["invite_code"], now(context))
+    if check.status is not invites.InviteStatus.VALID or not await invites.take_use(
+        context.session,
+        check.invite,  # type: ignore[arg-type]
+    ):
+        if check.status is invites.InviteStatus.VALID:
+            check = invites.InviteCheck(invites.InviteStatus.USED_UP, check.invite, check.unit)
+        await reply(update, invite_problem(t, check, context.settings.tz))
         return
-    await reply(update, context.t._("Sorry, I did not understand. Send /start to see the menu."))
+    assert check.invite is not None and check.unit is not None
+    member = Member(
+        telegram_id=user.id,
+        full_name=answers["full_name"],
+        phone=answers.get("phone"),
+        role=check.invite.role,
+        unit_id=pk(check.unit),
+        language=t.language,
+    )
+    context.session.add(member)
+    await context.session.flush()
+    await record(
+        context.session,
+        "member",
+        member.id,
+        "join",
+        None,
+        {"invite_id": check.invite.id, "role": member.role, "unit_id": member.unit_id},
+        actor_id=member.id,
+    )
+    context.member = member
+    await reply(
+        update,
+        t._(
+            "Welcome, {name}! You are now a {role} of <b>{unit}</b>.\n"
+            "Use the menu below to log activities, land donations and workdays.",
+            name=escape_html(member.full_name),
+            role=role_label(t, member.role),
+            unit=escape_html(check.unit.name),
+        ),
+        reply_markup=main_menu(t),
+    )
 
 
 def handlers() -> list[BaseHandler[Update, DanvanContext, Any]]:
     return [CommandHandler("start", start)]
-
-
-def fallback_handlers() -> list[BaseHandler[Update, DanvanContext, Any]]:
-    return [MessageHandler(filters.ALL, anything_else)]

@@ -1,0 +1,359 @@
+"""The guided flows on Telegram: start, answer, go back, cancel, save, expire.
+
+The flows themselves (steps, validation, cards) live in bot/records.py and bot/flow.py; this
+module turns Telegram messages into flow inputs and flow replies into messages.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from telegram import Message, ReplyKeyboardRemove, Update
+from telegram.error import BadRequest
+from telegram.ext import Application, BaseHandler, CallbackQueryHandler, CommandHandler
+
+from bot import flow as engine
+from bot.flow import Draft, Env, Flow, Input, InputKind, Outcome, Prompt
+from bot.formatting import escape_html
+from bot.i18n import Translator, translator
+from bot.records import ACTIVITY, FLOWS, LAND, WORKDAY
+from handlers.common import DanvanContext, guarded, reply
+from handlers.keyboards import contact_keyboard, inline, main_menu, reply_choices
+from storage import records
+from storage.models import Role
+
+log = logging.getLogger(__name__)
+
+DRAFT = "draft"
+RECORD_FLOWS = {
+    ACTIVITY.name: records.RecordKind.ACTIVITY,
+    LAND.name: records.RecordKind.LAND,
+    WORKDAY.name: records.RecordKind.WORKDAY,
+}
+
+
+def now(context: DanvanContext) -> datetime:
+    clock: Callable[[], datetime] = context.application.bot_data["clock"]
+    return clock()
+
+
+def flow_env(context: DanvanContext, extra: dict[str, Any] | None = None) -> Env:
+    moment = now(context)
+    return Env(
+        t=context.t,
+        today=moment.astimezone(context.settings.tz).date(),
+        now=moment,
+        extra={"region": context.settings.land_unit_region, **(extra or {})},
+    )
+
+
+def current_draft(context: DanvanContext) -> Draft | None:
+    data = context.user_data
+    return data.get(DRAFT) if data is not None else None
+
+
+def is_expired(context: DanvanContext, draft: Draft, moment: datetime) -> bool:
+    touched = datetime.fromisoformat(draft["touched"])
+    return moment - touched > timedelta(minutes=context.settings.conversation_timeout_minutes)
+
+
+async def _extra_for(context: DanvanContext, flow: Flow) -> dict[str, Any]:
+    if flow is WORKDAY and context.member is not None:
+        works = await records.recent_works(context.session, context.member.unit_id)
+        return {"recent_works": works}
+    return {}
+
+
+async def show(update: Update, context: DanvanContext, draft: Draft, reply_: engine.Reply) -> None:
+    """Send the reply's notes and prompt, and tidy the previous prompt's buttons."""
+    assert reply_.prompt is not None
+    chat = update.effective_chat
+    assert chat is not None
+    await _retire_prompt(update, context, draft)
+    prompt: Prompt = reply_.prompt
+    text = "\n".join([*reply_.notes, prompt.text]) if reply_.notes else prompt.text
+    if prompt.ask_contact:
+        markup: Any = contact_keyboard(prompt)
+        draft["reply_choices"] = reply_choices(prompt)
+    else:
+        if draft.get("reply_choices"):
+            # The phone step's reply keyboard must go before inline buttons can show.
+            await chat.send_message("👍", reply_markup=ReplyKeyboardRemove())
+        draft["reply_choices"] = None
+        markup = inline(prompt, draft["id"])
+    sent = await chat.send_message(text, parse_mode="HTML", reply_markup=markup)
+    draft["prompt_message_id"] = (
+        sent.message_id if markup is not None and not prompt.ask_contact else None
+    )
+    draft["prompt_html"] = text
+
+
+async def _retire_prompt(update: Update, context: DanvanContext, draft: Draft) -> None:
+    """Take the buttons off the last prompt; show which one was pressed, if one was."""
+    message_id = draft.get("prompt_message_id")
+    chat = update.effective_chat
+    if not message_id or chat is None:
+        return
+    draft["prompt_message_id"] = None
+    pressed = _pressed_label(update)
+    try:
+        if pressed is not None:
+            await context.bot.edit_message_text(
+                f"{draft.get('prompt_html', '')}\n➡️ <b>{pressed}</b>",
+                chat_id=chat.id,
+                message_id=message_id,
+                parse_mode="HTML",
+            )
+        else:
+            await context.bot.edit_message_reply_markup(chat_id=chat.id, message_id=message_id)
+    except BadRequest as exc:  # deleted by the person, or already tidied
+        log.debug("Could not retire prompt %s: %s", message_id, exc)
+
+
+def _pressed_label(update: Update) -> str | None:
+    query = update.callback_query
+    if (
+        query is None
+        or not isinstance(query.message, Message)
+        or query.message.reply_markup is None
+    ):
+        return None
+    for row in query.message.reply_markup.inline_keyboard:
+        for button in row:
+            if button.callback_data == query.data:
+                return escape_html(button.text)
+    return None
+
+
+async def begin(update: Update, context: DanvanContext, flow: Flow, **seed: Any) -> None:
+    """Start `flow`, replacing nothing: a flow in progress must be finished or cancelled."""
+    t = context.t
+    draft = current_draft(context)
+    moment = now(context)
+    if draft is not None and not is_expired(context, draft, moment):
+        running = FLOWS[draft["flow"]]
+        env = flow_env(context, await _extra_for(context, running))
+        note = t._(
+            "You are in the middle of “{flow}”. Finish it, or send /huy to cancel it.",
+            flow=running.title(t),
+        )
+        await show(
+            update,
+            context,
+            draft,
+            engine.Reply(Outcome.PROMPT, engine.prompt_for(running, draft, env), [f"⚠️ {note}"]),
+        )
+        return
+    env = flow_env(context, await _extra_for(context, flow))
+    draft = engine.new_draft(flow, moment, **seed)
+    draft["language"] = t.language
+    assert context.user_data is not None
+    context.user_data[DRAFT] = draft
+    await show(
+        update, context, draft, engine.Reply(Outcome.PROMPT, engine.prompt_for(flow, draft, env))
+    )
+
+
+def end(context: DanvanContext) -> None:
+    if context.user_data is not None:
+        context.user_data.pop(DRAFT, None)
+
+
+async def advance(update: Update, context: DanvanContext, given: Input) -> bool:
+    """Feed an input to the draft in progress; False when there is none (or it expired)."""
+    draft = current_draft(context)
+    if draft is None:
+        return False
+    t = context.t
+    if is_expired(context, draft, now(context)):
+        await expire(update, context, draft)
+        return False
+    flow = FLOWS[draft["flow"]]
+    if (
+        given.kind is InputKind.TEXT
+        and draft.get("reply_choices")
+        and given.value in draft["reply_choices"]
+    ):
+        given = Input(InputKind.CHOICE, draft["reply_choices"][given.value])
+    env = flow_env(context, await _extra_for(context, flow))
+    result = engine.feed(flow, draft, given, env)
+    if result.outcome is Outcome.CANCELLED:
+        await _retire_prompt(update, context, draft)
+        end(context)
+        await reply(
+            update, t._("Cancelled. Nothing was saved."), reply_markup=_menu_or_none(context)
+        )
+        return True
+    if result.outcome is Outcome.SAVE:
+        await _retire_prompt(update, context, draft)
+        await save(update, context, flow, draft, env)
+        return True
+    await show(update, context, draft, result)
+    return True
+
+
+def _menu_or_none(context: DanvanContext) -> Any:
+    return main_menu(context.t) if context.member is not None else ReplyKeyboardRemove()
+
+
+async def save(update: Update, context: DanvanContext, flow: Flow, draft: Draft, env: Env) -> None:
+    t = context.t
+    if flow.name == "join":
+        from handlers.onboarding import finish_joining
+
+        await finish_joining(update, context, draft)
+        return
+    member = context.member
+    assert member is not None
+    kind = RECORD_FLOWS[flow.name]
+    answers = draft["answers"]
+    duplicate = await records.find_duplicate(
+        context.session, kind, member.unit_id, answers, env.now
+    )
+    if duplicate is not None and draft.get("duplicate_warned") != duplicate:
+        draft["duplicate_warned"] = duplicate
+        warning = t._(
+            "This may repeat {reference}. Press ✅ Save again to save it anyway.",
+            reference=duplicate,
+        )
+        prompt = engine.prompt_for(flow, draft, env)
+        await show(update, context, draft, engine.Reply(Outcome.PROMPT, prompt, [f"⚠️ {warning}"]))
+        return
+    savers = {
+        records.RecordKind.ACTIVITY: records.save_activity,
+        records.RecordKind.LAND: records.save_land,
+        records.RecordKind.WORKDAY: records.save_workday,
+    }
+    record_id = await savers[kind](context.session, member, answers)
+    end(context)
+    await reply(
+        update,
+        t._(
+            "✅ Saved as <b>{reference}</b>. Thank you!",
+            reference=records.reference(kind, record_id),
+        ),
+        reply_markup=main_menu(t),
+    )
+
+
+async def expire(update: Update | None, context: DanvanContext, draft: Draft) -> None:
+    end(context)
+    if update is not None:
+        await _retire_prompt(update, context, draft)
+        await reply(update, timeout_text(context.t, context.settings.conversation_timeout_minutes))
+
+
+def timeout_text(t: Translator, minutes: int) -> str:
+    return t._(
+        "The form was closed after {minutes} minutes without an answer; nothing was saved.",
+        minutes=minutes,
+    )
+
+
+async def expire_idle_drafts(
+    application: Application[Any, Any, Any, Any, Any, Any], moment: datetime
+) -> int:
+    """Close every draft idle past the timeout and tell its owner; returns how many."""
+    settings = application.bot_data["settings"]
+    limit = timedelta(minutes=settings.conversation_timeout_minutes)
+    closed = 0
+    for user_id, data in list(application.user_data.items()):
+        draft = data.get(DRAFT)
+        if not draft or moment - datetime.fromisoformat(draft["touched"]) <= limit:
+            continue
+        data.pop(DRAFT, None)
+        closed += 1
+        if application.persistence is not None:
+            await application.persistence.update_user_data(user_id, data)
+        t = translator(draft.get("language") or settings.default_language)
+        try:
+            if draft.get("prompt_message_id"):
+                await application.bot.edit_message_reply_markup(
+                    chat_id=user_id, message_id=draft["prompt_message_id"]
+                )
+            await application.bot.send_message(
+                user_id, timeout_text(t, settings.conversation_timeout_minutes)
+            )
+        except Exception:  # a blocked bot or a deleted chat must not stop the sweep
+            log.warning("Could not tell %s that their form expired", user_id, exc_info=True)
+    return closed
+
+
+@guarded(Role.COORDINATOR)
+async def start_activity(update: Update, context: DanvanContext) -> None:
+    """/hoatdong: log an activity."""
+    await begin(update, context, ACTIVITY)
+
+
+@guarded(Role.COORDINATOR)
+async def start_land(update: Update, context: DanvanContext) -> None:
+    """/hiendat: log a land pledge."""
+    await begin(update, context, LAND)
+
+
+@guarded(Role.COORDINATOR)
+async def start_workday(update: Update, context: DanvanContext) -> None:
+    """/ngaycong: log workdays."""
+    await begin(update, context, WORKDAY)
+
+
+@guarded(None)
+async def cancel(update: Update, context: DanvanContext) -> None:
+    """/huy: drop the flow in progress, saving nothing."""
+    draft = current_draft(context)
+    t = context.t
+    if draft is None:
+        await reply(update, t._("There is nothing to cancel."), reply_markup=_menu_or_none(context))
+        return
+    await _retire_prompt(update, context, draft)
+    end(context)
+    await reply(update, t._("Cancelled. Nothing was saved."), reply_markup=_menu_or_none(context))
+
+
+@guarded(None)
+async def on_button(update: Update, context: DanvanContext) -> None:
+    """A pressed button of a flow prompt: answer it, or say the card is stale."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    _, draft_id, value = query.data.split(":", 2)
+    draft = current_draft(context)
+    on_current_prompt = (
+        draft is not None
+        and draft["id"] == draft_id
+        and query.message is not None
+        and draft.get("prompt_message_id") == query.message.message_id
+    )
+    if not on_current_prompt:
+        await query.answer(stale_text(context.t), show_alert=True)
+        return
+    await query.answer()
+    await advance(update, context, Input(InputKind.CHOICE, value))
+
+
+def stale_text(t: Translator) -> str:
+    return t._("This card has expired.")
+
+
+@guarded(None)
+async def on_stale_button(update: Update, context: DanvanContext) -> None:
+    """Any button nothing else understands: an old card."""
+    query = update.callback_query
+    assert query is not None
+    await query.answer(stale_text(context.t), show_alert=True)
+
+
+def handlers() -> list[BaseHandler[Update, DanvanContext, Any]]:
+    return [
+        CommandHandler(["hoatdong", "activity"], start_activity),
+        CommandHandler(["hiendat", "land"], start_land),
+        CommandHandler(["ngaycong", "workday"], start_workday),
+        CommandHandler(["huy", "cancel"], cancel),
+        CallbackQueryHandler(on_button, pattern=r"^d:[0-9a-f]+:"),
+    ]
+
+
+def late_handlers() -> list[BaseHandler[Update, DanvanContext, Any]]:
+    return [CallbackQueryHandler(on_stale_button)]

@@ -1,0 +1,247 @@
+"""Activities, land pledges, workdays and nil reports: saving, finding, duplicates."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.textnorm import fold, nfc
+from storage.audit import record
+from storage.models import (
+    Activity,
+    LandPledge,
+    Member,
+    NilReport,
+    PledgeStage,
+    Workday,
+    pk,
+    utcnow,
+)
+
+DUPLICATE_WINDOW_DAYS = 30
+STAGE_DATE_FIELDS = {
+    PledgeStage.PERSUADING: "persuading_on",
+    PledgeStage.PLEDGED: "pledged_on",
+    PledgeStage.SIGNED: "signed_on",
+    PledgeStage.CLEARED: "cleared_on",
+    PledgeStage.HANDED_OVER: "handed_over_on",
+    PledgeStage.CANCELLED: "cancelled_on",
+}
+
+
+class RecordKind(enum.StrEnum):
+    """Each kind's letter makes the short reference people quote: #H-12, #L-123, #N-45."""
+
+    ACTIVITY = "H"
+    LAND = "L"
+    WORKDAY = "N"
+
+
+MODELS: dict[RecordKind, type[Activity] | type[LandPledge] | type[Workday]] = {
+    RecordKind.ACTIVITY: Activity,
+    RecordKind.LAND: LandPledge,
+    RecordKind.WORKDAY: Workday,
+}
+ENTITY = {
+    RecordKind.ACTIVITY: "activity",
+    RecordKind.LAND: "land_pledge",
+    RecordKind.WORKDAY: "workday",
+}
+
+
+def reference(kind: RecordKind, record_id: int) -> str:
+    return f"#{kind.value}-{record_id}"
+
+
+def week_start(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def _snapshot(row: Any) -> dict[str, Any]:
+    """A JSON-ready copy of a row's fields, for the audit trail."""
+    data: dict[str, Any] = {}
+    for name, value in row.model_dump().items():
+        if name in ("created_at", "updated_at"):
+            continue
+        if isinstance(value, Decimal):
+            value = str(value)
+        elif isinstance(value, date | datetime):
+            value = value.isoformat()
+        data[name] = value
+    return data
+
+
+async def _finish(session: AsyncSession, row: Any, member: Member, entity: str) -> int:
+    session.add(row)
+    await session.flush()
+    await record(session, entity, row.id, "create", None, _snapshot(row), actor_id=member.id)
+    await supersede_nil_report(session, row.unit_id, row.on_date)
+    return pk(row)
+
+
+async def save_activity(session: AsyncSession, member: Member, answers: Mapping[str, Any]) -> int:
+    row = Activity(
+        unit_id=member.unit_id,
+        reporter_id=pk(member),
+        on_date=date.fromisoformat(answers["on_date"]),
+        kind=answers["kind"],
+        participants=int(answers["participants"]),
+        description=answers.get("description"),
+        photo_file_ids=list(answers.get("photos") or []),
+    )
+    return await _finish(session, row, member, ENTITY[RecordKind.ACTIVITY])
+
+
+async def save_land(session: AsyncSession, member: Member, answers: Mapping[str, Any]) -> int:
+    on_date = date.fromisoformat(answers["on_date"])
+    stage = PledgeStage(answers["stage"])
+    value = answers.get("value_vnd")
+    row = LandPledge(
+        unit_id=member.unit_id,
+        reporter_id=pk(member),
+        on_date=on_date,
+        donor=nfc(answers["donor"], multiline=False),
+        donor_key=fold(answers["donor"]),
+        area_m2=Decimal(answers["area_m2"]),
+        land_kind=answers["land_kind"],
+        assets=answers.get("assets"),
+        purpose=answers["purpose"],
+        purpose_note=answers.get("purpose_note") if answers["purpose"] == "khac" else None,
+        stage=stage,
+        value_vnd=Decimal(value) if value else None,
+        photo_file_ids=list(answers.get("photos") or []),
+    )
+    setattr(row, STAGE_DATE_FIELDS[stage], on_date)
+    return await _finish(session, row, member, ENTITY[RecordKind.LAND])
+
+
+async def save_workday(session: AsyncSession, member: Member, answers: Mapping[str, Any]) -> int:
+    people, days_each = int(answers["people"]), Decimal(answers["days_each"])
+    row = Workday(
+        unit_id=member.unit_id,
+        reporter_id=pk(member),
+        on_date=date.fromisoformat(answers["on_date"]),
+        work=nfc(answers["work"], multiline=False),
+        people=people,
+        days_each=days_each,
+        total_days=people * days_each,
+    )
+    return await _finish(session, row, member, ENTITY[RecordKind.WORKDAY])
+
+
+async def find_duplicate(
+    session: AsyncSession,
+    kind: RecordKind,
+    unit_id: int,
+    answers: Mapping[str, Any],
+    now: datetime,
+) -> str | None:
+    """A reference to an earlier record this one may repeat, or None: a pledge with the same
+    donor and area logged in the group within 30 days, or an activity of the same kind and day."""
+    if kind is RecordKind.LAND:
+        land_query = select(LandPledge.id).where(
+            LandPledge.unit_id == unit_id,
+            col(LandPledge.deleted_at).is_(None),
+            LandPledge.donor_key == fold(answers["donor"]),
+            LandPledge.area_m2 == Decimal(answers["area_m2"]),
+            col(LandPledge.created_at) >= now - timedelta(days=DUPLICATE_WINDOW_DAYS),
+        )
+        found = (await session.exec(land_query.order_by(col(LandPledge.id).desc()))).first()
+    elif kind is RecordKind.ACTIVITY:
+        activity_query = select(Activity.id).where(
+            Activity.unit_id == unit_id,
+            col(Activity.deleted_at).is_(None),
+            Activity.kind == answers["kind"],
+            Activity.on_date == date.fromisoformat(answers["on_date"]),
+        )
+        found = (await session.exec(activity_query.order_by(col(Activity.id).desc()))).first()
+    else:
+        return None
+    return reference(kind, found) if found is not None else None
+
+
+async def recent_works(session: AsyncSession, unit_id: int, limit: int = 6) -> list[str]:
+    """The group's most recently logged works, newest first, for one-tap choices."""
+    latest = func.max(Workday.id).label("latest")
+    query = (
+        select(Workday.work, latest)
+        .where(Workday.unit_id == unit_id, col(Workday.deleted_at).is_(None))
+        .group_by(col(Workday.work))
+        .order_by(latest.desc())
+        .limit(limit)
+    )
+    return [work for work, _ in (await session.exec(query)).all()]
+
+
+async def current_nil_report(session: AsyncSession, unit_id: int, week: date) -> NilReport | None:
+    query = select(NilReport).where(
+        NilReport.unit_id == unit_id,
+        NilReport.week_start == week,
+        col(NilReport.deleted_at).is_(None),
+    )
+    return (await session.exec(query)).first()
+
+
+async def has_records_in_week(session: AsyncSession, unit_id: int, week: date) -> bool:
+    end = week + timedelta(days=7)
+    for model in (Activity, LandPledge, Workday):
+        query = (
+            select(model.id)
+            .where(
+                model.unit_id == unit_id,
+                col(model.deleted_at).is_(None),
+                col(model.on_date) >= week,
+                col(model.on_date) < end,
+            )
+            .limit(1)
+        )
+        if (await session.exec(query)).first() is not None:
+            return True
+    return False
+
+
+async def add_nil_report(
+    session: AsyncSession, member: Member, week: date, now: datetime
+) -> NilReport:
+    existing = await current_nil_report(session, member.unit_id, week)
+    if existing is not None:
+        return existing
+    report = NilReport(unit_id=member.unit_id, reporter_id=pk(member), week_start=week)
+    session.add(report)
+    await session.flush()
+    await record(
+        session,
+        "nil_report",
+        report.id,
+        "create",
+        None,
+        {"week_start": week.isoformat()},
+        actor_id=member.id,
+    )
+    return report
+
+
+async def undo_nil_report(
+    session: AsyncSession, member: Member, report_id: int, now: datetime
+) -> bool:
+    report = await session.get(NilReport, report_id)
+    if report is None or report.deleted_at is not None or report.unit_id != member.unit_id:
+        return False
+    report.deleted_at = now
+    await record(session, "nil_report", report.id, "undo", None, None, actor_id=member.id)
+    return True
+
+
+async def supersede_nil_report(session: AsyncSession, unit_id: int, on_date: date) -> None:
+    """A real record in a week replaces that week's "nothing to report"."""
+    report = await current_nil_report(session, unit_id, week_start(on_date))
+    if report is not None:
+        report.deleted_at = utcnow()
+        await record(session, "nil_report", report.id, "superseded", None, None)
