@@ -206,6 +206,11 @@ async def save(update: Update, context: DanvanContext, flow: Flow, draft: Draft,
 
         await finish_joining(update, context, draft)
         return
+    if draft.get("edit_of"):
+        from handlers.review import save_edit
+
+        await save_edit(update, context, flow, draft, env)
+        return
     member = context.member
     assert member is not None
     kind = RECORD_FLOWS[flow.name]

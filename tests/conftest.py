@@ -14,6 +14,8 @@ from sqlalchemy.engine import make_url
 
 from storage.engine import Database
 from storage.migrate import upgrade
+from tests.fakebot import FakeBotAPI
+from tests.harness import TOKEN, Clock, Harness, local_noon
 
 POSTGRES_URL = os.environ.get(
     "DANVAN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -73,3 +75,19 @@ async def db(database_url: str) -> AsyncIterator[Database]:
         yield database
     finally:
         await database.dispose()
+
+
+@pytest.fixture
+async def harness(database_url: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Harness]:
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")
+    await upgrade(database_url)
+    async with FakeBotAPI(TOKEN) as fake:
+        h = Harness(fake, database_url, Clock(local_noon("2026-11-25")))
+        await h.seed_units()
+        await h.start()
+        try:
+            yield h
+        finally:
+            if h.application is not None:
+                await h.stop()
+            await h.db.dispose()

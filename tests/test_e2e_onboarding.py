@@ -2,31 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
 from sqlmodel import select
 
 from storage.models import Member
-from tests.fakebot import FakeBotAPI
-from tests.harness import TOKEN, Clock, Harness, local_noon
-
-
-@pytest.fixture
-async def harness(database_url: str) -> AsyncIterator[Harness]:
-    from storage.migrate import upgrade
-
-    await upgrade(database_url)
-    async with FakeBotAPI(TOKEN) as fake:
-        h = Harness(fake, database_url, Clock(local_noon("2026-11-25")))
-        await h.seed_units()
-        await h.start()
-        try:
-            yield h
-        finally:
-            if h.application is not None:
-                await h.stop()
-            await h.db.dispose()
+from tests.harness import Harness
 
 
 async def test_start_from_a_stranger_explains_how_to_join(harness: Harness) -> None:
