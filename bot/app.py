@@ -12,6 +12,7 @@ from telegram import Update
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
 
 from bot.i18n import translator
+from bot.persistence import DatabasePersistence, FlushingApplication
 from bot.settings import Settings
 from bot.update_processor import PerChatUpdateProcessor
 from handlers import flows, menu, onboarding, review
@@ -19,6 +20,9 @@ from handlers.common import DanvanContext
 from storage.engine import Database
 
 log = logging.getLogger(__name__)
+
+SWEEP_SECONDS = 60
+SWEEP_JOB = "expire-idle-drafts"
 
 DanvanApplication = Application[Any, DanvanContext, Any, Any, Any, Any]
 
@@ -38,6 +42,23 @@ async def on_error(update: object, context: DanvanContext) -> None:
             log.warning("Could not tell the user about the error", exc_info=True)
 
 
+async def on_startup(application: DanvanApplication, *, periodic_jobs: bool = True) -> None:
+    """After initialize(), before polling: the command menu and the periodic jobs (tests
+    that drive the clock themselves leave the jobs out and call them directly)."""
+    await menu.register_commands(application.bot)
+    if periodic_jobs:
+        assert application.job_queue is not None
+        application.job_queue.run_repeating(
+            expire_idle_drafts_job, interval=SWEEP_SECONDS, first=1, name=SWEEP_JOB
+        )
+
+
+async def expire_idle_drafts_job(context: DanvanContext) -> None:
+    """Close forms left idle past the timeout, also those left before a restart."""
+    clock: Callable[[], datetime] = context.application.bot_data["clock"]
+    await flows.expire_idle_drafts(context.application, clock())
+
+
 def build_application(
     settings: Settings, db: Database, *, clock: Callable[[], datetime] | None = None
 ) -> DanvanApplication:
@@ -52,6 +73,8 @@ def build_application(
         .context_types(ContextTypes(context=DanvanContext))
         .concurrent_updates(PerChatUpdateProcessor())
         .rate_limiter(AIORateLimiter(max_retries=3))
+        .persistence(DatabasePersistence(db))
+        .application_class(FlushingApplication)
         .build()
     )
     application.bot_data["settings"] = settings

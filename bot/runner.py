@@ -10,7 +10,7 @@ import sys
 from telegram import Update
 from telegram.error import InvalidToken, NetworkError
 
-from bot.app import DanvanApplication, build_application
+from bot.app import DanvanApplication, build_application, on_startup
 from bot.i18n import Translator, translator
 from bot.logging_setup import configure_logging
 from bot.settings import Settings
@@ -84,6 +84,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> int:
             return EXIT_CONFIG
         me = application.bot.bot
         log.info(t._("Connected as @{username}. Polling for updates.", username=me.username))
+        await on_startup(application)
         await application.start()
         assert application.updater is not None
         await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)

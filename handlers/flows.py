@@ -55,6 +55,15 @@ def current_draft(context: DanvanContext) -> Draft | None:
     return data.get(DRAFT) if data is not None else None
 
 
+async def live_draft(update: Update, context: DanvanContext) -> Draft | None:
+    """The draft in progress; one idle past the timeout is closed here, with a message."""
+    draft = current_draft(context)
+    if draft is not None and is_expired(context, draft, now(context)):
+        await expire(update, context, draft)
+        return None
+    return draft
+
+
 def is_expired(context: DanvanContext, draft: Draft, moment: datetime) -> bool:
     touched = datetime.fromisoformat(draft["touched"])
     return moment - touched > timedelta(minutes=context.settings.conversation_timeout_minutes)
@@ -131,9 +140,9 @@ def _pressed_label(update: Update) -> str | None:
 async def begin(update: Update, context: DanvanContext, flow: Flow, **seed: Any) -> None:
     """Start `flow`, replacing nothing: a flow in progress must be finished or cancelled."""
     t = context.t
-    draft = current_draft(context)
+    draft = await live_draft(update, context)
     moment = now(context)
-    if draft is not None and not is_expired(context, draft, moment):
+    if draft is not None:
         running = FLOWS[draft["flow"]]
         env = flow_env(context, await _extra_for(context, running))
         note = t._(
@@ -164,13 +173,10 @@ def end(context: DanvanContext) -> None:
 
 async def advance(update: Update, context: DanvanContext, given: Input) -> bool:
     """Feed an input to the draft in progress; False when there is none (or it expired)."""
-    draft = current_draft(context)
+    draft = await live_draft(update, context)
     if draft is None:
         return False
     t = context.t
-    if is_expired(context, draft, now(context)):
-        await expire(update, context, draft)
-        return False
     flow = FLOWS[draft["flow"]]
     if (
         given.kind is InputKind.TEXT
@@ -308,7 +314,7 @@ async def start_workday(update: Update, context: DanvanContext) -> None:
 @guarded(None)
 async def cancel(update: Update, context: DanvanContext) -> None:
     """/huy: drop the flow in progress, saving nothing."""
-    draft = current_draft(context)
+    draft = await live_draft(update, context)
     t = context.t
     if draft is None:
         await reply(update, t._("There is nothing to cancel."), reply_markup=_menu_or_none(context))

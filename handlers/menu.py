@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import Bot, BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.flow import Input, InputKind
 from bot.formatting import format_area, format_date, format_number
-from bot.i18n import LANGUAGES
+from bot.i18n import LANGUAGES, N_
 from bot.i18n import translator as make_translator
 from handlers import flows
 from handlers.common import DanvanContext, guarded, not_registered_text, reply
@@ -42,11 +42,12 @@ async def on_message(update: Update, context: DanvanContext) -> None:
     message = update.effective_message
     assert message is not None
     t = context.t
-    if context.member is None and flows.current_draft(context) is None:
+    draft = await flows.live_draft(update, context)
+    if context.member is None and draft is None:
         await reply(update, not_registered_text(t))
         return
     given = message_input(message)
-    if given.kind is InputKind.TEXT and flows.current_draft(context) is not None:
+    if given.kind is InputKind.TEXT and draft is not None:
         action = menu_action(given.value, exact=True)
         if action is not None:
             await _run_action(update, context, action)
@@ -234,6 +235,29 @@ async def unknown_command(update: Update, context: DanvanContext) -> None:
     if draft is not None and await flows.advance(update, context, Input(InputKind.OTHER)):
         return
     await reply(update, context.t._("I do not know that command. Send /trogiup for help."))
+
+
+# (Vietnamese command, English command, description), in menu order.
+COMMANDS: list[tuple[str, str, str]] = [
+    ("hoatdong", "activity", N_("Log an activity")),
+    ("hiendat", "land", N_("Log a land donation")),
+    ("ngaycong", "workday", N_("Log workdays")),
+    ("daghi", "mine", N_("Your group's records")),
+    ("baocao", "report", N_("Your group's totals")),
+    ("khonghoatdong", "nil", N_("Nothing to report this week")),
+    ("huy", "cancel", N_("Cancel what you are filling in")),
+    ("ngonngu", "language", N_("Tiếng Việt / English")),
+    ("trogiup", "help", N_("Help")),
+]
+
+
+async def register_commands(bot: Bot) -> None:
+    """The command menu: Vietnamese commands by default, English ones for English apps."""
+    vi, en = make_translator("vi"), make_translator("en")
+    await bot.set_my_commands([BotCommand(cmd, vi._(text)) for cmd, _, text in COMMANDS])
+    await bot.set_my_commands(
+        [BotCommand(cmd, en._(text)) for _, cmd, text in COMMANDS], language_code="en"
+    )
 
 
 def handlers() -> list[BaseHandler[Update, DanvanContext, Any]]:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.app import DanvanApplication, build_application
+from bot.app import DanvanApplication, build_application, on_startup
 from bot.settings import Settings
 from storage import invites, units
 from storage.engine import Database
@@ -125,6 +125,7 @@ class Harness:
     async def start(self) -> None:
         application = build_application(self.settings, self.db, clock=self.clock)
         await application.initialize()
+        await on_startup(application, periodic_jobs=False)
         await application.start()
         assert application.updater is not None
         await application.updater.start_polling(poll_interval=0, timeout=5)
