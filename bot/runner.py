@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
@@ -36,13 +37,16 @@ def missing_token_text(t: Translator) -> str:
     )
 
 
-async def connect(application: DanvanApplication, t: Translator, api_url: str) -> None:
-    """Initialize (getMe) until the Bot API answers, waiting longer after each failure."""
+async def connect(
+    application: DanvanApplication, t: Translator, api_url: str, stop: asyncio.Event
+) -> bool:
+    """Initialize (getMe) until the Bot API answers, waiting longer after each failure.
+    False when told to stop first."""
     delay = 1.0
-    while True:
+    while not stop.is_set():
         try:
             await application.initialize()
-            return
+            return True
         except InvalidToken:
             raise
         except NetworkError as exc:
@@ -55,8 +59,10 @@ async def connect(application: DanvanApplication, t: Translator, api_url: str) -
                     seconds=int(delay),
                 )
             )
-            await asyncio.sleep(delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=delay)
             delay = min(delay * 2, MAX_BACKOFF_SECONDS)
+    return False
 
 
 async def serve(settings: Settings, stop: asyncio.Event | None = None) -> int:
@@ -72,7 +78,8 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> int:
     application = build_application(settings, db)
     try:
         try:
-            await connect(application, t, settings.telegram_api_url)
+            if not await connect(application, t, settings.telegram_api_url, stop):
+                return 0
         except InvalidToken:
             print(
                 t._(
