@@ -314,3 +314,36 @@ async def test_two_coordinators_of_one_group_log_at_the_same_moment(harness: Har
     await harness.settle(harness.fake.last_update_id)
     assert len(await rows(harness, Workday)) == 2
     assert "Đã lưu" in first.last.body and "Đã lưu" in second.last.body
+
+
+async def test_duplicate_activity_of_the_same_kind_and_day_warns(harness: Harness) -> None:
+    person = await coordinator(harness)
+    for _ in range(2):
+        await person.say("/hoatdong")
+        await person.tap("Tuần tra an ninh")
+        await person.tap("Hôm nay")
+        await person.say("6")
+        await person.tap("Bỏ qua")
+        await person.tap("Không có ảnh")
+        (reply,) = await person.tap("✅ Lưu")
+    (first,) = await rows(harness, Activity)
+    assert f"#H-{first.id}" in reply.body and "Có thể trùng" in reply.body
+    await person.tap("✖️ Hủy")
+    assert len(await rows(harness, Activity)) == 1
+
+
+async def test_language_switch_to_english_and_back(harness: Harness) -> None:
+    person = await coordinator(harness)
+    await person.say("/ngonngu")
+    replies = await person.tap("🇬🇧 English")
+    assert "How to use danvan" in replies[-1].body
+    assert replies[-1].keyboard[0] == ["📝 Log activity", "🏡 Land donation"]
+    (question,) = await person.say("🏡 Land donation")
+    assert "Which household" in question.body
+    await person.say("Household of Mr. An")
+    (reply,) = await person.say("2 sao")
+    assert "2 sào = 720 m²" in reply.body and "What kind of land" in reply.body
+    await person.say("/cancel")
+    await person.say("/language")
+    replies = await person.tap("🇻🇳 Tiếng Việt")
+    assert "Hướng dẫn dùng danvan" in replies[-1].body
