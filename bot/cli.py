@@ -377,9 +377,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except (OSError, sqlalchemy.exc.OperationalError) as exc:
         reason = getattr(exc, "orig", None) or exc
-        print(
-            f"danvan: {t._('Cannot reach the database: {reason}', reason=reason)}", file=sys.stderr
-        )
+        message = t._("Cannot reach the database: {reason}", reason=reason)
+        print(f"danvan: {message}", file=sys.stderr)
         return EXIT_ERROR
     return status
 

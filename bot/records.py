@@ -99,6 +99,11 @@ STAGE_DATE_FIELD = {
 DAYS_EACH_CHOICES = ("0.5", "1", "2")
 
 
+def line(label: str, value: object) -> str:
+    """One "Label: value" row of a confirmation card."""
+    return f"{label}: {value}"
+
+
 def label_of(t: Translator, labels: Mapping[str, str], key: str | None) -> str:
     if key is None:
         return ""
@@ -281,11 +286,11 @@ def photos_step(
 def _activity_card(draft: Draft, env: Env) -> str:
     t, a = env.t, draft["answers"]
     lines = [
-        f"{t._('Kind')}: {label_of(t, ACTIVITY_KINDS, a.get('kind'))}",
-        f"{t._('Date')}: {format_date(date.fromisoformat(a['on_date']))}",
-        f"{t._('Participants')}: {format_number(a['participants'])}",
-        f"{t._('Description')}: {escape_html(a.get('description') or '—')}",
-        f"{t._('Photos')}: {len(a.get('photos') or [])}",
+        line(t._("Kind"), label_of(t, ACTIVITY_KINDS, a.get("kind"))),
+        line(t._("Date"), format_date(date.fromisoformat(a["on_date"]))),
+        line(t._("Participants"), format_number(a["participants"])),
+        line(t._("Description"), escape_html(a.get("description") or "—")),
+        line(t._("Photos"), len(a.get("photos") or [])),
     ]
     return "\n".join(lines)
 
@@ -383,15 +388,15 @@ def _land_card(draft: Draft, env: Env) -> str:
         purpose = f"{purpose}: {escape_html(a['purpose_note'])}"
     value = a.get("value_vnd")
     lines = [
-        f"{t._('Household')}: {escape_html(a['donor'])}",
-        f"{t._('Area')}: {escape_html(a['area_echo'])}",
-        f"{t._('Land kind')}: {label_of(t, LAND_KINDS, a.get('land_kind'))}",
-        f"{t._('Purpose')}: {purpose}",
-        f"{t._('Stage')}: {label_of(t, STAGES, a.get('stage'))}",
-        f"{t._('Date')}: {format_date(date.fromisoformat(a['on_date']))}",
-        f"{t._('Assets on the land')}: {escape_html(a.get('assets') or '—')}",
-        f"{t._('Value')}: {format_money(Decimal(value)) if value else '—'}",
-        f"{t._('Photos')}: {len(a.get('photos') or [])}",
+        line(t._("Household"), escape_html(a["donor"])),
+        line(t._("Area"), escape_html(a["area_echo"])),
+        line(t._("Land kind"), label_of(t, LAND_KINDS, a.get("land_kind"))),
+        line(t._("Purpose"), purpose),
+        line(t._("Stage"), label_of(t, STAGES, a.get("stage"))),
+        line(t._("Date"), format_date(date.fromisoformat(a["on_date"]))),
+        line(t._("Assets on the land"), escape_html(a.get("assets") or "—")),
+        line(t._("Value"), format_money(Decimal(value)) if value else "—"),
+        line(t._("Photos"), len(a.get("photos") or [])),
     ]
     return "\n".join(lines)
 
@@ -420,7 +425,7 @@ LAND = Flow(
         ),
         text_step(
             "purpose_note",
-            lambda t: t._("Purpose"),
+            lambda t: t._("Purpose details"),
             lambda t: t._("Please describe the purpose."),
             MAX_NAME,
             when=lambda draft: draft["answers"].get("purpose") == "khac",
@@ -519,8 +524,8 @@ def _workday_card(draft: Draft, env: Env) -> str:
     t, a = env.t, draft["answers"]
     return "\n".join(
         [
-            f"{t._('Work')}: {escape_html(a['work'])}",
-            f"{t._('Date')}: {format_date(date.fromisoformat(a['on_date']))}",
+            line(t._("Work"), escape_html(a["work"])),
+            line(t._("Date"), format_date(date.fromisoformat(a["on_date"]))),
             workday_sum_text(t, a),
         ]
     )
@@ -593,10 +598,10 @@ def _join_card(draft: Draft, env: Env) -> str:
     t, a = env.t, draft["answers"]
     return "\n".join(
         [
-            f"{t._('Full name')}: {escape_html(a['full_name'])}",
-            f"{t._('Phone')}: {escape_html(a.get('phone') or '—')}",
-            f"{t._('Unit')}: {escape_html(a['unit_name'])}",
-            f"{t._('Role')}: {escape_html(a['role_label'])}",
+            line(t._("Full name"), escape_html(a["full_name"])),
+            line(t._("Phone"), escape_html(a.get("phone") or "—")),
+            line(t._("Unit"), escape_html(a["unit_name"])),
+            line(t._("Role"), escape_html(a["role_label"])),
         ]
     )
 

@@ -73,7 +73,8 @@ def not_registered_text(t: Translator) -> str:
     )
 
 
-async def _refuse(update: Update, context: DanvanContext, denial: access.Denial) -> None:
+async def refuse(update: Update, context: DanvanContext, denial: access.Denial) -> None:
+    """Say politely why not."""
     t = context.t
     if update.callback_query is not None:
         await update.callback_query.answer()
@@ -123,7 +124,7 @@ def guarded(needs: Role | None) -> Callable[[Callback[R]], Callback[R | int]]:
                         )
                 finally:
                     context._session = None
-            await _refuse(update, context, denial)
+            await refuse(update, context, denial)
             return ConversationHandler.END
 
         return wrapper

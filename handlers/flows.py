@@ -69,7 +69,8 @@ def is_expired(context: DanvanContext, draft: Draft, moment: datetime) -> bool:
     return moment - touched > timedelta(minutes=context.settings.conversation_timeout_minutes)
 
 
-async def _extra_for(context: DanvanContext, flow: Flow) -> dict[str, Any]:
+async def flow_extra(context: DanvanContext, flow: Flow) -> dict[str, Any]:
+    """What a flow's steps need from the database, e.g. the group's recent works."""
     if flow is WORKDAY and context.member is not None:
         works = await records.recent_works(context.session, context.member.unit_id)
         return {"recent_works": works}
@@ -144,7 +145,7 @@ async def begin(update: Update, context: DanvanContext, flow: Flow, **seed: Any)
     moment = now(context)
     if draft is not None:
         running = FLOWS[draft["flow"]]
-        env = flow_env(context, await _extra_for(context, running))
+        env = flow_env(context, await flow_extra(context, running))
         note = t._(
             "You are in the middle of “{flow}”. Finish it, or send /huy to cancel it.",
             flow=running.title(t),
@@ -156,7 +157,7 @@ async def begin(update: Update, context: DanvanContext, flow: Flow, **seed: Any)
             engine.Reply(Outcome.PROMPT, engine.prompt_for(running, draft, env), [f"⚠️ {note}"]),
         )
         return
-    env = flow_env(context, await _extra_for(context, flow))
+    env = flow_env(context, await flow_extra(context, flow))
     draft = engine.new_draft(flow, moment, **seed)
     draft["language"] = t.language
     assert context.user_data is not None
@@ -184,7 +185,7 @@ async def advance(update: Update, context: DanvanContext, given: Input) -> bool:
         and given.value in draft["reply_choices"]
     ):
         given = Input(InputKind.CHOICE, draft["reply_choices"][given.value])
-    env = flow_env(context, await _extra_for(context, flow))
+    env = flow_env(context, await flow_extra(context, flow))
     result = engine.feed(flow, draft, given, env)
     if result.outcome is Outcome.CANCELLED:
         await _retire_prompt(update, context, draft)
@@ -238,7 +239,7 @@ async def save(update: Update, context: DanvanContext, flow: Flow, draft: Draft,
         records.RecordKind.LAND: records.save_land,
         records.RecordKind.WORKDAY: records.save_workday,
     }
-    record_id = await savers[kind](context.session, member, answers)
+    record_id = await savers[kind](context.session, member, answers, env.now)
     end(context)
     await reply(
         update,

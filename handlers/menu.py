@@ -9,15 +9,16 @@ from typing import Any
 from telegram import Bot, BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
+from bot import access
 from bot.flow import Input, InputKind
 from bot.formatting import format_area, format_date, format_number
 from bot.i18n import LANGUAGES, N_
 from bot.i18n import translator as make_translator
 from handlers import flows
-from handlers.common import DanvanContext, guarded, not_registered_text, reply
+from handlers.common import DanvanContext, guarded, not_registered_text, refuse, reply
 from handlers.keyboards import main_menu, menu_action
 from storage import records, reports
-from storage.models import Role, utcnow
+from storage.models import Role
 
 
 def message_input(message: Message) -> Input:
@@ -45,6 +46,12 @@ async def on_message(update: Update, context: DanvanContext) -> None:
     draft = await flows.live_draft(update, context)
     if context.member is None and draft is None:
         await reply(update, not_registered_text(t))
+        return
+    # Strangers may only be joining (a draft); members must be allowed to log.
+    denial = access.check(context.member, Role.COORDINATOR) if context.member else None
+    if denial is not None:
+        flows.end(context)
+        await refuse(update, context, denial)
         return
     given = message_input(message)
     if given.kind is InputKind.TEXT and draft is not None:
@@ -122,7 +129,7 @@ async def _nil_report(update: Update, context: DanvanContext) -> None:
             update, t._("Your group already has records this week, so no nil report is needed.")
         )
         return
-    report = await records.add_nil_report(context.session, member, week, utcnow())
+    report = await records.add_nil_report(context.session, member, week, flows.now(context))
     await reply(
         update,
         t._(
@@ -149,7 +156,9 @@ async def undo_nil(update: Update, context: DanvanContext) -> None:
     assert query is not None and query.data is not None and context.member is not None
     t = context.t
     report_id = int(query.data.rsplit(":", 1)[1])
-    if not await records.undo_nil_report(context.session, context.member, report_id, utcnow()):
+    if not await records.undo_nil_report(
+        context.session, context.member, report_id, flows.now(context)
+    ):
         await query.answer(flows.stale_text(t), show_alert=True)
         return
     await query.answer()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import AuditEvent
+from storage.models import AuditEvent, utcnow
 
 
 async def record(
@@ -19,8 +20,11 @@ async def record(
     *,
     actor_id: int | None = None,
     actor_label: str | None = None,
+    at: datetime | None = None,
 ) -> AuditEvent:
+    """Add one event to the session; `at` defaults to now (tests pass their clock)."""
     event = AuditEvent(
+        at=at or utcnow(),
         actor_id=actor_id,
         actor_label=actor_label,
         entity=entity,

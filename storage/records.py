@@ -22,7 +22,6 @@ from storage.models import (
     PledgeStage,
     Workday,
     pk,
-    utcnow,
 )
 
 DUPLICATE_WINDOW_DAYS = 30
@@ -78,15 +77,22 @@ def _snapshot(row: Any) -> dict[str, Any]:
     return data
 
 
-async def _finish(session: AsyncSession, row: Any, member: Member, entity: str) -> int:
+async def _finish(
+    session: AsyncSession, row: Any, member: Member, entity: str, now: datetime
+) -> int:
+    row.created_at = row.updated_at = now
     session.add(row)
     await session.flush()
-    await record(session, entity, row.id, "create", None, _snapshot(row), actor_id=member.id)
-    await supersede_nil_report(session, row.unit_id, row.on_date)
+    await record(
+        session, entity, row.id, "create", None, _snapshot(row), actor_id=member.id, at=now
+    )
+    await supersede_nil_report(session, row.unit_id, row.on_date, now)
     return pk(row)
 
 
-async def save_activity(session: AsyncSession, member: Member, answers: Mapping[str, Any]) -> int:
+async def save_activity(
+    session: AsyncSession, member: Member, answers: Mapping[str, Any], now: datetime
+) -> int:
     row = Activity(
         unit_id=member.unit_id,
         reporter_id=pk(member),
@@ -96,10 +102,12 @@ async def save_activity(session: AsyncSession, member: Member, answers: Mapping[
         description=answers.get("description"),
         photo_file_ids=list(answers.get("photos") or []),
     )
-    return await _finish(session, row, member, ENTITY[RecordKind.ACTIVITY])
+    return await _finish(session, row, member, ENTITY[RecordKind.ACTIVITY], now)
 
 
-async def save_land(session: AsyncSession, member: Member, answers: Mapping[str, Any]) -> int:
+async def save_land(
+    session: AsyncSession, member: Member, answers: Mapping[str, Any], now: datetime
+) -> int:
     on_date = date.fromisoformat(answers["on_date"])
     stage = PledgeStage(answers["stage"])
     value = answers.get("value_vnd")
@@ -119,10 +127,12 @@ async def save_land(session: AsyncSession, member: Member, answers: Mapping[str,
         photo_file_ids=list(answers.get("photos") or []),
     )
     setattr(row, STAGE_DATE_FIELDS[stage], on_date)
-    return await _finish(session, row, member, ENTITY[RecordKind.LAND])
+    return await _finish(session, row, member, ENTITY[RecordKind.LAND], now)
 
 
-async def save_workday(session: AsyncSession, member: Member, answers: Mapping[str, Any]) -> int:
+async def save_workday(
+    session: AsyncSession, member: Member, answers: Mapping[str, Any], now: datetime
+) -> int:
     people, days_each = int(answers["people"]), Decimal(answers["days_each"])
     row = Workday(
         unit_id=member.unit_id,
@@ -133,7 +143,7 @@ async def save_workday(session: AsyncSession, member: Member, answers: Mapping[s
         days_each=days_each,
         total_days=people * days_each,
     )
-    return await _finish(session, row, member, ENTITY[RecordKind.WORKDAY])
+    return await _finish(session, row, member, ENTITY[RecordKind.WORKDAY], now)
 
 
 async def find_duplicate(
@@ -235,13 +245,15 @@ async def undo_nil_report(
     if report is None or report.deleted_at is not None or report.unit_id != member.unit_id:
         return False
     report.deleted_at = now
-    await record(session, "nil_report", report.id, "undo", None, None, actor_id=member.id)
+    await record(session, "nil_report", report.id, "undo", None, None, actor_id=member.id, at=now)
     return True
 
 
-async def supersede_nil_report(session: AsyncSession, unit_id: int, on_date: date) -> None:
+async def supersede_nil_report(
+    session: AsyncSession, unit_id: int, on_date: date, now: datetime
+) -> None:
     """A real record in a week replaces that week's "nothing to report"."""
     report = await current_nil_report(session, unit_id, week_start(on_date))
     if report is not None:
-        report.deleted_at = utcnow()
-        await record(session, "nil_report", report.id, "superseded", None, None)
+        report.deleted_at = now
+        await record(session, "nil_report", report.id, "superseded", None, None, at=now)

@@ -347,3 +347,11 @@ async def test_language_switch_to_english_and_back(harness: Harness) -> None:
     await person.say("/language")
     replies = await person.tap("🇻🇳 Tiếng Việt")
     assert "Hướng dẫn dùng danvan" in replies[-1].body
+
+
+async def test_a_deactivated_member_can_no_longer_log(harness: Harness) -> None:
+    person = await coordinator(harness, active=False)
+    for attempt in ("🏡 Hiến đất", "/hiendat", "hien dat"):
+        (reply,) = await person.say(attempt)
+        assert "đã bị khóa" in reply.body
+    assert await rows(harness, LandPledge) == []
