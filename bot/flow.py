@@ -173,7 +173,8 @@ def prompt_for(flow: Flow, draft: Draft, env: Env) -> Prompt:
                     Choice(t._("✅ Save"), SAVE),
                     Choice(t._("✏️ Edit"), EDIT),
                     Choice(t._("✖️ Cancel"), CANCEL),
-                ]
+                ],
+                *([[_back(t)]] if draft["history"] else []),
             ],
         )
     if name == EDIT_PICK_STEP:

@@ -272,6 +272,9 @@ def photos_step(
         photos = list(draft["answers"].get(name) or [])
         if given.kind is InputKind.CHOICE:
             return Accept({name: photos})
+        if len(photos) >= MAX_PHOTOS:
+            note = env.t._("At most {limit} photos; that one was not added.", limit=MAX_PHOTOS)
+            return Accept({name: photos}, note=note)
         photos.append(given.value)
         if len(photos) >= MAX_PHOTOS:
             return Accept({name: photos})

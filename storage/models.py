@@ -7,7 +7,7 @@ timezone-aware UTC. Records are soft-deleted through `deleted_at`.
 from __future__ import annotations
 
 import enum
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -111,6 +111,8 @@ class Member(SQLModel, table=True):
     unit_id: int = Field(foreign_key="unit.id", index=True)
     language: str = Field(default="vi", sa_type=String(10))
     active: bool = True
+    # Set when Telegram answered 403 (the person blocked the bot); cleared when they come back.
+    unreachable_at: datetime | None = _timestamp(nullable=True)
     created_at: datetime = _timestamp()
     updated_at: datetime = _timestamp()
 
@@ -227,19 +229,42 @@ class AuditEvent(SQLModel, table=True):
     after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
 
 
+class Schedule(SQLModel, table=True):
+    """A unit's own reminder and digest times. A missing row or an empty field means: as the
+    parent unit has it (the root falls back to the built-in defaults). Weekdays count from
+    Monday = 0, like Python's date.weekday(); times are local (TIMEZONE)."""
+
+    __tablename__ = "schedule"
+
+    unit_id: int = Field(foreign_key="unit.id", primary_key=True)
+    reminder_weekday: int | None = None
+    reminder_time: time | None = None
+    followup_weekday: int | None = None
+    followup_time: time | None = None
+    weekly_digest_weekday: int | None = None
+    weekly_digest_time: time | None = None
+    monthly_digest_day: int | None = None  # 1..28, so every month has it
+    monthly_digest_time: time | None = None
+    updated_at: datetime = _timestamp()
+
+
 class SendLedger(SQLModel, table=True):
     """One row per reminder or digest to one recipient for one period: exactly-once sends."""
 
     __tablename__ = "send_ledger"
-    __table_args__ = (UniqueConstraint("kind", "recipient", "period_key"),)
+    __table_args__ = (
+        UniqueConstraint("kind", "recipient", "period_key"),
+        Index("ix_send_ledger_state_claimed", "state", "claimed_at"),  # stale claims, retries
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(sa_type=String(40))
     recipient: int = Field(sa_type=BigInteger)
     period_key: str = Field(sa_type=String(40))
-    state: str = Field(sa_type=String(20))  # claimed, sent, failed, skipped
+    state: str = Field(sa_type=String(20))  # claimed, sent, failed, skipped, unreachable
     attempts: int = 0
     error: str | None = Field(default=None, sa_type=Text)
+    due_at: datetime | None = _timestamp(nullable=True)  # when it should have gone out
     claimed_at: datetime = _timestamp()
     done_at: datetime | None = _timestamp(nullable=True)
 

@@ -66,7 +66,7 @@ async def test_land_pledge_of_two_sao_by_following_the_buttons(harness: Harness)
         "2.000.000 đ",
     ):
         assert expected in card.body, expected
-    assert card.button_texts == ["✅ Lưu", "✏️ Sửa", "✖️ Hủy"]
+    assert card.button_texts == ["✅ Lưu", "✏️ Sửa", "✖️ Hủy", "◀ Quay lại"]
     (saved,) = await person.tap("✅ Lưu")
     (pledge,) = await rows(harness, LandPledge)
     assert f"#L-{pledge.id}" in saved.body
@@ -355,3 +355,73 @@ async def test_a_deactivated_member_can_no_longer_log(harness: Harness) -> None:
         (reply,) = await person.say(attempt)
         assert "đã bị khóa" in reply.body
     assert await rows(harness, LandPledge) == []
+
+
+async def test_bad_input_at_every_activity_step(harness: Harness) -> None:
+    person = await coordinator(harness)
+    await person.say("/hoatdong")
+    (reply,) = await person.say("đi chợ")
+    assert "bấm một trong các nút" in reply.body
+    await person.say("ve sinh moi truong")
+    (reply,) = await person.say("ngày mai")
+    assert "Chưa đọc được" in reply.body
+    (reply,) = await person.say("32/11")
+    assert "Không có ngày này" in reply.body
+    await person.say("20/11")
+    for bad, reason in [
+        ("0", "từ 1 trở lên"),
+        ("100.001", "Vượt quá giới hạn"),
+        ("2,5", "số nguyên"),
+        ("mười", "Chưa đọc được"),
+        ("1" * 400, "Dài quá"),
+    ]:
+        (reply,) = await person.say(bad)
+        assert reason in reply.body, (bad, reply.body)
+        assert "bao nhiêu người tham gia" in reply.body
+    await person.say("100.000")
+    (reply,) = await person.say("x" * 1001)
+    assert "tối đa 1000 ký tự" in reply.body
+    await person.say("Dọn vệ sinh kênh")
+    for _ in range(4):
+        await person.photo()
+    (card,) = await person.photo()  # the fifth photo ends the step
+    assert "Ảnh: 5" in card.body and "100.000" in card.body
+    await person.tap("◀ Quay lại")
+    (reply,) = await person.photo()
+    assert "Tối đa 5 ảnh" in reply.body and "Ảnh: 5" in reply.body
+    await person.tap("✅ Lưu")
+    (activity,) = await rows(harness, Activity)
+    assert (activity.kind, activity.participants, len(activity.photo_file_ids)) == (
+        "ve_sinh",
+        100_000,
+        5,
+    )
+
+
+async def test_bad_input_and_back_in_the_workday_flow(harness: Harness) -> None:
+    person = await coordinator(harness)
+    await person.say("/ngaycong")
+    (reply,) = await person.say("   ")
+    assert "trống" in reply.body or "chưa hiểu" in reply.body.lower() or "Vui lòng" in reply.body
+    await person.say("Đắp đường <đê>")
+    await person.tap("Hôm nay")
+    for bad, reason in [
+        ("0", "từ 1 trở lên"),
+        ("10.001", "Vượt quá giới hạn"),
+        ("năm", "Chưa đọc được"),
+    ]:
+        (reply,) = await person.say(bad)
+        assert reason in reply.body, (bad, reply.body)
+    await person.say("8")
+    for bad in ("0", "31", "-1", "abc"):
+        (reply,) = await person.say(bad)
+        assert "Mỗi người làm bao nhiêu ngày" in reply.body, (bad, reply.body)
+    (reply,) = await person.tap("◀ Quay lại")
+    assert "bao nhiêu người" in reply.body
+    await person.say("10")
+    (card,) = await person.say("2")
+    assert "10 người × 2 ngày = 20 ngày công" in card.body
+    assert "&lt;đê&gt;" in (card.html or "")
+    await person.tap("✅ Lưu")
+    (workday,) = await rows(harness, Workday)
+    assert (workday.work, workday.total_days) == ("Đắp đường <đê>", Decimal(20))

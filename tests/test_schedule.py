@@ -1,0 +1,120 @@
+"""Schedule decisions: inheritance, quiet hours, slots, period keys, catch-up."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.outbox import SendKind
+from bot.schedule import (
+    CatchUp,
+    QuietHours,
+    Slot,
+    catch_up,
+    effective,
+    period_key,
+    ptb_days,
+    slots_of,
+)
+
+HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
+QUIET = QuietHours()
+
+
+def local(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=HANOI)
+
+
+def test_a_unit_inherits_each_field_from_the_nearest_ancestor_then_the_defaults() -> None:
+    own = {"reminder_time": time(17, 0)}
+    commune = {"reminder_weekday": 3, "reminder_time": time(8, 0), "monthly_digest_day": 5}
+    times = effective([own, None, commune])
+    assert (times["reminder_weekday"], times["reminder_time"]) == (3, time(17, 0))
+    assert times["monthly_digest_day"] == 5
+    assert (times["weekly_digest_weekday"], times["weekly_digest_time"]) == (0, time(7, 30))
+    defaults = slots_of(effective([]))
+    assert defaults[SendKind.REMINDER] == Slot(SendKind.REMINDER, time(16, 0), weekday=4)
+    assert defaults[SendKind.FOLLOWUP] == Slot(SendKind.FOLLOWUP, time(9, 0), weekday=5)
+    assert defaults[SendKind.MONTHLY_DIGEST] == Slot(SendKind.MONTHLY_DIGEST, time(7, 30), day=1)
+
+
+def test_ptb_days_count_from_sunday() -> None:
+    assert ptb_days(0) == (1,)  # Monday
+    assert ptb_days(4) == (5,)  # Friday
+    assert ptb_days(6) == (0,)  # Sunday
+
+
+def test_a_monday_0730_slot_is_0030_utc() -> None:
+    slot = Slot(SendKind.WEEKLY_DIGEST, time(7, 30), weekday=0)
+    due = slot.next_due(local("2026-11-25T12:00"), HANOI)
+    assert due == local("2026-11-30T07:30")
+    assert due.astimezone(UTC) == datetime(2026, 11, 30, 0, 30, tzinfo=UTC)
+    assert slot.last_due(local("2026-11-30T07:30"), HANOI) == due
+    assert slot.last_due(local("2026-11-30T07:29"), HANOI) == local("2026-11-23T07:30")
+
+
+def test_monthly_slots() -> None:
+    slot = Slot(SendKind.MONTHLY_DIGEST, time(7, 30), day=1)
+    assert slot.next_due(local("2026-12-15T00:00"), HANOI) == local("2027-01-01T07:30")
+    assert slot.last_due(local("2026-12-15T00:00"), HANOI) == local("2026-12-01T07:30")
+
+
+def test_quiet_hours_hold_sends_until_they_end() -> None:
+    assert QUIET.release(local("2026-11-25T22:15")) == local("2026-11-26T07:00")
+    assert QUIET.release(local("2026-11-26T03:00")) == local("2026-11-26T07:00")
+    assert QUIET.release(local("2026-11-26T07:00")) == local("2026-11-26T07:00")
+    assert QUIET.release(local("2026-11-26T20:59")) == local("2026-11-26T20:59")
+    daytime = QuietHours(time(12, 0), time(13, 30))
+    assert daytime.release(local("2026-11-26T12:10")) == local("2026-11-26T13:30")
+
+
+@given(st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2030, 1, 1)))
+def test_released_times_are_never_quiet_and_never_earlier(moment: datetime) -> None:
+    when = moment.replace(tzinfo=HANOI)
+    released = QUIET.release(when)
+    assert released >= when and not QUIET.contains(released.time())
+    assert released - when <= timedelta(hours=10)
+
+
+def test_period_keys() -> None:
+    monday = local("2026-11-30T07:30")
+    assert period_key(SendKind.WEEKLY_DIGEST, monday) == "2026-W48"  # the week before
+    assert period_key(SendKind.REMINDER, local("2026-11-27T16:00")) == "2026-W48"
+    assert period_key(SendKind.MONTHLY_DIGEST, local("2026-12-01T07:30")) == "2026-11"
+    assert period_key(SendKind.MONTHLY_DIGEST, local("2027-01-01T07:30")) == "2026-12"
+    assert period_key(SendKind.WEEKLY_DIGEST, local("2026-01-05T07:30")) == "2026-W01"
+    assert period_key(SendKind.REMINDER, local("2027-01-01T16:00")) == "2026-W53"
+
+
+def test_catch_up_after_downtime() -> None:
+    due = local("2026-11-30T07:30")
+    assert (
+        catch_up(SendKind.WEEKLY_DIGEST, due, local("2026-11-30T18:00"), QUIET, HANOI)
+        is CatchUp.SEND
+    )
+    assert (
+        catch_up(SendKind.WEEKLY_DIGEST, due, local("2026-12-01T07:29"), QUIET, HANOI)
+        is CatchUp.SEND
+    )
+    assert (
+        catch_up(SendKind.WEEKLY_DIGEST, due, local("2026-12-01T07:31"), QUIET, HANOI)
+        is CatchUp.SKIP
+    )
+    assert (
+        catch_up(SendKind.WEEKLY_DIGEST, due, local("2026-11-30T22:00"), QUIET, HANOI)
+        is CatchUp.WAIT
+    )
+    friday = local("2026-11-27T16:00")
+    assert (
+        catch_up(SendKind.REMINDER, friday, local("2026-11-27T21:59"), QUIET, HANOI) is CatchUp.WAIT
+    )
+    assert (
+        catch_up(SendKind.REMINDER, friday, local("2026-11-27T20:00"), QUIET, HANOI) is CatchUp.SEND
+    )
+    assert (
+        catch_up(SendKind.REMINDER, friday, local("2026-11-27T22:01"), QUIET, HANOI) is CatchUp.SKIP
+    )
+    assert date(2026, 11, 27).weekday() == 4
