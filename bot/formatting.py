@@ -38,3 +38,32 @@ def format_datetime(value: datetime, tz: tzinfo) -> str:
 def escape_html(text: str | None) -> str:
     """User text on its way into an HTML message."""
     return html.escape(text or "", quote=False)
+
+
+MESSAGE_LIMIT = 4096
+
+
+def utf16_length(text: str) -> int:
+    """Telegram counts message length in UTF-16 code units."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def split_lines(lines: list[str], limit: int = MESSAGE_LIMIT) -> list[str]:
+    """Join lines into as few messages as fit in `limit`, never splitting a line (a line
+    that alone is too long is cut, so no message ever exceeds the limit)."""
+    messages: list[str] = []
+    current: list[str] = []
+    size = 0
+    for line in lines:
+        while utf16_length(line) > limit:
+            line = line[: len(line) * limit // utf16_length(line) - 1]
+        added = utf16_length(line) + (1 if current else 0)
+        if current and size + added > limit:
+            messages.append("\n".join(current))
+            current, size = [], 0
+            added = utf16_length(line)
+        current.append(line)
+        size += added
+    if current:
+        messages.append("\n".join(current))
+    return messages

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import time
 from functools import cached_property
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -34,6 +35,7 @@ class Settings(BaseSettings):
     land_unit_region: LandRegion = LandRegion.BAC
     edit_window_days: int = Field(default=7, ge=0, le=3650)
     conversation_timeout_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    quiet_hours: str = "21:00-07:00"
     log_level: str = "INFO"
 
     @field_validator("telegram_bot_token", mode="before")
@@ -77,6 +79,23 @@ class Settings(BaseSettings):
         if value not in LANGUAGES:
             raise ValueError(f"must be one of {', '.join(LANGUAGES)}")
         return value
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _check_quiet_hours(cls, value: str) -> str:
+        try:
+            start, end = (time.fromisoformat(part.strip()) for part in value.split("-"))
+        except ValueError:
+            raise ValueError("must look like 21:00-07:00") from None
+        return f"{start:%H:%M}-{end:%H:%M}"
+
+    @property
+    def quiet_start(self) -> time:
+        return time.fromisoformat(self.quiet_hours.split("-")[0])
+
+    @property
+    def quiet_end(self) -> time:
+        return time.fromisoformat(self.quiet_hours.split("-")[1])
 
     @field_validator("log_level")
     @classmethod

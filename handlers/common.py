@@ -99,6 +99,8 @@ def guarded(needs: Role | None) -> Callable[[Callback[R]], Callback[R | int]]:
                 context._session = session
                 try:
                     member = await members.by_telegram_id(session, user.id) if user else None
+                    if member is not None and member.unreachable_at is not None:
+                        member.unreachable_at = None  # they talk to us again: reachable
                     context.member = member
                     language = (
                         member.language

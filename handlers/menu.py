@@ -80,7 +80,7 @@ async def _run_action(update: Update, context: DanvanContext, action: str) -> No
     if action in starters:
         await flows.begin(update, context, starters[action])
     elif action == "nil":
-        await _nil_report(update, context)
+        await nil_report(update, context)
     elif action == "report":
         await _summary(update, context)
     elif action == "mine":
@@ -119,7 +119,8 @@ async def help_command(update: Update, context: DanvanContext) -> None:
     await _help(update, context)
 
 
-async def _nil_report(update: Update, context: DanvanContext) -> None:
+async def nil_report(update: Update, context: DanvanContext) -> None:
+    """Record that the group had nothing this week, with an undo button."""
     member, t = context.member, context.t
     assert member is not None
     today = flows.now(context).astimezone(context.settings.tz).date()
@@ -146,7 +147,7 @@ async def _nil_report(update: Update, context: DanvanContext) -> None:
 @guarded(Role.COORDINATOR)
 async def nil_command(update: Update, context: DanvanContext) -> None:
     """/khonghoatdong: nothing to report this week."""
-    await _nil_report(update, context)
+    await nil_report(update, context)
 
 
 @guarded(Role.COORDINATOR)

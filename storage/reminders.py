@@ -1,0 +1,236 @@
+"""Who gets reminded: silent groups, their coordinators, officials, and stale pledges."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Subquery, and_, exists, func, or_, union_all
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import (
+    Activity,
+    LandPledge,
+    Member,
+    NilReport,
+    PledgeStage,
+    Role,
+    Unit,
+    Workday,
+)
+
+
+@dataclass(frozen=True)
+class Recipient:
+    member_id: int
+    telegram_id: int
+    language: str
+    unit_id: int
+    full_name: str = ""
+
+
+@dataclass
+class SilentGroup:
+    unit_id: int
+    name: str
+    # (coordinator's name, date of their last record or None)
+    coordinators: list[tuple[str, date | None]] = field(default_factory=list)
+
+
+def _reported(unit_id_column: Any, week: date) -> ColumnElement[bool]:
+    """True when the unit has a live record or nil report in the week starting `week`."""
+    end = week + timedelta(days=7)
+    clauses = [
+        exists().where(
+            model.unit_id == unit_id_column,
+            col(model.deleted_at).is_(None),
+            col(model.on_date) >= week,
+            col(model.on_date) < end,
+        )
+        for model in (Activity, LandPledge, Workday)
+    ]
+    clauses.append(
+        exists().where(
+            NilReport.unit_id == unit_id_column,
+            col(NilReport.deleted_at).is_(None),
+            col(NilReport.week_start) == week,
+        )
+    )
+    return or_(*clauses)
+
+
+def _reachable(role: Iterable[str]) -> list[ColumnElement[bool]]:
+    return [
+        col(Member.role).in_(list(role)),
+        col(Member.active).is_(True),
+        col(Member.unreachable_at).is_(None),
+    ]
+
+
+async def silent_coordinators(
+    session: AsyncSession, unit_ids: Iterable[int], week: date
+) -> list[Recipient]:
+    """Active, reachable coordinators of these units whose unit reported nothing this week."""
+    ids = list(unit_ids)
+    if not ids:
+        return []
+    query = (
+        select(Member)
+        .where(
+            *_reachable([Role.COORDINATOR]),
+            col(Member.unit_id).in_(ids),
+            ~_reported(Member.unit_id, week),
+        )
+        .order_by(col(Member.id))
+    )
+    return [_recipient(member) for member in (await session.exec(query)).all()]
+
+
+async def silent_coordinators_by_telegram(
+    session: AsyncSession, telegram_id: int, week: date
+) -> list[Recipient]:
+    """This one coordinator, if their group is still silent in the week."""
+    query = select(Member).where(
+        *_reachable([Role.COORDINATOR]),
+        Member.telegram_id == telegram_id,
+        ~_reported(Member.unit_id, week),
+    )
+    return [_recipient(member) for member in (await session.exec(query)).all()]
+
+
+async def has_reported(session: AsyncSession, unit_id: int, week: date) -> bool:
+    query = select(Unit.id).where(Unit.id == unit_id, _reported(Unit.id, week))
+    return (await session.exec(query)).first() is not None
+
+
+async def area_members(
+    session: AsyncSession, unit_ids: Iterable[int], roles: Iterable[str]
+) -> list[Recipient]:
+    """Active, reachable members with one of `roles` whose own unit is in `unit_ids`."""
+    ids = list(unit_ids)
+    if not ids:
+        return []
+    query = (
+        select(Member)
+        .where(*_reachable(roles), col(Member.unit_id).in_(ids))
+        .order_by(col(Member.id))
+    )
+    return [_recipient(member) for member in (await session.exec(query)).all()]
+
+
+def _recipient(member: Member) -> Recipient:
+    assert member.id is not None
+    return Recipient(
+        member.id, member.telegram_id, member.language, member.unit_id, member.full_name
+    )
+
+
+async def silent_groups(session: AsyncSession, area: Unit, week: date) -> list[SilentGroup]:
+    """Groups (units with active coordinators) in `area`'s subtree that reported nothing in
+    the week, each with its coordinators and the date of their last record."""
+    coordinators = (
+        select(Member.unit_id)
+        .where(Member.role == Role.COORDINATOR, col(Member.active).is_(True))
+        .distinct()
+    )
+    groups = (
+        await session.exec(
+            select(Unit)
+            .where(
+                col(Unit.path).startswith(area.path),
+                col(Unit.active).is_(True),
+                col(Unit.id).in_(coordinators),
+                ~_reported(Unit.id, week),
+            )
+            .order_by(col(Unit.path))
+        )
+    ).all()
+    if not groups:
+        return []
+    by_unit = {group.id: SilentGroup(group.id or 0, group.name) for group in groups}
+    last = _last_reports()
+    rows = (
+        await session.exec(
+            select(Member.unit_id, Member.full_name, last.c.last_on)
+            .join(last, last.c.reporter_id == Member.id, isouter=True)
+            .where(
+                col(Member.unit_id).in_(list(by_unit)),
+                Member.role == Role.COORDINATOR,
+                col(Member.active).is_(True),
+            )
+            .order_by(col(Member.full_name))
+        )
+    ).all()
+    for unit_id, name, last_on in rows:
+        by_unit[unit_id].coordinators.append((name, _as_date(last_on)))
+    return list(by_unit.values())
+
+
+def _last_reports() -> Subquery:
+    """Per reporter, the latest date they logged anything (a subquery)."""
+    parts: list[Any] = [
+        select(
+            col(model.reporter_id).label("reporter_id"), col(model.on_date).label("on_date")
+        ).where(col(model.deleted_at).is_(None))
+        for model in (Activity, LandPledge, Workday)
+    ]
+    every = union_all(*parts).subquery()
+    return (
+        select(every.c.reporter_id, func.max(every.c.on_date).label("last_on"))
+        .group_by(every.c.reporter_id)
+        .subquery()
+    )
+
+
+def _as_date(value: object) -> date | None:
+    """MAX() over a union comes back as a string on SQLite."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value))
+
+
+@dataclass(frozen=True)
+class StalePledge:
+    pledge_id: int
+    donor: str
+    area_m2: object
+    stage: str
+    since: date
+
+
+async def stale_pledges(
+    session: AsyncSession, today: date, days: int = 30
+) -> dict[Recipient, list[StalePledge]]:
+    """Pledges stuck at cam kết or ký biên bản for more than `days`, by their reporter."""
+    cutoff = today - timedelta(days=days)
+    stuck = or_(
+        and_(col(LandPledge.stage) == PledgeStage.PLEDGED, col(LandPledge.pledged_on) < cutoff),
+        and_(col(LandPledge.stage) == PledgeStage.SIGNED, col(LandPledge.signed_on) < cutoff),
+    )
+    rows = (
+        await session.exec(
+            select(Member, LandPledge)
+            .join(LandPledge, col(LandPledge.reporter_id) == Member.id)
+            .where(
+                col(LandPledge.deleted_at).is_(None),
+                stuck,
+                *_reachable([Role.COORDINATOR, Role.OFFICIAL, Role.ADMIN]),
+            )
+            .order_by(col(Member.id), col(LandPledge.id))
+        )
+    ).all()
+    result: dict[Recipient, list[StalePledge]] = {}
+    for member, pledge in rows:
+        since = pledge.pledged_on if pledge.stage == PledgeStage.PLEDGED else pledge.signed_on
+        assert pledge.id is not None and since is not None
+        result.setdefault(_recipient(member), []).append(
+            StalePledge(pledge.id, pledge.donor, pledge.area_m2, pledge.stage, since)
+        )
+    return result
