@@ -12,10 +12,11 @@ from telegram import Update
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
 
 from bot.i18n import translator
+from bot.jobs import scheduler
 from bot.persistence import DatabasePersistence, FlushingApplication
 from bot.settings import Settings
 from bot.update_processor import PerChatUpdateProcessor
-from handlers import flows, menu, onboarding, review
+from handlers import digests, flows, menu, onboarding, reminders, review
 from handlers.common import DanvanContext
 from storage.engine import Database
 
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 
 SWEEP_SECONDS = 60
 SWEEP_JOB = "expire-idle-drafts"
+CATCH_UP_JOB = "catch-up"
 
 DanvanApplication = Application[Any, DanvanContext, Any, Any, Any, Any]
 
@@ -51,6 +53,13 @@ async def on_startup(application: DanvanApplication, *, periodic_jobs: bool = Tr
         application.job_queue.run_repeating(
             expire_idle_drafts_job, interval=SWEEP_SECONDS, first=1, name=SWEEP_JOB
         )
+        await scheduler(application).rebuild()
+        application.job_queue.run_once(catch_up_job, when=1, name=CATCH_UP_JOB)
+
+
+async def catch_up_job(context: DanvanContext) -> None:
+    """What fell due while the bot was down, once it is running."""
+    await scheduler(context.application).catch_up()
 
 
 async def expire_idle_drafts_job(context: DanvanContext) -> None:
@@ -87,6 +96,8 @@ def build_application(
             *flows.handlers(),
             *menu.handlers(),
             *review.handlers(),
+            *reminders.handlers(),
+            *digests.handlers(),
             *flows.late_handlers(),
             *menu.late_handlers(),
         ]

@@ -70,7 +70,7 @@ class Person:
 
     def find_button(self, label: str) -> FakeMessage:
         for message in reversed(self.user.messages()):
-            if label in message.button_texts:
+            if any(text == label for row in message.buttons for text, _ in row):
                 return message
         raise AssertionError(f"no message has a button {label!r}; last: {self.user.last!r}")
 

@@ -28,17 +28,16 @@ async def seed(db: Database) -> dict[str, Any]:
     people: dict[str, Any] = {}
     async with db.session() as session:
         await units.apply_import(session, await units.plan_import(session, rows), actor_label="t")
-        for n, (code, role, extra) in enumerate(
-            [
-                ("G1", Role.COORDINATOR, {}),
-                ("G1", Role.COORDINATOR, {}),
-                ("G2", Role.COORDINATOR, {}),
-                ("G3", Role.COORDINATOR, {}),
-                ("G3", Role.COORDINATOR, {"active": False}),
-                ("G2", Role.COORDINATOR, {"unreachable_at": NOW}),
-                ("X1", Role.OFFICIAL, {}),
-            ]
-        ):
+        cast: list[tuple[str, Role, dict[str, Any]]] = [
+            ("G1", Role.COORDINATOR, {}),
+            ("G1", Role.COORDINATOR, {}),
+            ("G2", Role.COORDINATOR, {}),
+            ("G3", Role.COORDINATOR, {}),
+            ("G3", Role.COORDINATOR, {"active": False}),
+            ("G2", Role.COORDINATOR, {"unreachable_at": NOW}),
+            ("X1", Role.OFFICIAL, {}),
+        ]
+        for n, (code, role, extra) in enumerate(cast):
             unit = await units.by_code(session, code)
             assert unit is not None
             member = Member(
@@ -87,7 +86,7 @@ async def test_silent_coordinators_and_groups(db: Database) -> None:
 
 async def test_stale_pledges_by_reporter(db: Database) -> None:
     people = await seed(db)
-    land = {
+    land: dict[str, Any] = {
         "donor": "Hộ ông An",
         "area_m2": "720",
         "area_echo": "2 sào = 720 m²",

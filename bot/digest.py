@@ -1,0 +1,619 @@
+"""The weekly and monthly digest of an official's subtree: plain data, then HTML messages.
+
+`build_digest` gathers the numbers (SQL in storage/digest.py) into a `Digest`, which knows
+nothing of Telegram, so a /thongke command and the exports can reuse it. `render_digest` turns
+it into outbox messages: HTML with every user-supplied string escaped, split at line boundaries
+to fit Telegram's 4096 characters (a <pre> table is never split; if it would not fit in one
+message, the children are listed one per line instead), the last message carrying the chart
+and the XLSX file. `digest_sends` is what the scheduler calls.
+
+Choices made here:
+- the most active groups are ranked by their number of records in the period (activities,
+  land pledges and workday entries), ties going to more m² pledged, then more participants,
+  then more workdays; only groups with at least one record are ranked;
+- a weekly digest counts a group as silent when it has neither a record nor a nil report in
+  the week; a monthly one when it has no record in the month (nil reports do not excuse a
+  whole month without activity);
+- with `mask_donors`, a donor's name is reduced to initials ("Hộ ông N.V.A.") except for the
+  pledges of the official's own unit, so an official whose unit is the group itself sees full
+  names. The XLSX file follows the same rule: it goes to the same official and is as easily
+  forwarded to a Zalo group as the message is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta, tzinfo
+from decimal import Decimal
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.charts import weekly_chart
+from bot.formatting import (
+    MESSAGE_LIMIT,
+    escape_html,
+    format_area,
+    format_date,
+    format_number,
+    split_lines,
+    utf16_length,
+)
+from bot.i18n import N_, Translator, translator
+from bot.outbox import Attachment, OutMessage, Send, SendKind
+from bot.records import label_of
+from bot.textnorm import fold, nfc
+from storage import digest as queries
+from storage.digest import (
+    ChildRow,
+    Figures,
+    GroupRef,
+    GroupRow,
+    PledgeRow,
+    UnreachableMember,
+    WeekPoint,
+)
+from storage.engine import Database
+from storage.models import Role, Unit
+from storage.reminders import Recipient, area_members
+
+PeriodKind = Literal["week", "month"]
+LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+TABLE_MAX_CHILDREN = 15  # more children than this are listed one per line
+TABLE_NAME_WIDTH = 16
+LIST_LIMIT = 30  # silent groups and unreachable members shown; the rest are counted
+CHART_WEEKS = 12
+TOP_GROUPS = 3
+LARGEST_PLEDGES = 5
+DIGEST_ROLES = (Role.OFFICIAL, Role.ADMIN)
+
+ROLES: dict[str, str] = {
+    Role.COORDINATOR: N_("coordinator"),
+    Role.OFFICIAL: N_("official"),
+    Role.ADMIN: N_("admin"),
+}
+
+
+# --- periods --------------------------------------------------------------------------------------
+
+
+def _week_start(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def _month_end(day: date) -> date:
+    first_of_next = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return first_of_next - timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Period:
+    """A week (Monday to Sunday) or a calendar month of local business dates, inclusive; the
+    end may be earlier than the natural end for a period "so far"."""
+
+    kind: PeriodKind
+    start: date
+    end: date
+
+    @property
+    def key(self) -> str:
+        """ "2026-W48" (the ISO week) or "2026-11", as the send ledger keys them."""
+        if self.kind == "week":
+            year, week, _ = self.start.isocalendar()
+            return f"{year}-W{week:02d}"
+        return f"{self.start.year}-{self.start.month:02d}"
+
+    @property
+    def ytd_start(self) -> date:
+        """1 January of the year the period ends in."""
+        return date(self.end.year, 1, 1)
+
+    @property
+    def is_complete(self) -> bool:
+        natural_end = self.start + timedelta(days=6) if self.kind == "week" else None
+        return self.end == (natural_end or _month_end(self.start))
+
+    def previous(self) -> Period:
+        """The week or month before, cut to the same length when this one is "so far"."""
+        if self.kind == "week":
+            return Period("week", self.start - timedelta(weeks=1), self.end - timedelta(weeks=1))
+        last = self.start - timedelta(days=1)
+        first = last.replace(day=1)
+        if self.is_complete:
+            return Period("month", first, last)
+        return Period("month", first, min(first + (self.end - self.start), last))
+
+    @staticmethod
+    def week_of(day: date) -> Period:
+        monday = _week_start(day)
+        return Period("week", monday, monday + timedelta(days=6))
+
+    @staticmethod
+    def month_of(day: date) -> Period:
+        return Period("month", day.replace(day=1), _month_end(day))
+
+    @staticmethod
+    def last_week(today: date) -> Period:
+        """The Monday-to-Sunday week before the one `today` is in."""
+        return Period.week_of(today - timedelta(weeks=1))
+
+    @staticmethod
+    def last_month(today: date) -> Period:
+        """The calendar month before the one `today` is in."""
+        return Period.month_of(today.replace(day=1) - timedelta(days=1))
+
+    @staticmethod
+    def this_week_so_far(today: date) -> Period:
+        return Period("week", _week_start(today), today)
+
+    @staticmethod
+    def this_month_so_far(today: date) -> Period:
+        return Period("month", today.replace(day=1), today)
+
+
+# --- donors ---------------------------------------------------------------------------------------
+
+# Kept in front of the initials; longest first. Single words must carry their diacritics, so
+# that the surname Hồ is not taken for hộ (household).
+_DONOR_PREFIXES = (
+    ("gia", "đình", "ông"),
+    ("gia", "đình", "bà"),
+    ("hộ", "ông"),
+    ("hộ", "bà"),
+    ("gia", "đình"),
+    ("hộ",),
+    ("ông",),
+    ("bà",),
+)
+
+
+def _prefix_length(words: list[str]) -> int:
+    lowered = [word.lower() for word in words]
+    plain = [fold(word) for word in words]
+    for prefix in _DONOR_PREFIXES:
+        size = len(prefix)
+        if tuple(lowered[:size]) == prefix:
+            return size
+        # Typed without diacritics ("ho ong Nguyen Van An"): only a prefix of several words
+        # is unambiguous enough.
+        typed_plain = all(fold(word) == word.lower() for word in words[:size])
+        if size > 1 and typed_plain and tuple(plain[:size]) == tuple(map(fold, prefix)):
+            return size
+    return 0
+
+
+def mask_donor(name: str) -> str:
+    """ "Hộ ông Nguyễn Văn An" → "Hộ ông N.V.A."; "Trần Thị Bình" → "T.T.B." """
+    words = nfc(name, multiline=False).split()
+    keep = _prefix_length(words)
+    initials = "".join(
+        next(ch for ch in word if ch.isalnum()).upper() + "."
+        for word in words[keep:]
+        if any(ch.isalnum() for ch in word)
+    )
+    return " ".join([*words[:keep], initials] if initials else words[:keep])
+
+
+# --- the digest as data ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DigestUnit:
+    id: int
+    code: str
+    name: str
+    level: str
+    is_group: bool  # no active child: the official's unit is itself a group
+
+
+@dataclass(frozen=True)
+class Totals:
+    current: Figures
+    previous: Figures
+    ytd: Figures
+
+    @property
+    def change(self) -> Figures:
+        return self.current - self.previous
+
+
+@dataclass(frozen=True)
+class Digest:
+    unit: DigestUnit
+    period: Period
+    totals: Totals
+    children: list[ChildRow]
+    top_groups: list[GroupRow]
+    largest_pledges: list[PledgeRow]  # donors already masked where the rule says so
+    silent_groups: list[GroupRef]
+    unreachable: list[UnreachableMember]
+    weekly_series: list[WeekPoint]
+    mask_donors: bool
+
+    def donor(self, name: str, unit_id: int) -> str:
+        """A donor's name as this digest may show it (see the module docstring)."""
+        return shown_donor(name, unit_id, self.unit.id, mask=self.mask_donors)
+
+
+def shown_donor(name: str, unit_id: int, own_unit_id: int, *, mask: bool) -> str:
+    """Initials when masking, except for the pledges of the official's own unit."""
+    return mask_donor(name) if mask and unit_id != own_unit_id else name
+
+
+async def build_digest(
+    session: AsyncSession, unit_id: int, period: Period, *, mask_donors: bool
+) -> Digest:
+    """The digest of `unit_id`'s subtree for `period`: a few aggregate queries."""
+    unit = await session.get(Unit, unit_id)
+    if unit is None or unit.id is None:
+        raise LookupError(f"no unit {unit_id}")
+    start, end, previous = period.start, period.end, period.previous()
+    current, before, ytd = await queries.figures(
+        session,
+        unit,
+        [(start, end), (previous.start, previous.end), (period.ytd_start, end)],
+    )
+    children = await queries.children(session, unit, start, end)
+    pledges = await queries.largest_pledges(session, unit, start, end, LARGEST_PLEDGES)
+    return Digest(
+        unit=DigestUnit(
+            unit.id, unit.code, unit.name, unit.level, not any(child.active for child in children)
+        ),
+        period=period,
+        totals=Totals(current, before, ytd),
+        children=children,
+        top_groups=await queries.top_groups(session, unit, start, end, TOP_GROUPS),
+        largest_pledges=[
+            replace(
+                pledge,
+                donor=shown_donor(pledge.donor, pledge.unit_id, unit.id, mask=mask_donors),
+            )
+            for pledge in pledges
+        ],
+        silent_groups=await queries.silent_groups(
+            session, unit, start, end, nil_reports_count=period.kind == "week"
+        ),
+        unreachable=await queries.unreachable_members(session, unit),
+        weekly_series=await queries.weekly_series(
+            session, unit, _week_start(end), end, CHART_WEEKS
+        ),
+        mask_donors=mask_donors,
+    )
+
+
+# --- rendering ------------------------------------------------------------------------------------
+
+
+def _signed(value: Decimal | int, shown: str) -> str:
+    if value > 0:
+        return f"+{shown}"
+    if value < 0:
+        return f"−{shown}"
+    return f"±{shown}"
+
+
+def _figure_line(
+    label: str, value: Decimal | int, change: Decimal | int, ytd: Decimal | int, *, area: bool
+) -> str:
+    show: Callable[[Decimal | int], str] = format_area if area else format_number
+    size = -change if change < 0 else change
+    return f"• {label}: <b>{show(value)}</b> ({_signed(change, show(size))}; {show(ytd)})"
+
+
+def _header(t: Translator, digest: Digest) -> list[str]:
+    period = digest.period
+    unit = escape_html(digest.unit.name)
+    start, end = format_date(period.start), format_date(period.end)
+    if period.kind == "week":
+        year, week, _ = period.start.isocalendar()
+        title = t._("📊 <b>Weekly digest: {unit}</b>", unit=unit)
+        when = t._(
+            "Week {week}/{year}: {start} – {end}", week=week, year=year, start=start, end=end
+        )
+        legend = t._(
+            "<b>Totals</b> (in brackets: change from the previous week; total since 1 January)"
+        )
+    else:
+        title = t._("📊 <b>Monthly digest: {unit}</b>", unit=unit)
+        when = t._(
+            "Month {month}/{year}: {start} – {end}",
+            month=period.start.month,
+            year=period.start.year,
+            start=start,
+            end=end,
+        )
+        legend = t._(
+            "<b>Totals</b> (in brackets: change from the previous month; total since 1 January)"
+        )
+    return [title, when, "", legend]
+
+
+def _totals(t: Translator, totals: Totals) -> list[str]:
+    now, change, ytd = totals.current, totals.change, totals.ytd
+    activities = t._("Activities")
+    participants = t._("Participants")
+    pledged = t._("Land pledged")
+    handed_over = t._("Land handed over")
+    workdays = t._("Workdays")
+    nil_reports = t._("Nil reports")
+    return [
+        _figure_line(activities, now.activities, change.activities, ytd.activities, area=False),
+        _figure_line(
+            participants, now.participants, change.participants, ytd.participants, area=False
+        ),
+        _figure_line(pledged, now.land_m2, change.land_m2, ytd.land_m2, area=True),
+        _figure_line(
+            handed_over, now.handed_over_m2, change.handed_over_m2, ytd.handed_over_m2, area=True
+        ),
+        _figure_line(workdays, now.workdays, change.workdays, ytd.workdays, area=False),
+        _figure_line(nil_reports, now.nil_reports, change.nil_reports, ytd.nil_reports, area=False),
+    ]
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def children_table(t: Translator, children: list[ChildRow]) -> str:
+    """The children as one monospace <pre> block (names clipped to keep it narrow)."""
+    header = [t._("Unit"), t._("Act."), t._("Land m²"), t._("Workd.")]
+    rows = [
+        [
+            _clip(child.name, TABLE_NAME_WIDTH),
+            format_number(child.figures.activities),
+            format_number(child.figures.land_m2),
+            format_number(child.figures.workdays),
+        ]
+        for child in children
+    ]
+    widths = [max(len(row[index]) for row in [header, *rows]) for index in range(len(header))]
+    lines = [
+        "  ".join(
+            cell.ljust(widths[index]) if index == 0 else cell.rjust(widths[index])
+            for index, cell in enumerate(row)
+        ).rstrip()
+        for row in [header, *rows]
+    ]
+    return "<pre>" + escape_html("\n".join(lines)) + "</pre>"
+
+
+def children_lines(t: Translator, children: list[ChildRow]) -> list[str]:
+    return [
+        t._(
+            "• <b>{unit}</b>: {activities} · {land} pledged · {workdays} workdays",
+            unit=escape_html(child.name),
+            activities=t.ngettext(
+                "{count} activity", "{count} activities", child.figures.activities
+            ),
+            land=format_area(child.figures.land_m2),
+            workdays=format_number(child.figures.workdays),
+        )
+        for child in children
+    ]
+
+
+def _children(t: Translator, digest: Digest, limit: int) -> list[str]:
+    if not digest.children:
+        return []
+    heading = t._("<b>By unit</b>")
+    if len(digest.children) <= TABLE_MAX_CHILDREN:
+        # One element, so the table is never split and its heading travels with it.
+        table = heading + "\n" + children_table(t, digest.children)
+        if utf16_length(table) <= limit:
+            return ["", table]
+    return ["", heading, *children_lines(t, digest.children)]
+
+
+def _place(digest: Digest, parent_id: int | None, parent_name: str | None) -> str:
+    """ " (xã Một)" after a group's name, unless its parent is the digest's own unit."""
+    if parent_name is None or parent_id == digest.unit.id:
+        return ""
+    return f" ({escape_html(parent_name)})"
+
+
+def _top_groups(t: Translator, digest: Digest) -> list[str]:
+    lines = ["", t._("<b>🏆 Most active groups</b> (by number of records)")]
+    if not digest.top_groups:
+        return [*lines, t._("No group logged anything.")]
+    for rank, group in enumerate(digest.top_groups, start=1):
+        lines.append(
+            t._(
+                "{rank}. <b>{group}</b>{place}: {records} · {land} pledged",
+                rank=rank,
+                group=escape_html(group.name),
+                place=_place(digest, group.parent_id, group.parent_name),
+                records=t.ngettext("{count} record", "{count} records", group.figures.records),
+                land=format_area(group.figures.land_m2),
+            )
+        )
+    return lines
+
+
+def _largest_pledges(t: Translator, digest: Digest) -> list[str]:
+    lines = ["", t._("<b>🏡 Largest land pledges</b>")]
+    if not digest.largest_pledges:
+        return [*lines, t._("No land was pledged in this period.")]
+    for rank, pledge in enumerate(digest.largest_pledges, start=1):
+        donor, unit = escape_html(pledge.donor), escape_html(pledge.unit_name)
+        area, day = format_area(pledge.area_m2), format_date(pledge.on_date)
+        lines.append(f"{rank}. {donor}: <b>{area}</b> · {unit} · {day}")
+    return lines
+
+
+def _more(t: Translator, total: int) -> list[str]:
+    if total <= LIST_LIMIT:
+        return []
+    return [t._("… and {count} more", count=format_number(total - LIST_LIMIT))]
+
+
+def _silent_groups(t: Translator, digest: Digest) -> list[str]:
+    groups = digest.silent_groups
+    count = format_number(len(groups))
+    if digest.period.kind == "week":
+        heading = t._("<b>🔕 Groups with no report this week</b> ({count})", count=count)
+    else:
+        heading = t._("<b>🔕 Groups with no record this month</b> ({count})", count=count)
+    if not groups:
+        return ["", heading, t._("Every group reported.")]
+    lines = [
+        f"• {escape_html(group.name)}{_place(digest, group.parent_id, group.parent_name)}"
+        for group in groups[:LIST_LIMIT]
+    ]
+    return ["", heading, *lines, *_more(t, len(groups))]
+
+
+def _unreachable(t: Translator, digest: Digest, tz: tzinfo) -> list[str]:
+    people = digest.unreachable
+    if not people:
+        return []
+    lines = [
+        "",
+        t._(
+            "<b>📵 Members the bot cannot reach</b> ({count})",
+            count=format_number(len(people)),
+        ),
+        t._("They have blocked the bot; please contact them directly."),
+    ]
+    for person in people[:LIST_LIMIT]:
+        lines.append(
+            t._(
+                "• {name} ({role}, {unit}), since {date}",
+                name=escape_html(person.full_name),
+                role=label_of(t, ROLES, person.role),
+                unit=escape_html(person.unit_name),
+                date=format_date(person.since.astimezone(tz).date()),
+            )
+        )
+    return [*lines, *_more(t, len(people))]
+
+
+def digest_lines(
+    t: Translator, digest: Digest, *, tz: tzinfo = LOCAL_TZ, limit: int = MESSAGE_LIMIT
+) -> list[str]:
+    """The digest as lines of HTML; a <pre> table is one element (it is never split)."""
+    lines = [*_header(t, digest), *_totals(t, digest.totals), *_children(t, digest, limit)]
+    if not digest.unit.is_group:
+        lines += _top_groups(t, digest)
+    lines += _largest_pledges(t, digest)
+    if not digest.unit.is_group:
+        lines += _silent_groups(t, digest)
+    return [*lines, *_unreachable(t, digest, tz)]
+
+
+def chart_attachment(t: Translator, digest: Digest) -> Attachment:
+    title = t._("{unit}: the last 12 weeks", unit=digest.unit.name)
+    return Attachment(
+        filename=f"danvan-{digest.unit.code}-{digest.period.key}.png",
+        content=weekly_chart(t, digest.weekly_series, title=title),
+        as_photo=True,
+        caption=t._("Records and land pledged per week"),
+    )
+
+
+def xlsx_attachment(t: Translator, digest: Digest, content: bytes) -> Attachment:
+    return Attachment(
+        filename=f"danvan-{digest.unit.code}-{digest.period.key}.xlsx",
+        content=content,
+        caption=t._("The period's records, for Excel"),
+    )
+
+
+def render_digest(
+    t: Translator,
+    digest: Digest,
+    *,
+    xlsx: bytes | None = None,
+    chart: bool = True,
+    tz: tzinfo = LOCAL_TZ,
+    limit: int = MESSAGE_LIMIT,
+) -> list[OutMessage]:
+    """The digest as messages of at most `limit` characters, split between lines; the last one
+    carries the chart (unless `chart` is false) and the XLSX file (when given)."""
+    texts = [
+        text.strip("\n") for text in split_lines(digest_lines(t, digest, tz=tz, limit=limit), limit)
+    ]
+    messages = [OutMessage(text) for text in texts if text]
+    attachments = []
+    if chart:
+        attachments.append(chart_attachment(t, digest))
+    if xlsx is not None:
+        attachments.append(xlsx_attachment(t, digest, xlsx))
+    messages[-1] = replace(messages[-1], attachments=attachments)
+    return messages
+
+
+# --- delivery -------------------------------------------------------------------------------------
+
+
+def period_for(kind: SendKind, due: datetime, tz: tzinfo) -> Period:
+    """The period a digest due at `due` reports on: the week or month before."""
+    today = due.astimezone(tz).date()
+    if kind is SendKind.WEEKLY_DIGEST:
+        return Period.last_week(today)
+    if kind is SendKind.MONTHLY_DIGEST:
+        return Period.last_month(today)
+    raise ValueError(f"{kind} is not a digest")
+
+
+async def digest_sends(
+    db: Database,
+    kind: SendKind,
+    unit_ids: Iterable[int],
+    key: str,
+    due: datetime,
+    tz: tzinfo,
+) -> list[Send]:
+    """One digest per active, reachable official or admin whose unit is in `unit_ids`, for
+    their own unit's subtree; built once per unit and rendered once per language."""
+    from bot.xlsx import build_xlsx
+
+    period = period_for(kind, due, tz)
+    async with db.session() as session:
+        people = await area_members(session, unit_ids, DIGEST_ROLES)
+    by_unit: dict[int, list[Recipient]] = {}
+    for person in people:
+        by_unit.setdefault(person.unit_id, []).append(person)
+    sends = []
+    for unit_id, recipients in by_unit.items():
+        # A short read per unit: on SQLite every transaction holds the write lock.
+        async with db.session() as session:
+            digest = await build_digest(session, unit_id, period, mask_donors=True)
+            workbook = await build_xlsx(session, digest)
+        rendered: dict[str, list[OutMessage]] = {}
+        for person in recipients:
+            if person.language not in rendered:
+                # matplotlib takes a moment: keep the event loop free meanwhile.
+                rendered[person.language] = await asyncio.to_thread(
+                    render_digest, translator(person.language), digest, xlsx=workbook, tz=tz
+                )
+            sends.append(
+                Send(
+                    kind,
+                    person.telegram_id,
+                    key,
+                    rendered[person.language],
+                    member_id=person.member_id,
+                    due_at=due,
+                )
+            )
+    return sends
+
+
+async def digest_messages(
+    session: AsyncSession,
+    t: Translator,
+    unit_id: int,
+    period: Period,
+    *,
+    mask_donors: bool = True,
+    tz: tzinfo = LOCAL_TZ,
+) -> list[OutMessage]:
+    """Build and render in one go (for a command such as /thongke)."""
+    from bot.xlsx import build_xlsx
+
+    digest = await build_digest(session, unit_id, period, mask_donors=mask_donors)
+    workbook = await build_xlsx(session, digest)
+    return await asyncio.to_thread(render_digest, t, digest, xlsx=workbook, tz=tz)

@@ -1,0 +1,103 @@
+"""/xembaocao: an official previews their digest now. /guibaocao: an admin sends a unit's
+digest now, under the ledger's exactly-once rules (--force to send it again)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+
+from bot.digest import Period, digest_messages, digest_sends
+from bot.formatting import escape_html
+from bot.jobs import scheduler
+from bot.outbox import SendKind
+from bot.schedule import period_key
+from handlers import flows
+from handlers.common import DanvanContext, guarded, reply
+from storage import units
+from storage.models import Role, pk
+
+PREVIEW = "dg:preview:"
+
+
+@guarded(Role.OFFICIAL)
+async def preview_command(update: Update, context: DanvanContext) -> None:
+    """/xembaocao: choose this week so far, or last week."""
+    t = context.t
+    buttons = [
+        [InlineKeyboardButton(t._("This week so far"), callback_data=f"{PREVIEW}this")],
+        [InlineKeyboardButton(t._("Last week"), callback_data=f"{PREVIEW}last")],
+    ]
+    await reply(
+        update,
+        t._("Which week's digest do you want to see?"),
+        reply_markup=InlineKeyboardMarkup(buttons),
+    )
+
+
+@guarded(Role.OFFICIAL)
+async def preview(update: Update, context: DanvanContext) -> None:
+    """A /xembaocao button: build the digest of the member's own area and show it."""
+    query = update.callback_query
+    assert query is not None and query.data is not None and context.member is not None
+    await query.answer()
+    today = flows.now(context).astimezone(context.settings.tz).date()
+    choice = query.data.removeprefix(PREVIEW)
+    period = Period.this_week_so_far(today) if choice == "this" else Period.last_week(today)
+    messages = await digest_messages(
+        context.session, context.t, context.member.unit_id, period, tz=context.settings.tz
+    )
+    chat = update.effective_chat
+    assert chat is not None
+    await scheduler(context.application).delivery.send_messages(chat.id, messages)
+
+
+@guarded(Role.ADMIN)
+async def send_command(update: Update, context: DanvanContext) -> None:
+    """/guibaocao [UNIT] [--force]: send last week's digest to the unit's officials now."""
+    t = context.t
+    assert context.member is not None
+    args = list(context.args or [])
+    force = "--force" in args
+    codes = [arg for arg in args if arg != "--force"]
+    unit = await units.by_code(context.session, codes[0]) if codes else None
+    if codes and unit is None:
+        await reply(update, t._("There is no unit with code {code}.", code=escape_html(codes[0])))
+        return
+    unit = unit or await units.by_id(context.session, context.member.unit_id)
+    assert unit is not None
+    now: datetime = flows.now(context)
+    kind = SendKind.WEEKLY_DIGEST
+    # Building and delivering use sessions of their own; on SQLite ours holds the write lock.
+    await context.session.commit()
+    sends = await digest_sends(
+        context.db, kind, [pk(unit)], period_key(kind, now), now, context.settings.tz
+    )
+    if not sends:
+        await reply(
+            update, t._("{unit} has no official to send a digest to.", unit=escape_html(unit.name))
+        )
+        return
+    report = await scheduler(context.application).delivery.deliver(sends, force=force)
+    await reply(
+        update,
+        t._(
+            "Digest of {unit}: {sent} sent, {skipped} already sent before, {failed} failed, "
+            "{blocked} blocked the bot.",
+            unit=escape_html(unit.name),
+            sent=report.sent,
+            skipped=report.skipped + report.in_progress,
+            failed=report.failed,
+            blocked=report.unreachable,
+        ),
+    )
+
+
+def handlers() -> list[BaseHandler[Update, DanvanContext, Any]]:
+    return [
+        CommandHandler(["xembaocao", "preview"], preview_command),
+        CommandHandler(["guibaocao", "senddigest"], send_command),
+        CallbackQueryHandler(preview, pattern=f"^{PREVIEW}(this|last)$"),
+    ]

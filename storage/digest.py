@@ -1,0 +1,633 @@
+"""The digest's numbers for one unit's subtree, computed in SQL on SQLite and PostgreSQL.
+
+Every figure is read from one "facts" union (see `_facts`): one row per live record, land
+hand-over or nil report, with the figures it adds. A few aggregate queries over it give the
+totals of several date ranges at once (conditional sums), the breakdown by child unit (per-unit
+sums rolled up by path prefix), the groups, and the weekly series. Nothing loops over records in
+Python.
+
+Definitions, shared by the text digest, the chart and the XLSX file:
+- a *record* is a live (not deleted) activity, land pledge (whatever its stage, cancelled ones
+  included: the group did report) or workday entry, dated by its `on_date`;
+- *land pledged* is the area of live pledges whose `on_date` falls in the range and whose stage
+  is not cancelled; *land handed over* is the area of live pledges whose `handed_over_on` falls
+  in the range; *workdays* sum `total_days`; *nil reports* count live NilReport rows whose
+  `week_start` falls in the range;
+- a *group* is an active unit with no active child unit (the level where teams live).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, fields
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Numeric,
+    Subquery,
+    and_,
+    case,
+    cast,
+    exists,
+    func,
+    literal_column,
+    or_,
+    union_all,
+)
+from sqlalchemy import select as core_select
+from sqlalchemy.orm import aliased
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import Select
+
+from storage.models import (
+    Activity,
+    LandPledge,
+    Member,
+    NilReport,
+    PledgeStage,
+    Unit,
+    Workday,
+)
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
+FIGURES = (
+    "records",
+    "activities",
+    "participants",
+    "land_m2",
+    "handed_over_m2",
+    "workdays",
+    "nil_reports",
+)
+DECIMAL_FIGURES = frozenset({"land_m2", "handed_over_m2", "workdays"})
+
+
+def _decimal(value: object) -> Decimal:
+    """A sum as Decimal with two places (SQLite hands NUMERIC sums back as floats)."""
+    if value is None:
+        return ZERO
+    return Decimal(str(value)).quantize(CENT)
+
+
+def _int(value: object) -> int:
+    return int(Decimal(str(value))) if value is not None else 0
+
+
+def _date(value: object) -> date:
+    """Dates selected through expressions may come back as ISO strings on SQLite."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value))
+
+
+@dataclass(frozen=True)
+class Figures:
+    """The digest's figures for one range of dates."""
+
+    records: int = 0
+    activities: int = 0
+    participants: int = 0
+    land_m2: Decimal = ZERO
+    handed_over_m2: Decimal = ZERO
+    workdays: Decimal = ZERO
+    nil_reports: int = 0
+
+    @classmethod
+    def from_values(cls, values: Sequence[object]) -> Figures:
+        """From sums in the order of FIGURES."""
+        converted: dict[str, Any] = {}
+        for name, value in zip(FIGURES, values, strict=True):
+            converted[name] = _decimal(value) if name in DECIMAL_FIGURES else _int(value)
+        return cls(**converted)
+
+    def __sub__(self, other: Figures) -> Figures:
+        return Figures(
+            **{f.name: getattr(self, f.name) - getattr(other, f.name) for f in fields(self)}
+        )
+
+    def is_zero(self) -> bool:
+        return all(not getattr(self, f.name) for f in fields(self))
+
+
+@dataclass(frozen=True)
+class ChildRow:
+    """A direct child of the digest's unit, with the figures of its whole subtree."""
+
+    unit_id: int
+    code: str
+    name: str
+    level: str
+    active: bool
+    figures: Figures
+
+
+@dataclass(frozen=True)
+class GroupRow:
+    """A group (leaf unit) and its figures in the period."""
+
+    unit_id: int
+    name: str
+    parent_id: int | None
+    parent_name: str | None
+    figures: Figures
+
+
+@dataclass(frozen=True)
+class GroupRef:
+    unit_id: int
+    name: str
+    parent_id: int | None
+    parent_name: str | None
+
+
+@dataclass(frozen=True)
+class PledgeRow:
+    pledge_id: int
+    unit_id: int
+    unit_name: str
+    donor: str
+    area_m2: Decimal
+    stage: str
+    on_date: date
+
+
+@dataclass(frozen=True)
+class UnreachableMember:
+    member_id: int
+    full_name: str
+    role: str
+    unit_name: str
+    since: datetime
+
+
+@dataclass(frozen=True)
+class WeekPoint:
+    """One bar of the chart: the week starting on Monday `start`."""
+
+    start: date
+    records: int
+    land_m2: Decimal
+
+
+# --- the facts union ------------------------------------------------------------------------------
+
+
+def in_subtree(unit_id_column: Any, path: str) -> ColumnElement[bool]:
+    """The unit of the row lies in the subtree whose root has `path` (itself included)."""
+    return col(unit_id_column).in_(core_select(col(Unit.id)).where(col(Unit.path).startswith(path)))
+
+
+def _facts(path: str, lo: date, hi: date) -> Subquery:
+    """Every live fact of the subtree dated `lo`..`hi`, one row each, as
+    (unit_id, day, records, activities, participants, land_m2, handed_over_m2, workdays,
+    nil_reports)."""
+    one: Any = literal_column("1")
+    zero: Any = literal_column("0")
+    no_area = cast(literal_column("0"), Numeric(14, 2))
+
+    def row(unit_id: Any, day: Any, **values: Any) -> Any:
+        columns: list[Any] = [col(unit_id).label("unit_id"), col(day).label("day")]
+        for name in FIGURES:
+            default = no_area if name in DECIMAL_FIGURES else zero
+            columns.append(values.get(name, default).label(name))
+        return core_select(*columns)
+
+    activities = row(
+        Activity.unit_id,
+        Activity.on_date,
+        records=one,
+        activities=one,
+        participants=col(Activity.participants),
+    ).where(
+        col(Activity.deleted_at).is_(None),
+        in_subtree(Activity.unit_id, path),
+        col(Activity.on_date).between(lo, hi),
+    )
+    pledged = row(
+        LandPledge.unit_id,
+        LandPledge.on_date,
+        records=one,
+        land_m2=case(
+            (col(LandPledge.stage) != PledgeStage.CANCELLED.value, col(LandPledge.area_m2)),
+            else_=no_area,
+        ),
+    ).where(
+        col(LandPledge.deleted_at).is_(None),
+        in_subtree(LandPledge.unit_id, path),
+        col(LandPledge.on_date).between(lo, hi),
+    )
+    handed_over = row(
+        LandPledge.unit_id,
+        LandPledge.handed_over_on,
+        handed_over_m2=col(LandPledge.area_m2),
+    ).where(
+        col(LandPledge.deleted_at).is_(None),
+        in_subtree(LandPledge.unit_id, path),
+        col(LandPledge.handed_over_on).between(lo, hi),
+    )
+    workdays = row(
+        Workday.unit_id,
+        Workday.on_date,
+        records=one,
+        workdays=col(Workday.total_days),
+    ).where(
+        col(Workday.deleted_at).is_(None),
+        in_subtree(Workday.unit_id, path),
+        col(Workday.on_date).between(lo, hi),
+    )
+    nil_reports = row(NilReport.unit_id, NilReport.week_start, nil_reports=one).where(
+        col(NilReport.deleted_at).is_(None),
+        in_subtree(NilReport.unit_id, path),
+        col(NilReport.week_start).between(lo, hi),
+    )
+    return union_all(activities, pledged, handed_over, workdays, nil_reports).subquery("facts")
+
+
+def _sum_if(condition: ColumnElement[bool], column: Any) -> Any:
+    return func.coalesce(func.sum(case((condition, column), else_=literal_column("0"))), 0)
+
+
+def _per_unit(path: str, start: date, end: date) -> Subquery:
+    """The facts of `start`..`end` summed per unit."""
+    facts = _facts(path, start, end)
+    return (
+        core_select(facts.c.unit_id, *[func.sum(facts.c[name]).label(name) for name in FIGURES])
+        .group_by(facts.c.unit_id)
+        .subquery("per_unit")
+    )
+
+
+def _group_of(unit: Any) -> ColumnElement[bool]:
+    """`unit` (an alias of Unit) is a group: active, with no active child."""
+    child = aliased(Unit, name="sub_unit")
+    return and_(
+        col(unit.active).is_(True),
+        ~exists().where(col(child.parent_id) == col(unit.id), col(child.active).is_(True)),
+    )
+
+
+# --- queries --------------------------------------------------------------------------------------
+
+
+async def figures(
+    session: AsyncSession, unit: Unit, ranges: Sequence[tuple[date, date]]
+) -> list[Figures]:
+    """The figures of `unit`'s subtree for each (start, end) range, inclusive, in one query."""
+    facts = _facts(unit.path, min(start for start, _ in ranges), max(end for _, end in ranges))
+    columns = [
+        _sum_if(facts.c.day.between(start, end), facts.c[name])
+        for start, end in ranges
+        for name in FIGURES
+    ]
+    query: Select[*tuple[Any, ...]] = Select(*columns).select_from(facts)
+    values = list((await session.exec(query)).one())
+    width = len(FIGURES)
+    return [
+        Figures.from_values(values[index * width : (index + 1) * width])
+        for index in range(len(ranges))
+    ]
+
+
+async def children(session: AsyncSession, unit: Unit, start: date, end: date) -> list[ChildRow]:
+    """The direct children of `unit`, each with the figures of its own subtree, in the order
+    they were created (the order of the imported list). Inactive children are left out unless
+    they have figures in the period."""
+    child = aliased(Unit, name="child")
+    record_unit = aliased(Unit, name="record_unit")
+    per_unit = _per_unit(unit.path, start, end)
+    rolled = (
+        core_select(per_unit, col(record_unit.path).label("path"))
+        .join(record_unit, col(record_unit.id) == per_unit.c.unit_id)
+        .subquery("rolled")
+    )
+    query: Select[*tuple[Any, ...]] = (
+        Select(
+            col(child.id),
+            col(child.code),
+            col(child.name),
+            col(child.level),
+            col(child.active),
+            *[func.coalesce(func.sum(rolled.c[name]), 0) for name in FIGURES],
+        )
+        .select_from(child)
+        .outerjoin(rolled, rolled.c.path.startswith(col(child.path)))
+        .where(col(child.parent_id) == unit.id)
+        .group_by(
+            col(child.id), col(child.code), col(child.name), col(child.level), col(child.active)
+        )
+        .order_by(col(child.id))
+    )
+    rows = []
+    for unit_id, code, name, level, active, *sums in (await session.exec(query)).all():
+        row = ChildRow(int(unit_id), code, name, level, bool(active), Figures.from_values(sums))
+        if row.active or not row.figures.is_zero():
+            rows.append(row)
+    return rows
+
+
+async def top_groups(
+    session: AsyncSession, unit: Unit, start: date, end: date, limit: int = 3
+) -> list[GroupRow]:
+    """The most active groups of the subtree: most records in the period; ties go to more m²
+    pledged, then more participants, then more workdays, then the older unit."""
+    group = aliased(Unit, name="grp")
+    parent = aliased(Unit, name="parent")
+    per_unit = _per_unit(unit.path, start, end)
+    query: Select[*tuple[Any, ...]] = (
+        Select(
+            col(group.id),
+            col(group.name),
+            col(group.parent_id),
+            col(parent.name),
+            *[per_unit.c[name] for name in FIGURES],
+        )
+        .select_from(group)
+        .join(per_unit, per_unit.c.unit_id == col(group.id))
+        .outerjoin(parent, col(parent.id) == col(group.parent_id))
+        .where(col(group.path).startswith(unit.path), _group_of(group), per_unit.c.records > 0)
+        .order_by(
+            per_unit.c.records.desc(),
+            per_unit.c.land_m2.desc(),
+            per_unit.c.participants.desc(),
+            per_unit.c.workdays.desc(),
+            col(group.id),
+        )
+        .limit(limit)
+    )
+    return [
+        GroupRow(int(unit_id), name, parent_id, parent_name, Figures.from_values(sums))
+        for unit_id, name, parent_id, parent_name, *sums in (await session.exec(query)).all()
+    ]
+
+
+def _reported(unit_id: Any, start: date, end: date, *, nil_reports: bool) -> ColumnElement[bool]:
+    """The unit has a record dated in `start`..`end` (or, with `nil_reports`, a nil report)."""
+    clauses = [
+        exists().where(
+            col(model.unit_id) == unit_id,
+            col(model.deleted_at).is_(None),
+            col(model.on_date).between(start, end),
+        )
+        for model in (Activity, LandPledge, Workday)
+    ]
+    if nil_reports:
+        clauses.append(
+            exists().where(
+                col(NilReport.unit_id) == unit_id,
+                col(NilReport.deleted_at).is_(None),
+                col(NilReport.week_start).between(start, end),
+            )
+        )
+    return or_(*clauses)
+
+
+async def silent_groups(
+    session: AsyncSession, unit: Unit, start: date, end: date, *, nil_reports_count: bool
+) -> list[GroupRef]:
+    """Groups of the subtree with no record in the period; with `nil_reports_count`, a nil
+    report for a week starting in the period also counts as reporting."""
+    group = aliased(Unit, name="grp")
+    parent = aliased(Unit, name="parent")
+    query: Select[*tuple[Any, ...]] = (
+        Select(col(group.id), col(group.name), col(group.parent_id), col(parent.name))
+        .select_from(group)
+        .outerjoin(parent, col(parent.id) == col(group.parent_id))
+        .where(
+            col(group.path).startswith(unit.path),
+            _group_of(group),
+            ~_reported(col(group.id), start, end, nil_reports=nil_reports_count),
+        )
+        .order_by(col(group.parent_id), col(group.id))
+    )
+    return [
+        GroupRef(int(unit_id), name, parent_id, parent_name)
+        for unit_id, name, parent_id, parent_name in (await session.exec(query)).all()
+    ]
+
+
+async def largest_pledges(
+    session: AsyncSession, unit: Unit, start: date, end: date, limit: int = 5
+) -> list[PledgeRow]:
+    """The largest live, not cancelled pledges of the period (by `on_date`), donors as stored."""
+    query: Select[*tuple[Any, ...]] = (
+        Select(
+            col(LandPledge.id),
+            col(LandPledge.unit_id),
+            col(Unit.name),
+            col(LandPledge.donor),
+            col(LandPledge.area_m2),
+            col(LandPledge.stage),
+            col(LandPledge.on_date),
+        )
+        .join(Unit, col(Unit.id) == col(LandPledge.unit_id))
+        .where(
+            col(LandPledge.deleted_at).is_(None),
+            col(LandPledge.stage) != PledgeStage.CANCELLED.value,
+            in_subtree(LandPledge.unit_id, unit.path),
+            col(LandPledge.on_date).between(start, end),
+        )
+        .order_by(col(LandPledge.area_m2).desc(), col(LandPledge.on_date), col(LandPledge.id))
+        .limit(limit)
+    )
+    return [
+        PledgeRow(int(pid), int(uid), uname, donor, _decimal(area), stage, _date(on))
+        for pid, uid, uname, donor, area, stage, on in (await session.exec(query)).all()
+    ]
+
+
+async def unreachable_members(session: AsyncSession, unit: Unit) -> list[UnreachableMember]:
+    """Active members of the subtree the bot cannot reach (they blocked it), longest first."""
+    query: Select[*tuple[Any, ...]] = (
+        Select(
+            col(Member.id),
+            col(Member.full_name),
+            col(Member.role),
+            col(Unit.name),
+            col(Member.unreachable_at),
+        )
+        .join(Unit, col(Unit.id) == col(Member.unit_id))
+        .where(
+            col(Unit.path).startswith(unit.path),
+            col(Member.active).is_(True),
+            col(Member.unreachable_at).is_not(None),
+        )
+        .order_by(col(Member.unreachable_at), col(Member.id))
+    )
+    return [
+        UnreachableMember(int(member_id), name, role, unit_name, since)
+        for member_id, name, role, unit_name, since in (await session.exec(query)).all()
+    ]
+
+
+async def weekly_series(
+    session: AsyncSession, unit: Unit, last_week: date, end: date, weeks: int = 12
+) -> list[WeekPoint]:
+    """Records and m² pledged per week for `weeks` weeks, the last one starting on Monday
+    `last_week`; nothing after `end` counts (so a week cut by the period's end is partial)."""
+    first = last_week - timedelta(weeks=weeks - 1)
+    hi = min(end, last_week + timedelta(days=6))
+    facts = _facts(unit.path, first, hi)
+    starts = [first + timedelta(weeks=index) for index in range(weeks)]
+    columns = []
+    for start in starts:
+        inside = facts.c.day.between(start, start + timedelta(days=6))
+        columns += [_sum_if(inside, facts.c.records), _sum_if(inside, facts.c.land_m2)]
+    query: Select[*tuple[Any, ...]] = Select(*columns).select_from(facts)
+    values = list((await session.exec(query)).one())
+    return [
+        WeekPoint(start, int(values[2 * index] or 0), _decimal(values[2 * index + 1]))
+        for index, start in enumerate(starts)
+    ]
+
+
+# --- the period's records, for exports ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ActivityRecord:
+    id: int
+    on_date: date
+    unit_id: int
+    unit_name: str
+    kind: str
+    participants: int
+    description: str | None
+    reporter: str
+
+
+@dataclass(frozen=True)
+class LandRecord:
+    id: int
+    on_date: date
+    unit_id: int
+    unit_name: str
+    donor: str
+    area_m2: Decimal
+    land_kind: str
+    purpose: str
+    purpose_note: str | None
+    stage: str
+    handed_over_on: date | None
+    value_vnd: Decimal | None
+    reporter: str
+
+
+@dataclass(frozen=True)
+class WorkdayRecord:
+    id: int
+    on_date: date
+    unit_id: int
+    unit_name: str
+    work: str
+    people: int
+    days_each: Decimal
+    total_days: Decimal
+    reporter: str
+
+
+PeriodRecord = ActivityRecord | LandRecord | WorkdayRecord
+STREAM_BATCH = 500
+
+
+async def period_records(
+    session: AsyncSession, unit_id: int, start: date, end: date
+) -> AsyncIterator[PeriodRecord]:
+    """The live records of the unit's subtree in `start`..`end`, streamed: activities, then land
+    pledges (logged in the period, or handed over in it), then workdays, each by date and id.
+    Only the columns an export needs are read."""
+    unit = await session.get(Unit, unit_id)
+    if unit is None:
+        raise LookupError(f"no unit {unit_id}")
+    path = unit.path
+    activities: Select[*tuple[Any, ...]] = (
+        Select(
+            col(Activity.id),
+            col(Activity.on_date),
+            col(Activity.unit_id),
+            col(Unit.name),
+            col(Activity.kind),
+            col(Activity.participants),
+            col(Activity.description),
+            col(Member.full_name),
+        )
+        .join(Unit, col(Unit.id) == col(Activity.unit_id))
+        .join(Member, col(Member.id) == col(Activity.reporter_id))
+        .where(
+            col(Activity.deleted_at).is_(None),
+            in_subtree(Activity.unit_id, path),
+            col(Activity.on_date).between(start, end),
+        )
+        .order_by(col(Activity.on_date), col(Activity.id))
+    )
+    async for row in _stream(session, activities):
+        yield ActivityRecord(*row)
+    land: Select[*tuple[Any, ...]] = (
+        Select(
+            col(LandPledge.id),
+            col(LandPledge.on_date),
+            col(LandPledge.unit_id),
+            col(Unit.name),
+            col(LandPledge.donor),
+            col(LandPledge.area_m2),
+            col(LandPledge.land_kind),
+            col(LandPledge.purpose),
+            col(LandPledge.purpose_note),
+            col(LandPledge.stage),
+            col(LandPledge.handed_over_on),
+            col(LandPledge.value_vnd),
+            col(Member.full_name),
+        )
+        .join(Unit, col(Unit.id) == col(LandPledge.unit_id))
+        .join(Member, col(Member.id) == col(LandPledge.reporter_id))
+        .where(
+            col(LandPledge.deleted_at).is_(None),
+            in_subtree(LandPledge.unit_id, path),
+            or_(
+                col(LandPledge.on_date).between(start, end),
+                col(LandPledge.handed_over_on).between(start, end),
+            ),
+        )
+        .order_by(col(LandPledge.on_date), col(LandPledge.id))
+    )
+    async for row in _stream(session, land):
+        yield LandRecord(*row)
+    workdays: Select[*tuple[Any, ...]] = (
+        Select(
+            col(Workday.id),
+            col(Workday.on_date),
+            col(Workday.unit_id),
+            col(Unit.name),
+            col(Workday.work),
+            col(Workday.people),
+            col(Workday.days_each),
+            col(Workday.total_days),
+            col(Member.full_name),
+        )
+        .join(Unit, col(Unit.id) == col(Workday.unit_id))
+        .join(Member, col(Member.id) == col(Workday.reporter_id))
+        .where(
+            col(Workday.deleted_at).is_(None),
+            in_subtree(Workday.unit_id, path),
+            col(Workday.on_date).between(start, end),
+        )
+        .order_by(col(Workday.on_date), col(Workday.id))
+    )
+    async for row in _stream(session, workdays):
+        yield WorkdayRecord(*row)
+
+
+async def _stream(session: AsyncSession, query: Any) -> AsyncIterator[tuple[Any, ...]]:
+    """Rows in batches (a server-side cursor on PostgreSQL), closed even when left early."""
+    result = await session.stream(query.execution_options(yield_per=STREAM_BATCH))
+    try:
+        async for row in result:
+            yield tuple(row)
+    finally:
+        await result.close()

@@ -1,0 +1,231 @@
+"""The SendLedger: each reminder or digest to one recipient for one period is claimed here
+before it is sent, so that it goes out once, across restarts and across processes.
+
+The unique constraint (kind, recipient, period_key) is the arbiter: a claim is an INSERT that
+does nothing when the key is taken, so a lost claim does not spoil the rest of the caller's
+transaction. Commit the claim before sending (one short session per claim); an uncommitted
+claim protects nothing.
+
+A claim whose send never completed (a process killed mid-batch) stays "claimed"; after
+`stale_after` another process may take it over, by a conditional UPDATE that only one wins.
+The trade-off: a process that died after Telegram accepted a message but before recording
+"sent" causes one duplicate after the timeout. That is the at-least-once edge; the sender keeps
+the window small by recording "sent" right after each send.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, delete, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import UpdateBase
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import Member, SendLedger
+
+STALE_AFTER = timedelta(minutes=10)
+
+
+class LedgerState(enum.StrEnum):
+    CLAIMED = "claimed"  # being sent, or the sender died; may be taken over when stale
+    SENT = "sent"
+    FAILED = "failed"  # gave up after retries; `error` says why
+    SKIPPED = "skipped"  # deliberately not sent (e.g. too late to catch up); `error` says why
+    UNREACHABLE = "unreachable"  # the person blocked the bot (403)
+
+
+def _key(kind: str, recipient: int, period_key: str) -> ColumnElement[bool]:
+    return and_(
+        col(SendLedger.kind) == kind,
+        col(SendLedger.recipient) == recipient,
+        col(SendLedger.period_key) == period_key,
+    )
+
+
+async def _insert(session: AsyncSession, **values: object) -> bool:
+    """Insert one row unless the key is taken; False then, and the transaction goes on.
+
+    INSERT ... ON CONFLICT DO NOTHING: the unique key decides, as a plain INSERT's
+    IntegrityError would, but nothing fails (no SAVEPOINT needed, nothing in the server's
+    error log), and it costs half as much. Of concurrent inserts of one key on PostgreSQL,
+    the later ones wait for the first to commit, then insert nothing.
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        insert: Any = postgresql.insert
+    elif dialect == "sqlite":
+        insert = sqlite.insert
+    else:  # pragma: no cover - the engine only makes these two
+        raise RuntimeError(f"no INSERT ... ON CONFLICT for {dialect}")
+    statement = (
+        insert(SendLedger)
+        .values(**values)
+        .on_conflict_do_nothing(
+            index_elements=[
+                col(SendLedger.kind),
+                col(SendLedger.recipient),
+                col(SendLedger.period_key),
+            ]
+        )
+        .returning(col(SendLedger.id))  # psycopg reports no rowcount for this INSERT
+    )
+    result = await session.exec(statement)
+    return result.first() is not None
+
+
+async def _changed_one(session: AsyncSession, statement: UpdateBase) -> bool:
+    result = await session.exec(statement)
+    return result.rowcount == 1
+
+
+async def claim(
+    session: AsyncSession,
+    kind: str,
+    recipient: int,
+    period_key: str,
+    now: datetime,
+    *,
+    due_at: datetime | None = None,
+    stale_after: timedelta = STALE_AFTER,
+    force: bool = False,
+) -> bool:
+    """Take the send (kind, recipient, period_key) for this caller; False when it is already
+    taken: sent, failed, skipped, unreachable, or claimed less than `stale_after` ago.
+
+    `force` takes it whatever its state (an admin's re-send). A takeover, stale or forced,
+    counts one more attempt and clears the previous outcome.
+    """
+    if await _insert(
+        session,
+        kind=kind,
+        recipient=recipient,
+        period_key=period_key,
+        state=LedgerState.CLAIMED,
+        attempts=1,
+        due_at=due_at,
+        claimed_at=now,
+    ):
+        return True
+    takeover = (
+        update(SendLedger)
+        .where(_key(kind, recipient, period_key))
+        .values(
+            state=LedgerState.CLAIMED,
+            attempts=col(SendLedger.attempts) + 1,
+            claimed_at=now,
+            error=None,
+            done_at=None,
+        )
+    )
+    if not force:
+        # Re-checked under the row lock (PostgreSQL) or the write lock (SQLite): of several
+        # processes taking over the same stale claim, only the first still matches.
+        takeover = takeover.where(
+            col(SendLedger.state) == LedgerState.CLAIMED,
+            col(SendLedger.claimed_at) < now - stale_after,
+        )
+    return await _changed_one(session, takeover)
+
+
+async def release(
+    session: AsyncSession, kind: str, recipient: int, period_key: str, claimed_at: datetime
+) -> bool:
+    """Give back a first claim made at `claimed_at` that never reached Telegram, so the next
+    delivery sends it at once instead of after the stale timeout. A taken-over claim (more
+    than one attempt) keeps its history and is left to go stale."""
+    statement = delete(SendLedger).where(
+        _key(kind, recipient, period_key),
+        col(SendLedger.state) == LedgerState.CLAIMED,
+        col(SendLedger.claimed_at) == claimed_at,
+        col(SendLedger.attempts) == 1,
+    )
+    return await _changed_one(session, statement)
+
+
+async def _finish(
+    session: AsyncSession,
+    kind: str,
+    recipient: int,
+    period_key: str,
+    state: LedgerState,
+    now: datetime,
+    error: str | None,
+) -> None:
+    await session.exec(
+        update(SendLedger)
+        .where(_key(kind, recipient, period_key))
+        .values(state=state, done_at=now, error=error)
+    )
+
+
+async def mark_sent(
+    session: AsyncSession, kind: str, recipient: int, period_key: str, now: datetime
+) -> None:
+    await _finish(session, kind, recipient, period_key, LedgerState.SENT, now, None)
+
+
+async def mark_failed(
+    session: AsyncSession, kind: str, recipient: int, period_key: str, now: datetime, error: str
+) -> None:
+    await _finish(session, kind, recipient, period_key, LedgerState.FAILED, now, error)
+
+
+async def mark_unreachable(
+    session: AsyncSession,
+    kind: str,
+    recipient: int,
+    period_key: str,
+    now: datetime,
+    error: str | None = None,
+) -> None:
+    """The recipient blocked the bot: the row is done, and the member with this Telegram id is
+    unreachable from now on (until they write again), which keeps them out of later sends."""
+    await _finish(session, kind, recipient, period_key, LedgerState.UNREACHABLE, now, error)
+    await session.exec(
+        update(Member)
+        .where(col(Member.telegram_id) == recipient, col(Member.unreachable_at).is_(None))
+        .values(unreachable_at=now)
+    )
+
+
+async def record_skip(
+    session: AsyncSession,
+    kind: str,
+    recipient: int,
+    period_key: str,
+    reason: str,
+    now: datetime,
+    *,
+    due_at: datetime | None = None,
+) -> bool:
+    """Record that this send is deliberately not made (e.g. more than six hours late), which
+    blocks any later claim. False when the ledger already has the send; that row is kept."""
+    return await _insert(
+        session,
+        kind=kind,
+        recipient=recipient,
+        period_key=period_key,
+        state=LedgerState.SKIPPED,
+        attempts=0,
+        error=reason,
+        due_at=due_at,
+        claimed_at=now,
+        done_at=now,
+    )
+
+
+async def get(
+    session: AsyncSession, kind: str, recipient: int, period_key: str
+) -> SendLedger | None:
+    query = select(SendLedger).where(_key(kind, recipient, period_key))
+    return (await session.exec(query)).first()
+
+
+async def state_of(session: AsyncSession, kind: str, recipient: int, period_key: str) -> str | None:
+    """The row's state ("claimed", "sent", ...), or None when the send was never claimed."""
+    query = select(SendLedger.state).where(_key(kind, recipient, period_key))
+    return (await session.exec(query)).first()

@@ -1,0 +1,93 @@
+"""Digests through the scheduler and the commands, end to end through the fake Bot API."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime, time
+
+from openpyxl import load_workbook  # type: ignore[import-untyped]
+
+from bot.jobs import scheduler
+from bot.outbox import SendKind
+from bot.schedule import Slot
+from storage.models import Role
+from tests.harness import Harness, Person
+
+MONDAY_0730 = datetime(2026, 11, 30, 0, 30, tzinfo=UTC)
+WEEKLY = Slot(SendKind.WEEKLY_DIGEST, time(7, 30), weekday=0)
+
+
+async def seed(harness: Harness) -> dict[str, Person]:
+    harness.clock.now = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
+    await harness.add_member(8101, "CN1", full_name="Tổ trưởng Một")
+    await harness.add_member(8109, "THOXUONG", Role.OFFICIAL, full_name="Cán bộ phường")
+    await harness.add_member(8199, "BN", Role.ADMIN, full_name="Quản trị")
+    people = {
+        name: harness.person(i)
+        for name, i in (("coordinator", 8101), ("official", 8109), ("admin", 8199))
+    }
+    person = people["coordinator"]
+    await person.say("/hiendat")
+    await person.say("Hộ ông Nguyễn Văn An")
+    await person.say("2 sào")
+    await person.tap("Đất ở")
+    await person.tap("Mở rộng đường")
+    await person.tap("Cam kết")
+    await person.tap("Hôm nay")
+    await person.tap("Bỏ qua")
+    await person.tap("Bỏ qua")
+    await person.tap("Không có ảnh")
+    await person.tap("✅ Lưu")
+    return people
+
+
+async def test_the_weekly_digest_goes_to_officials_once_with_chart_and_xlsx(
+    harness: Harness,
+) -> None:
+    people = await seed(harness)
+    harness.clock.now = MONDAY_0730
+    await scheduler(harness.app).run(WEEKLY, MONDAY_0730, MONDAY_0730)
+    official = people["official"].user
+    texts = [m.body for m in official.messages() if m.kind == "text"]
+    assert any("Bản tin tuần: phường Thọ Xương" in text for text in texts)
+    assert any("720 m²" in text and "Hộ ông N.V.A." in text for text in texts)
+    (photo,) = [m for m in official.messages() if m.kind == "photo"]
+    assert photo.photo is not None and photo.photo.content.startswith(b"\x89PNG")
+    (document,) = [m for m in official.messages() if m.kind == "document"]
+    assert document.document is not None
+    assert (document.document.filename or "").endswith(".xlsx")
+    workbook = load_workbook(io.BytesIO(document.document.content))
+    assert "Hiến đất" in workbook.sheetnames
+    admin = people["admin"].user
+    assert any("Bản tin tuần: Bắc Ninh" in m.body for m in admin.messages())
+    count = len(harness.fake.bot_messages())
+    await scheduler(harness.app).run(WEEKLY, MONDAY_0730, MONDAY_0730)
+    assert len(harness.fake.bot_messages()) == count
+    assert "Bản tin" not in people["coordinator"].last.body
+
+
+async def test_an_official_previews_their_digest(harness: Harness) -> None:
+    people = await seed(harness)
+    official = people["official"]
+    (question,) = await official.say("/xembaocao")
+    assert "bản tin tuần nào" in question.body
+    replies = await official.tap("Tuần này (đến hôm nay)")
+    assert any("Bản tin tuần: phường Thọ Xương" in m.body for m in replies)
+    (refused,) = await people["coordinator"].say("/xembaocao")
+    assert "không có quyền" in refused.body
+
+
+async def test_an_admin_sends_a_digest_now_once_unless_forced(harness: Harness) -> None:
+    people = await seed(harness)
+    admin = people["admin"]
+    harness.clock.now = MONDAY_0730
+    replies = await admin.say("/guibaocao THOXUONG")
+    assert "1 đã gửi" in replies[-1].body
+    replies = await admin.say("/guibaocao THOXUONG")
+    assert "0 đã gửi" in replies[-1].body and "1 đã gửi trước đó" in replies[-1].body
+    replies = await admin.say("/guibaocao THOXUONG --force")
+    assert "1 đã gửi" in replies[-1].body
+    (unknown,) = await admin.say("/guibaocao NOWHERE")
+    assert "NOWHERE" in unknown.body
+    (refused,) = await people["official"].say("/guibaocao")
+    assert "không có quyền" in refused.body
