@@ -192,3 +192,38 @@ async def test_jobs_follow_the_schedules_without_a_restart(harness: Harness) -> 
     assert reminder_job.next_t is not None
     local = reminder_job.next_t.astimezone(harness.settings.tz)
     assert (local.weekday(), local.hour) == (3, 17)
+
+
+async def test_pledges_stuck_for_a_month_get_one_monthly_nudge(harness: Harness) -> None:
+    people = await setup(harness)
+    async with harness.db.session() as session:
+        from storage import members, records
+
+        member = await members.by_telegram_id(session, 8001)
+        assert member is not None
+        answers = {
+            "donor": "Hộ bà Lê Thị Hoa",
+            "area_m2": "360",
+            "area_echo": "1 sào = 360 m²",
+            "land_kind": "dat_o",
+            "purpose": "duong",
+            "stage": "cam_ket",
+            "on_date": "2026-10-01",
+            "assets": None,
+            "value_vnd": None,
+            "photos": [],
+        }
+        pledge_id = await records.save_land(session, member, answers, harness.clock())
+    december = datetime(2026, 12, 1, 0, 30, tzinfo=UTC)  # 07:30 local on the 1st
+    harness.clock.now = december
+    monthly = Slot(SendKind.MONTHLY_DIGEST, time(7, 30), day=1)
+    await jobs(harness).run(monthly, december, december)
+    nudge = people["8001"].last.body
+    assert (
+        "hơn 30 ngày" in nudge
+        and f"#L-{pledge_id} Hộ bà Lê Thị Hoa, 360 m²: Cam kết từ 01/10/2026" in nudge
+    )
+    assert any("Bản tin tháng" in m.body for m in people["8009"].user.messages())
+    count = len(harness.fake.bot_messages())
+    await jobs(harness).run(monthly, december, december)
+    assert len(harness.fake.bot_messages()) == count
