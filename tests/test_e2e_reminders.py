@@ -201,7 +201,7 @@ async def test_pledges_stuck_for_a_month_get_one_monthly_nudge(harness: Harness)
 
         member = await members.by_telegram_id(session, 8001)
         assert member is not None
-        answers = {
+        answers: dict[str, Any] = {
             "donor": "Hộ bà Lê Thị Hoa",
             "area_m2": "360",
             "area_echo": "1 sào = 360 m²",
