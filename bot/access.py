@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from bot.i18n import N_
 from storage.models import Role
 
 _RANK = {Role.COORDINATOR: 1, Role.OFFICIAL: 2, Role.ADMIN: 3}
@@ -97,3 +99,52 @@ def can_modify_record(
         )
         is None
     )
+
+
+@dataclass(frozen=True)
+class Command:
+    """A bot command: its Vietnamese name, English alias, the role it needs, and what it
+    does (a catalog message id). /trogiup and the command menus are made from this table."""
+
+    name: str
+    alias: str
+    needs: Role
+    description: str
+
+
+COMMANDS: list[Command] = [
+    Command("hoatdong", "activity", Role.COORDINATOR, N_("Log an activity")),
+    Command("hiendat", "land", Role.COORDINATOR, N_("Log a land donation")),
+    Command("ngaycong", "workday", Role.COORDINATOR, N_("Log workdays")),
+    Command("daghi", "mine", Role.COORDINATOR, N_("Your group's records")),
+    Command("baocao", "report", Role.COORDINATOR, N_("Your group's totals")),
+    Command("khonghoatdong", "nil", Role.COORDINATOR, N_("Nothing to report this week")),
+    Command("huy", "cancel", Role.COORDINATOR, N_("Cancel what you are filling in")),
+    Command("ngonngu", "language", Role.COORDINATOR, N_("Tiếng Việt / English")),
+    Command("trogiup", "help", Role.COORDINATOR, N_("Help")),
+    Command("xembaocao", "preview", Role.OFFICIAL, N_("Preview your area's digest")),
+    Command("thongke", "stats", Role.OFFICIAL, N_("Figures for a unit and a period")),
+    Command("donvi", "units", Role.OFFICIAL, N_("Units of your area")),
+    Command("moi", "invite", Role.OFFICIAL, N_("Invite a coordinator")),
+    Command("thanhvien", "members", Role.OFFICIAL, N_("Members of a unit")),
+    Command("xuat", "export", Role.OFFICIAL, N_("Export records to Excel or CSV")),
+    Command("thongbao", "broadcast", Role.OFFICIAL, N_("Send an announcement")),
+    Command("lich", "schedule", Role.OFFICIAL, N_("Reminder and digest times")),
+    Command("nhatky", "audit", Role.OFFICIAL, N_("Recent changes (audit log)")),
+    Command("guibaocao", "senddigest", Role.ADMIN, N_("Send a unit's digest now")),
+]
+
+
+def commands_for(role: str) -> list[Command]:
+    """The commands a role may use, in menu order."""
+    rank = _RANK.get(Role(role), 0)
+    return [command for command in COMMANDS if _RANK[command.needs] <= rank]
+
+
+def scope_path(role: str, unit_path: str) -> str | None:
+    """The unit path prefix a member may see and act on; None means everywhere (admins)."""
+    return None if Role(role) is Role.ADMIN else unit_path
+
+
+def in_scope(scope: str | None, unit_path: str) -> bool:
+    return scope is None or unit_path.startswith(scope)

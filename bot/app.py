@@ -16,7 +16,22 @@ from bot.jobs import scheduler
 from bot.persistence import DatabasePersistence, FlushingApplication
 from bot.settings import Settings
 from bot.update_processor import PerChatUpdateProcessor
-from handlers import digests, flows, menu, onboarding, reminders, review
+from handlers import (
+    audit_log,
+    broadcast,
+    digests,
+    export,
+    flows,
+    invites_admin,
+    members_admin,
+    menu,
+    onboarding,
+    reminders,
+    review,
+    schedule_admin,
+    stats,
+    units_admin,
+)
 from handlers.common import DanvanContext
 from storage.engine import Database
 
@@ -98,6 +113,14 @@ def build_application(
             *review.handlers(),
             *reminders.handlers(),
             *digests.handlers(),
+            *units_admin.handlers(),
+            *invites_admin.handlers(),
+            *members_admin.handlers(),
+            *export.handlers(),
+            *broadcast.handlers(),
+            *stats.handlers(),
+            *schedule_admin.handlers(),
+            *audit_log.handlers(),
             *flows.late_handlers(),
             *menu.late_handlers(),
         ]

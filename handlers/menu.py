@@ -12,7 +12,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, Mess
 from bot import access
 from bot.flow import Input, InputKind
 from bot.formatting import format_area, format_date, format_number
-from bot.i18n import LANGUAGES, N_
+from bot.i18n import LANGUAGES
 from bot.i18n import translator as make_translator
 from handlers import flows
 from handlers.common import DanvanContext, guarded, not_registered_text, refuse, reply
@@ -247,26 +247,13 @@ async def unknown_command(update: Update, context: DanvanContext) -> None:
     await reply(update, context.t._("I do not know that command. Send /trogiup for help."))
 
 
-# (Vietnamese command, English command, description), in menu order.
-COMMANDS: list[tuple[str, str, str]] = [
-    ("hoatdong", "activity", N_("Log an activity")),
-    ("hiendat", "land", N_("Log a land donation")),
-    ("ngaycong", "workday", N_("Log workdays")),
-    ("daghi", "mine", N_("Your group's records")),
-    ("baocao", "report", N_("Your group's totals")),
-    ("khonghoatdong", "nil", N_("Nothing to report this week")),
-    ("huy", "cancel", N_("Cancel what you are filling in")),
-    ("ngonngu", "language", N_("Tiếng Việt / English")),
-    ("trogiup", "help", N_("Help")),
-]
-
-
 async def register_commands(bot: Bot) -> None:
     """The command menu: Vietnamese commands by default, English ones for English apps."""
     vi, en = make_translator("vi"), make_translator("en")
-    await bot.set_my_commands([BotCommand(cmd, vi._(text)) for cmd, _, text in COMMANDS])
+    commands = access.commands_for(Role.COORDINATOR)
+    await bot.set_my_commands([BotCommand(c.name, vi._(c.description)) for c in commands])
     await bot.set_my_commands(
-        [BotCommand(cmd, en._(text)) for _, cmd, text in COMMANDS], language_code="en"
+        [BotCommand(c.alias, en._(c.description)) for c in commands], language_code="en"
     )
 
 

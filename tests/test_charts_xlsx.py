@@ -7,7 +7,7 @@ import struct
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from openpyxl import load_workbook  # type: ignore[import-untyped]
+from openpyxl import load_workbook
 
 from bot.charts import weekly_chart
 from bot.digest import Period, build_digest, render_digest
