@@ -63,6 +63,7 @@ async def on_startup(application: DanvanApplication, *, periodic_jobs: bool = Tr
     """After initialize(), before polling: the command menu and the periodic jobs (tests
     that drive the clock themselves leave the jobs out and call them directly)."""
     await menu.register_commands(application.bot)
+    await menu.register_member_commands(application.bot, application.bot_data["db"])
     if periodic_jobs:
         assert application.job_queue is not None
         application.job_queue.run_repeating(

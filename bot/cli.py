@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 
 import sqlalchemy.exc
 
+from bot import cli_export, cli_units
 from bot.i18n import Translator, translator
 from bot.settings import Settings, SettingsError, load_settings
 from bot.unit_csv import RowError, RowProblem, parse_unit_csv
@@ -335,6 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     import_parser.add_argument("file", help="CSV: code,name,level,parent_code[,former_name]")
     import_parser.set_defaults(handler=cmd_units_import)
     unit.add_parser("list", help="list units").set_defaults(handler=cmd_units_list)
+    cli_units.register(unit)
 
     invite = commands.add_parser("invite", help="invites").add_subparsers(
         dest="invite_command", required=True
@@ -354,6 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--name", required=True)
     add.add_argument("--unit", help="unit code (default: the top-level unit)")
     add.set_defaults(handler=cmd_admin_add)
+    cli_export.register(commands)
 
     for sub in (import_parser, unit.choices["list"], create, add):
         sub.add_argument("--json", action="store_true", help="print JSON")

@@ -60,7 +60,7 @@ from storage.engine import Database
 from storage.models import Role, Unit
 from storage.reminders import Recipient, area_members
 
-PeriodKind = Literal["week", "month"]
+PeriodKind = Literal["week", "month", "year"]
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 TABLE_MAX_CHILDREN = 15  # more children than this are listed one per line
 TABLE_NAME_WIDTH = 16
@@ -104,6 +104,8 @@ class Period:
         if self.kind == "week":
             year, week, _ = self.start.isocalendar()
             return f"{year}-W{week:02d}"
+        if self.kind == "year":
+            return f"{self.start.year}"
         return f"{self.start.year}-{self.start.month:02d}"
 
     @property
@@ -113,6 +115,8 @@ class Period:
 
     @property
     def is_complete(self) -> bool:
+        if self.kind == "year":
+            return self.end == date(self.start.year, 12, 31)
         natural_end = self.start + timedelta(days=6) if self.kind == "week" else None
         return self.end == (natural_end or _month_end(self.start))
 
@@ -120,6 +124,10 @@ class Period:
         """The week or month before, cut to the same length when this one is "so far"."""
         if self.kind == "week":
             return Period("week", self.start - timedelta(weeks=1), self.end - timedelta(weeks=1))
+        if self.kind == "year":
+            year = self.start.year - 1
+            end = self.end.replace(year=year) if _valid(year, self.end) else date(year, 2, 28)
+            return Period("year", date(year, 1, 1), end)
         last = self.start - timedelta(days=1)
         first = last.replace(day=1)
         if self.is_complete:
@@ -152,6 +160,19 @@ class Period:
     @staticmethod
     def this_month_so_far(today: date) -> Period:
         return Period("month", today.replace(day=1), today)
+
+    @staticmethod
+    def this_year_so_far(today: date) -> Period:
+        return Period("year", date(today.year, 1, 1), today)
+
+
+def _valid(year: int, day: date) -> bool:
+    """Whether `day`'s month and day exist in `year` (29 February does not always)."""
+    try:
+        day.replace(year=year)
+    except ValueError:
+        return False
+    return True
 
 
 # --- donors ---------------------------------------------------------------------------------------
@@ -316,6 +337,10 @@ def _header(t: Translator, digest: Digest) -> list[str]:
         legend = t._(
             "<b>Totals</b> (in brackets: change from the previous week; total since 1 January)"
         )
+    elif period.kind == "year":
+        title = t._("📊 <b>Figures for the year: {unit}</b>", unit=unit)
+        when = t._("Year {year}: {start} – {end}", year=period.start.year, start=start, end=end)
+        legend = t._("<b>Totals</b> (in brackets: change from the same days of the previous year)")
     else:
         title = t._("📊 <b>Monthly digest: {unit}</b>", unit=unit)
         when = t._(
@@ -454,6 +479,8 @@ def _silent_groups(t: Translator, digest: Digest) -> list[str]:
     count = format_number(len(groups))
     if digest.period.kind == "week":
         heading = t._("<b>🔕 Groups with no report this week</b> ({count})", count=count)
+    elif digest.period.kind == "year":
+        heading = t._("<b>🔕 Groups with no record this year</b> ({count})", count=count)
     else:
         heading = t._("<b>🔕 Groups with no record this month</b> ({count})", count=count)
     if not groups:

@@ -1,14 +1,151 @@
-"""(Being built.)"""
+"""/nhatky (/audit): the latest changes in the official's area, ten to a page, newest first.
+
+Which events an official sees is decided in storage/audit.py (`events_in_scope`): those made
+by members of their unit's subtree, and those about its units; admins see all. Each line says
+when (local time), who, what they did, and to what: a record's reference such as #L-12, a
+unit's code, or another entity's number.
+"""
 
 from __future__ import annotations
 
+from datetime import tzinfo
 from typing import Any
 
-from telegram import Update
-from telegram.ext import BaseHandler
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import BadRequest
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from handlers.common import DanvanContext
+from bot.formatting import escape_html
+from bot.i18n import N_, Translator
+from bot.records import label_of
+from handlers.common import DanvanContext, guarded, reply
+from storage import records
+from storage.audit import LogLine, LogPage, events_in_scope
+from storage.models import Role
+from storage.scope import member_scope
+
+PAGE_SIZE = 10
+PREFIX = "au"
+SHOWN_NAME = 60  # of a member's name
+
+# What an event did; actions not listed here are shown as stored.
+ACTIONS: dict[str, str] = {
+    "create": N_("created"),
+    "edit": N_("edited"),
+    "update": N_("changed"),
+    "delete": N_("deleted"),
+    "stage": N_("moved to a new stage"),
+    "join": N_("joined"),
+    "refused": N_("was refused"),
+    "undo": N_("withdrew"),
+    "superseded": N_("replaced by a record"),
+    "import": N_("imported"),
+    "import_create": N_("imported (new)"),
+    "import_update": N_("imported (changed)"),
+    "rename": N_("renamed"),
+    "move": N_("moved"),
+    "deactivate": N_("deactivated"),
+    "reactivate": N_("reactivated"),
+    "revoke": N_("revoked"),
+    "exported": N_("exported"),
+    "sent": N_("sent"),
+    "delivered": N_("delivered"),
+}
+# What it was done to; likewise.
+ENTITIES: dict[str, str] = {
+    "activity": N_("activity"),
+    "land_pledge": N_("land donation"),
+    "workday": N_("workdays"),
+    "nil_report": N_("nil report"),
+    "member": N_("member"),
+    "unit": N_("unit"),
+    "invite": N_("invite"),
+    "schedule": N_("schedule"),
+    "command": N_("command"),
+    "export": N_("export"),
+    "broadcast": N_("announcement"),
+}
+RECORD_KINDS = {entity: kind for kind, entity in records.ENTITY.items()}
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def reference(line: LogLine) -> str:
+    """#L-12 for a record, the code for a unit, #7 for anything else with an id."""
+    if line.entity_id is None:
+        return ""
+    if line.entity in RECORD_KINDS:
+        return records.reference(RECORD_KINDS[line.entity], line.entity_id)
+    if line.unit_code is not None:
+        return escape_html(line.unit_code)
+    return f"#{line.entity_id}"
+
+
+def line_text(t: Translator, line: LogLine, tz: tzinfo) -> str:
+    """ "25/11/2026 12:00 · Nguyễn Thị Lan · created · land donation #L-12" """
+    when = line.at.astimezone(tz).strftime("%d/%m/%Y %H:%M")
+    who = escape_html(_shorten(line.actor, SHOWN_NAME)) if line.actor else "—"
+    action = escape_html(label_of(t, ACTIONS, line.action))
+    target = " ".join(
+        filter(None, [escape_html(label_of(t, ENTITIES, line.entity)), reference(line)])
+    )
+    return f"{when} · <b>{who}</b> · {action} · {target}"
+
+
+def page_text(t: Translator, page: LogPage, tz: tzinfo) -> str:
+    if page.total == 0:
+        return t._("No changes have been recorded in your area yet.")
+    head = t._(
+        "<b>Recent changes</b>, newest first (page {page} of {pages}):",
+        page=page.page + 1,
+        pages=page.pages,
+    )
+    first = page.page * PAGE_SIZE
+    lines = [f"{first + i + 1}. {line_text(t, line, tz)}" for i, line in enumerate(page.lines)]
+    return "\n".join([head, *lines])
+
+
+def page_markup(page: LogPage) -> InlineKeyboardMarkup | None:
+    paging = []
+    if page.page > 0:
+        paging.append(InlineKeyboardButton("◀", callback_data=f"{PREFIX}:p:{page.page - 1}"))
+    if page.page < page.pages - 1:
+        paging.append(InlineKeyboardButton("▶", callback_data=f"{PREFIX}:p:{page.page + 1}"))
+    return InlineKeyboardMarkup([paging]) if paging else None
+
+
+async def _view(context: DanvanContext, page: int) -> tuple[str, InlineKeyboardMarkup | None]:
+    assert context.member is not None
+    scope = await member_scope(context.session, context.member)
+    found = await events_in_scope(context.session, scope, page, PAGE_SIZE)
+    return page_text(context.t, found, context.settings.tz), page_markup(found)
+
+
+@guarded(Role.OFFICIAL)
+async def audit_command(update: Update, context: DanvanContext) -> None:
+    """/nhatky: the first page."""
+    text, markup = await _view(context, 0)
+    await reply(update, text, reply_markup=markup)
+
+
+@guarded(Role.OFFICIAL)
+async def on_page(update: Update, context: DanvanContext) -> None:
+    """◀ / ▶: another page, in the same message (a page past the end shows the last)."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    await query.answer()
+    text, markup = await _view(context, int(query.data.rsplit(":", 1)[1]))
+    try:
+        await query.edit_message_text(text, parse_mode="HTML", reply_markup=markup)
+    except BadRequest as exc:  # pressed twice: the message already shows this
+        if "not modified" not in str(exc).lower():
+            raise
 
 
 def handlers() -> list[BaseHandler[Update, DanvanContext, Any]]:
-    return []
+    return [
+        CommandHandler(["nhatky", "audit"], audit_command),
+        CallbackQueryHandler(on_page, pattern=rf"^{PREFIX}:p:\d+$"),
+    ]

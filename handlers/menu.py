@@ -3,22 +3,38 @@ the summary; and the one polite answer for strangers."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 from datetime import timedelta
 from typing import Any
 
-from telegram import Bot, BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from sqlmodel import col, select
+from telegram import (
+    Bot,
+    BotCommand,
+    BotCommandScopeChat,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+)
+from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot import access
 from bot.flow import Input, InputKind
 from bot.formatting import format_area, format_date, format_number
-from bot.i18n import LANGUAGES
+from bot.i18n import LANGUAGES, N_
 from bot.i18n import translator as make_translator
 from handlers import flows
 from handlers.common import DanvanContext, guarded, not_registered_text, refuse, reply
 from handlers.keyboards import main_menu, menu_action
-from storage import records, reports
-from storage.models import Role
+from storage import records, reports, state
+from storage.engine import Database
+from storage.models import Member, Role
+
+log = logging.getLogger(__name__)
 
 
 def message_input(message: Message) -> Input:
@@ -91,22 +107,31 @@ async def _run_action(update: Update, context: DanvanContext, action: str) -> No
         await _help(update, context)
 
 
+# Headings in /trogiup before the first command that needs the role.
+HELP_SECTIONS: dict[str, str] = {
+    Role.OFFICIAL: N_("<b>For officials</b>"),
+    Role.ADMIN: N_("<b>For admins</b>"),
+}
+
+
+def command_label(command: access.Command, language: str) -> str:
+    """The name people of this language see: /hoatdong in Vietnamese, /activity in English."""
+    return command.alias if language == "en" else command.name
+
+
 def help_text(context: DanvanContext) -> str:
+    """The commands the person's role allows (bot.access.COMMANDS), in their language."""
     t = context.t
-    return "\n".join(
-        [
-            t._("<b>How to use danvan</b>"),
-            t._("Tap a menu button, or send a command:"),
-            t._("/hoatdong — log an activity (meeting, persuasion, clean-up…)"),
-            t._("/hiendat — log a land donation; areas like 150 m2 or 2 sào"),
-            t._("/ngaycong — log voluntary workdays"),
-            t._("/daghi — your group's records: view, correct, delete"),
-            t._("/baocao — your group's totals"),
-            t._("/huy — cancel what you are filling in"),
-            t._("/ngonngu — Tiếng Việt / English"),
-            t._("You can type without diacritics: “hom qua”, “2 sao”."),
-        ]
-    )
+    role = context.member.role if context.member is not None else Role.COORDINATOR
+    lines = [t._("<b>How to use danvan</b>"), t._("Tap a menu button, or send a command:")]
+    sections_shown: set[str] = set()
+    for command in access.commands_for(role):
+        if command.needs in HELP_SECTIONS and command.needs not in sections_shown:
+            sections_shown.add(command.needs)
+            lines += ["", t._(HELP_SECTIONS[command.needs])]
+        lines.append(f"/{command_label(command, t.language)} — {t._(command.description)}")
+    lines += ["", t._("You can type without diacritics: “hom qua”, “2 sao”.")]
+    return "\n".join(lines)
 
 
 async def _help(update: Update, context: DanvanContext) -> None:
@@ -247,14 +272,88 @@ async def unknown_command(update: Update, context: DanvanContext) -> None:
     await reply(update, context.t._("I do not know that command. Send /trogiup for help."))
 
 
+# Roles with a command menu of their own, set per chat; coordinators (and deactivated
+# members) see the default menu.
+CHAT_MENU_ROLES = (Role.OFFICIAL, Role.ADMIN)
+MENU_STATE = "command_menu"  # conversation_state namespace: the menu last set per chat
+
+
+def menu_commands(role: str, language: str) -> list[BotCommand]:
+    t = make_translator(language)
+    return [
+        BotCommand(command_label(command, language), t._(command.description))
+        for command in access.commands_for(role)
+    ]
+
+
+def menu_fingerprint(role: str) -> str:
+    """Changes when the role's menu does (new commands, new translations)."""
+    menus = [[tuple(c.to_dict().values()) for c in menu_commands(role, lang)] for lang in LANGUAGES]
+    return hashlib.sha256(json.dumps([role, menus]).encode()).hexdigest()[:16]
+
+
 async def register_commands(bot: Bot) -> None:
-    """The command menu: Vietnamese commands by default, English ones for English apps."""
-    vi, en = make_translator("vi"), make_translator("en")
-    commands = access.commands_for(Role.COORDINATOR)
-    await bot.set_my_commands([BotCommand(c.name, vi._(c.description)) for c in commands])
-    await bot.set_my_commands(
-        [BotCommand(c.alias, en._(c.description)) for c in commands], language_code="en"
-    )
+    """The default command menu, the coordinators': Vietnamese commands, and the English
+    aliases for English apps."""
+    await bot.set_my_commands(menu_commands(Role.COORDINATOR, "vi"))
+    await bot.set_my_commands(menu_commands(Role.COORDINATOR, "en"), language_code="en")
+
+
+def _menu_role(member: Member) -> str | None:
+    """The role whose menu the member's chat gets; None: the default menu."""
+    return member.role if member.active and member.role in CHAT_MENU_ROLES else None
+
+
+async def _set_chat_menu(bot: Bot, chat_id: int, role: str | None) -> bool:
+    """Set the chat's menu in both languages (role None: remove it, so the default shows);
+    False when Telegram refused, e.g. a chat that no longer exists."""
+    scope = BotCommandScopeChat(chat_id)
+    try:
+        if role is None:
+            await bot.delete_my_commands(scope=scope)
+            await bot.delete_my_commands(scope=scope, language_code="en")
+        else:
+            await bot.set_my_commands(menu_commands(role, "vi"), scope=scope)
+            await bot.set_my_commands(menu_commands(role, "en"), scope=scope, language_code="en")
+    except TelegramError as error:
+        log.warning("Could not set the command menu of chat %s: %s", chat_id, error)
+        return False
+    return True
+
+
+async def refresh_commands(bot: Bot, member: Member) -> None:
+    """The member's command menu after they join, change role, or are (de)activated: an
+    official's or admin's own list, or the default one for everyone else."""
+    await _set_chat_menu(bot, member.telegram_id, _menu_role(member))
+
+
+async def register_member_commands(bot: Bot, db: Database) -> int:
+    """At start: every active official and admin gets their role's menu, and those who no
+    longer are get the default one back. Only what changed since it was last set here is
+    sent (the conversation_state table remembers it), so a plain restart makes no call.
+    Returns the number of chats updated."""
+    async with db.session() as session:
+        query = select(Member.telegram_id, Member.role).where(
+            col(Member.active).is_(True), col(Member.role).in_(CHAT_MENU_ROLES)
+        )
+        wanted = {str(chat): role for chat, role in (await session.exec(query)).all()}
+        known = await state.load_namespace(session, MENU_STATE)
+    changed: dict[str, str | None] = {}
+    for chat, role in wanted.items():
+        wanted_menu = menu_fingerprint(role)
+        if known.get(chat) != wanted_menu and await _set_chat_menu(bot, int(chat), role):
+            changed[chat] = wanted_menu
+    for chat in known.keys() - wanted.keys():
+        if await _set_chat_menu(bot, int(chat), None):
+            changed[chat] = None
+    if changed:
+        async with db.session() as session:
+            for chat, fingerprint in changed.items():
+                if fingerprint is None:
+                    await state.delete(session, MENU_STATE, chat)
+                else:
+                    await state.save(session, MENU_STATE, chat, fingerprint)
+    return len(changed)
 
 
 def handlers() -> list[BaseHandler[Update, DanvanContext, Any]]:

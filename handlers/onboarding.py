@@ -13,6 +13,7 @@ from bot.records import JOIN
 from handlers.common import DanvanContext, guarded, not_registered_text, reply
 from handlers.flows import begin, end, now
 from handlers.keyboards import main_menu
+from handlers.menu import CHAT_MENU_ROLES, refresh_commands
 from storage import invites, units
 from storage.audit import record
 from storage.models import Member, Role, pk
@@ -131,6 +132,8 @@ async def finish_joining(update: Update, context: DanvanContext, draft: dict[str
         ),
         reply_markup=main_menu(t),
     )
+    if member.role in CHAT_MENU_ROLES:  # coordinators keep the default menu
+        await refresh_commands(context.bot, member)
 
 
 def handlers() -> list[BaseHandler[Update, DanvanContext, Any]]:

@@ -1,13 +1,33 @@
-"""The audit trail: who changed what, when, from which value to which."""
+"""The audit trail: who changed what, when, from which value to which.
+
+Reading it back (/nhatky): an event has no unit of its own, so an official's scope (their
+unit's subtree, see storage/scope.py) is applied in two ways, and an event is shown when
+either holds:
+
+- the ACTOR is a member whose unit is in the subtree (what the people of the area did, and
+  what they were refused), and
+- the event is ABOUT a unit in the subtree: entity "unit" or "schedule", whose entity_id is a
+  unit's id (e.g. an admin elsewhere renaming a village, or changing its reminder times).
+
+Events without a member actor (the CLI, imports by "actor_label") are therefore seen by
+officials only when they concern a unit in their subtree; admins (scope None) see everything.
+Members keep their events when they move unit: the actor's CURRENT unit decides.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import and_, func, or_
+from sqlalchemy.orm import aliased
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import AuditEvent, utcnow
+from storage.models import AuditEvent, Member, Unit, utcnow
+
+UNIT_ENTITIES = ("unit", "schedule")  # events whose entity_id is a unit's id
 
 
 async def record(
@@ -35,3 +55,78 @@ async def record(
     )
     session.add(event)
     return event
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """One event as the audit log lists it."""
+
+    id: int
+    at: datetime
+    actor: str | None  # the member's name, else the actor label ("cli"); None when unknown
+    entity: str
+    entity_id: int | None
+    action: str
+    unit_code: str | None  # for events about a unit (UNIT_ENTITIES)
+
+
+@dataclass(frozen=True)
+class LogPage:
+    lines: list[LogLine]
+    total: int
+    page: int  # from 0
+    pages: int  # at least 1
+
+
+async def events_in_scope(
+    session: AsyncSession, scope: str | None, page: int, page_size: int
+) -> LogPage:
+    """A page of the events in `scope` (a unit path prefix; None: all), newest first. A page
+    past the end gives the last one."""
+    actor = aliased(Member)
+    actor_unit = aliased(Unit)
+    about = aliased(Unit)
+    condition = (
+        None
+        if scope is None
+        else or_(col(actor_unit.path).startswith(scope), col(about.path).startswith(scope))
+    )
+
+    def joined(query: Any) -> Any:
+        query = (
+            query.outerjoin(actor, col(actor.id) == col(AuditEvent.actor_id))
+            .outerjoin(actor_unit, col(actor_unit.id) == col(actor.unit_id))
+            .outerjoin(
+                about,
+                and_(
+                    col(AuditEvent.entity).in_(UNIT_ENTITIES),
+                    col(about.id) == col(AuditEvent.entity_id),
+                ),
+            )
+        )
+        return query if condition is None else query.where(condition)
+
+    total = (await session.exec(joined(select(func.count()).select_from(AuditEvent)))).one()
+    pages = max(1, -(-total // page_size))
+    page = min(max(page, 0), pages - 1)
+    query = joined(
+        select(AuditEvent, col(actor.full_name), col(about.code)).select_from(AuditEvent)
+    )
+    query = (
+        query.order_by(col(AuditEvent.at).desc(), col(AuditEvent.id).desc())
+        .offset(page * page_size)
+        .limit(page_size)
+    )
+    lines = [
+        LogLine(
+            id=event.id,
+            at=event.at,
+            actor=name or event.actor_label,
+            entity=event.entity,
+            entity_id=event.entity_id,
+            action=event.action,
+            unit_code=code,
+        )
+        for event, name, code in (await session.exec(query)).all()
+    ]
+    return LogPage(lines, total, page, pages)

@@ -1,4 +1,5 @@
-"""Invites: unguessable codes that let a person join with a role in a unit."""
+"""Invites: unguessable codes that let a person join with a role in a unit; made, listed and
+withdrawn by admins anywhere and by officials (coordinator invites) in their unit's subtree."""
 
 from __future__ import annotations
 
@@ -6,14 +7,17 @@ import enum
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlalchemy.engine import CursorResult
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.audit import record
-from storage.models import Invite, Unit, pk
+from storage.members import ROLE_VALUES, Outcome, grantable_roles, record_refusal, unit_for
+from storage.models import Invite, Member, Role, Unit, pk
+from storage.scope import member_scope, unit_id_in_scope, units_in
 
 # No 0/O or 1/I/L, so a code read aloud or typed from paper survives; 12 symbols = 60 bits.
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -109,3 +113,153 @@ async def take_use(session: AsyncSession, invite: Invite) -> bool:
     )
     assert isinstance(result, CursorResult)
     return result.rowcount == 1
+
+
+# --- inviting and withdrawing, as a member ---------------------------------------------------
+
+USE_CHOICES = (1, 5, 20)  # the buttons; anything from 1 to MAX_USES is accepted
+MAX_USES = 100
+INVITE_PAGE_SIZE = 10
+
+
+@dataclass(frozen=True)
+class Created:
+    outcome: Outcome
+    invite: Invite | None = None
+    unit: Unit | None = None
+
+
+async def create_by(
+    session: AsyncSession, actor: Member, *, role: str, unit_id: int, uses: int, now: datetime
+) -> Created:
+    """An invite made by `actor`, for a role they may give, into an active unit of their scope,
+    valid for DEFAULT_DAYS; refusals are audited."""
+    if role not in ROLE_VALUES or not 1 <= uses <= MAX_USES:
+        return Created(Outcome.STALE)
+    if Role(role) not in grantable_roles(actor.role):
+        await record_refusal(
+            session, actor, "invite", None, Outcome.ROLE, "invite_create", now, role=role
+        )
+        return Created(Outcome.ROLE)
+    outcome, unit = await unit_for(session, actor, unit_id, now=now, action="invite_create")
+    if unit is None:
+        return Created(outcome)
+    if not unit.active:
+        return Created(Outcome.STALE)
+    invite = await create(session, role=role, unit=unit, now=now, uses=uses, created_by=actor.id)
+    return Created(Outcome.OK, invite, unit)
+
+
+def _open_at(now: datetime) -> tuple[Any, ...]:
+    return (
+        col(Invite.revoked_at).is_(None),
+        col(Invite.expires_at) > now,
+        col(Invite.uses) < col(Invite.max_uses),
+    )
+
+
+@dataclass(frozen=True)
+class OpenInvite:
+    id: int
+    code: str
+    role: str
+    unit_name: str
+    unit_code: str
+    uses: int
+    max_uses: int
+    expires_at: datetime
+
+    @property
+    def uses_left(self) -> int:
+        return self.max_uses - self.uses
+
+
+@dataclass(frozen=True)
+class OpenInvitesPage:
+    invites: list[OpenInvite]
+    page: int
+    pages: int
+    total: int
+
+
+async def open_invites(
+    session: AsyncSession,
+    actor: Member,
+    now: datetime,
+    page: int,
+    page_size: int = INVITE_PAGE_SIZE,
+) -> OpenInvitesPage:
+    """The invites of the actor's scope that still let someone join (not expired, not used
+    up, not withdrawn), those expiring first first; a page past the end gives the last."""
+    where = (
+        col(Invite.unit_id).in_(units_in(await member_scope(session, actor))),
+        *_open_at(now),
+    )
+    total = int((await session.exec(select(func.count(col(Invite.id))).where(*where))).one())
+    pages = max(1, -(-total // page_size))
+    page = min(max(page, 0), pages - 1)
+    query = (
+        select(Invite, Unit)
+        .join(Unit, col(Unit.id) == col(Invite.unit_id))
+        .where(*where)
+        .order_by(col(Invite.expires_at), col(Invite.id))
+        .offset(page * page_size)
+        .limit(page_size)
+    )
+    found = [
+        OpenInvite(
+            id=pk(invite),
+            code=invite.code,
+            role=invite.role,
+            unit_name=unit.name,
+            unit_code=unit.code,
+            uses=invite.uses,
+            max_uses=invite.max_uses,
+            expires_at=invite.expires_at,
+        )
+        for invite, unit in (await session.exec(query)).all()
+    ]
+    return OpenInvitesPage(found, page, pages, total)
+
+
+@dataclass(frozen=True)
+class Revoked:
+    outcome: Outcome
+    invite: Invite | None = None
+    unit: Unit | None = None
+
+
+async def revoke(
+    session: AsyncSession, actor: Member, invite_id: int, *, now: datetime, apply: bool = True
+) -> Revoked:
+    """Withdraw an invite of the actor's scope that they could have made (officials:
+    coordinator invites), so its code no longer lets anyone join; people who already joined
+    stay. STALE when it is gone or already withdrawn; refusals are audited. `apply=False`
+    only checks (for the confirmation question)."""
+    invite = await session.get(Invite, invite_id)
+    if invite is None or invite.revoked_at is not None:
+        return Revoked(Outcome.STALE, invite)
+    unit = await unit_id_in_scope(session, actor, invite.unit_id)
+    if unit is None:
+        await record_refusal(
+            session, actor, "invite", invite.id, Outcome.OUT_OF_SCOPE, "invite_revoke", now
+        )
+        return Revoked(Outcome.OUT_OF_SCOPE, invite)
+    if Role(invite.role) not in grantable_roles(actor.role):
+        await record_refusal(
+            session, actor, "invite", invite.id, Outcome.ROLE, "invite_revoke", now
+        )
+        return Revoked(Outcome.ROLE, invite, unit)
+    if apply:
+        invite.revoked_at = now
+        await record(
+            session,
+            "invite",
+            invite.id,
+            "revoke",
+            {"revoked_at": None},
+            {"revoked_at": now.isoformat()},
+            actor_id=actor.id,
+            at=now,
+        )
+    return Revoked(Outcome.OK, invite, unit)

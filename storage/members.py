@@ -1,13 +1,25 @@
-"""Members: the people who use danvan, each with one role and one unit."""
+"""Members: the people who use danvan, each with one role and one unit; who may manage whom
+(admins everyone, officials the coordinators of their unit's subtree, nobody themself), the
+members of a unit with their last report, and changes of role, unit and active."""
 
 from __future__ import annotations
 
+import enum
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, union_all
+from sqlalchemy import select as core_select
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.access import in_scope
 from bot.textnorm import nfc
+from storage import scope, units
 from storage.audit import record
-from storage.models import Member, Role, Unit, pk, utcnow
+from storage.models import Activity, LandPledge, Member, Role, Unit, Workday, pk, utcnow
 
 
 async def by_telegram_id(session: AsyncSession, telegram_id: int) -> Member | None:
@@ -46,3 +58,402 @@ async def add_admin(
     after = {"role": member.role, "unit_id": member.unit_id, "active": True}
     await record(session, "member", member.id, "update", before, after, actor_label=actor_label)
     return member, False
+
+
+# --- who may manage whom ---------------------------------------------------------------------
+
+MEMBER_PAGE_SIZE = 10
+UNIT_PAGE_SIZE = 8
+
+
+class Outcome(enum.StrEnum):
+    """How a request to manage a member or an invite ended (or would end)."""
+
+    OK = "ok"
+    STALE = "stale"  # gone, or changed since the button was made
+    SELF = "self"  # nobody manages their own account here (an admin cannot lock themself out)
+    OUT_OF_SCOPE = "out_of_scope"  # a member, unit or invite outside the actor's subtree
+    ROLE = "role"  # the target's role, or the role to give, is beyond the actor's
+
+
+REFUSALS = frozenset({Outcome.SELF, Outcome.OUT_OF_SCOPE, Outcome.ROLE})
+ROLE_VALUES = frozenset(role.value for role in Role)
+
+
+def grantable_roles(actor_role: str) -> list[Role]:
+    """The roles a member may give, by an invite or by a change of role: admins any,
+    officials coordinator only, coordinators none."""
+    role = Role(actor_role)
+    if role is Role.ADMIN:
+        return [Role.COORDINATOR, Role.OFFICIAL, Role.ADMIN]
+    if role is Role.OFFICIAL:
+        return [Role.COORDINATOR]
+    return []
+
+
+def manage_denial(
+    *,
+    actor_id: int | None,
+    actor_role: str,
+    actor_scope: str | None,
+    target_id: int | None,
+    target_role: str,
+    target_unit_path: str,
+) -> Outcome | None:
+    """None when the actor may change the target member (role, unit, active); otherwise why
+    not. Admins manage everyone; officials manage the coordinators of their unit's subtree;
+    nobody manages themself."""
+    if actor_id is not None and actor_id == target_id:
+        return Outcome.SELF
+    if not in_scope(actor_scope, target_unit_path):
+        return Outcome.OUT_OF_SCOPE
+    if Role(target_role) not in grantable_roles(actor_role):
+        return Outcome.ROLE
+    return None
+
+
+async def record_refusal(
+    session: AsyncSession,
+    actor: Member,
+    entity: str,
+    entity_id: int | None,
+    reason: Outcome,
+    action: str,
+    now: datetime,
+    **detail: Any,
+) -> None:
+    """Audit a refused request (the `@guarded` decorator does this for a missing role)."""
+    after = {"handler": action, "reason": reason.value, **detail}
+    await record(session, entity, entity_id, "refused", None, after, actor_id=actor.id, at=now)
+
+
+# --- units to choose from --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UnitLookup:
+    """A unit found by its code for the actor: `unit` is None when unknown (or inactive, if
+    only active units were asked for) or outside the actor's scope (`out_of_scope`)."""
+
+    unit: Unit | None
+    out_of_scope: bool = False
+
+
+async def unit_by_code(
+    session: AsyncSession,
+    actor: Member,
+    code: str,
+    *,
+    now: datetime,
+    action: str,
+    active_only: bool = True,
+) -> UnitLookup:
+    """The unit with this code (as typed, or in capitals) if the actor may act on it; an
+    out-of-scope attempt is audited."""
+    text = code.strip()
+    for candidate in dict.fromkeys((text, text.upper())):
+        unit = await units.by_code(session, candidate)
+        if unit is None:
+            continue
+        if active_only and not unit.active:
+            return UnitLookup(None)
+        if await scope.unit_id_in_scope(session, actor, pk(unit)) is None:
+            await record_refusal(session, actor, "unit", unit.id, Outcome.OUT_OF_SCOPE, action, now)
+            return UnitLookup(None, out_of_scope=True)
+        return UnitLookup(unit)
+    return UnitLookup(None)
+
+
+async def unit_for(
+    session: AsyncSession, actor: Member, unit_id: int, *, now: datetime, action: str
+) -> tuple[Outcome, Unit | None]:
+    """The unit a button names, if it still exists and is in the actor's scope (OK); STALE
+    when it is gone; OUT_OF_SCOPE (audited) when it is outside."""
+    unit = await scope.unit_id_in_scope(session, actor, unit_id)
+    if unit is not None:
+        return Outcome.OK, unit
+    if await session.get(Unit, unit_id) is None:
+        return Outcome.STALE, None
+    await record_refusal(session, actor, "unit", unit_id, Outcome.OUT_OF_SCOPE, action, now)
+    return Outcome.OUT_OF_SCOPE, None
+
+
+@dataclass(frozen=True)
+class UnitChoice:
+    id: int
+    name: str
+    code: str
+    has_children: bool
+
+
+@dataclass(frozen=True)
+class UnitChoices:
+    """One page of a unit's active children, to pick from."""
+
+    units: list[UnitChoice]
+    page: int
+    pages: int
+
+
+async def unit_choices(
+    session: AsyncSession, parent: Unit, page: int, page_size: int = UNIT_PAGE_SIZE
+) -> UnitChoices:
+    """The active children of `parent` (in the caller's scope, since `parent` is), by name;
+    a page past the end gives the last page."""
+    child = aliased(Unit)
+    where = (col(Unit.parent_id) == parent.id, col(Unit.active).is_(True))
+    total = (await session.exec(select(func.count()).select_from(Unit).where(*where))).one()
+    pages = max(1, -(-int(total) // page_size))
+    page = min(max(page, 0), pages - 1)
+    has_children = (
+        select(col(child.id))
+        .where(col(child.parent_id) == col(Unit.id), col(child.active).is_(True))
+        .exists()
+    )
+    query = (
+        select(Unit, has_children)
+        .where(*where)
+        .order_by(col(Unit.name_key), col(Unit.code))
+        .offset(page * page_size)
+        .limit(page_size)
+    )
+    choices = [
+        UnitChoice(pk(unit), unit.name, unit.code, bool(more))
+        for unit, more in (await session.exec(query)).all()
+    ]
+    return UnitChoices(choices, page, pages)
+
+
+# --- the members of a unit -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MemberLine:
+    id: int
+    full_name: str
+    role: str
+    phone: str | None
+    active: bool
+    unit_id: int
+    unit_name: str
+    unit_code: str
+    unit_path: str
+    last_report: date | None  # the latest on_date of their live records
+
+
+@dataclass(frozen=True)
+class MembersPage:
+    unit: Unit
+    lines: list[MemberLine]
+    page: int
+    pages: int
+    total: int
+    first_number: int  # the 1-based number of the page's first line
+
+
+async def last_reports(session: AsyncSession, member_ids: list[int]) -> dict[int, date]:
+    """Each member's latest record date (activities, land pledges, workdays; deleted records
+    do not count), in one aggregate query."""
+    if not member_ids:
+        return {}
+    branches: list[Any] = [
+        core_select(
+            col(model.reporter_id).label("reporter_id"), col(model.on_date).label("on_date")
+        ).where(col(model.reporter_id).in_(member_ids), col(model.deleted_at).is_(None))
+        for model in (Activity, LandPledge, Workday)
+    ]
+    live = union_all(*branches).subquery("live_records")
+    query = select(live.c.reporter_id, func.max(live.c.on_date)).group_by(live.c.reporter_id)
+    found: dict[int, date] = {}
+    for reporter_id, last in (await session.exec(query)).all():
+        found[int(reporter_id)] = last if isinstance(last, date) else date.fromisoformat(last)
+    return found
+
+
+async def members_page(
+    session: AsyncSession, unit: Unit, page: int, page_size: int = MEMBER_PAGE_SIZE
+) -> MembersPage:
+    """One page of the members of `unit`'s subtree (the caller checked that it is in the
+    actor's scope): active ones first, by unit, then by name. A page past the end gives the
+    last page."""
+    where = col(Member.unit_id).in_(scope.units_in(unit.path))
+    total = int((await session.exec(select(func.count(col(Member.id))).where(where))).one())
+    pages = max(1, -(-total // page_size))
+    page = min(max(page, 0), pages - 1)
+    query = (
+        select(Member, Unit)
+        .join(Unit, col(Unit.id) == col(Member.unit_id))
+        .where(where)
+        .order_by(col(Member.active).desc(), col(Unit.path), col(Member.full_name), col(Member.id))
+        .offset(page * page_size)
+        .limit(page_size)
+    )
+    rows = (await session.exec(query)).all()
+    last = await last_reports(session, [pk(member) for member, _ in rows])
+    lines = [
+        MemberLine(
+            id=pk(member),
+            full_name=member.full_name,
+            role=member.role,
+            phone=member.phone,
+            active=member.active,
+            unit_id=pk(member_unit),
+            unit_name=member_unit.name,
+            unit_code=member_unit.code,
+            unit_path=member_unit.path,
+            last_report=last.get(pk(member)),
+        )
+        for member, member_unit in rows
+    ]
+    return MembersPage(unit, lines, page, pages, total, page * page_size + 1)
+
+
+# --- changing a member -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Change:
+    """The outcome of a request about a member, with the member and their unit (after the
+    change, if one was made) when they exist."""
+
+    outcome: Outcome
+    member: Member | None = None
+    unit: Unit | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is Outcome.OK
+
+
+async def find_target(
+    session: AsyncSession, actor: Member, member_id: int, *, now: datetime, action: str
+) -> Change:
+    """The member a button names, if the actor may manage them (OK); a refusal is audited."""
+    member = await session.get(Member, member_id)
+    if member is None:
+        return Change(Outcome.STALE)
+    unit = await session.get(Unit, member.unit_id)
+    assert unit is not None
+    denial = manage_denial(
+        actor_id=actor.id,
+        actor_role=actor.role,
+        actor_scope=await scope.member_scope(session, actor),
+        target_id=member.id,
+        target_role=member.role,
+        target_unit_path=unit.path,
+    )
+    if denial is not None:
+        await record_refusal(session, actor, "member", member.id, denial, action, now)
+        return Change(denial, member, unit)
+    return Change(Outcome.OK, member, unit)
+
+
+async def change_role(
+    session: AsyncSession,
+    actor: Member,
+    member_id: int,
+    *,
+    expected: str,
+    role: str,
+    now: datetime,
+    apply: bool = True,
+) -> Change:
+    """Give the member `role`, if they still have `expected` and the actor may give it.
+    `apply=False` only checks (for the confirmation question)."""
+    found = await find_target(session, actor, member_id, now=now, action="member_role")
+    if not found.ok:
+        return found
+    member = found.member
+    assert member is not None
+    if role not in ROLE_VALUES or member.role != expected or role == expected:
+        return Change(Outcome.STALE, member, found.unit)
+    if Role(role) not in grantable_roles(actor.role):
+        await record_refusal(
+            session, actor, "member", member.id, Outcome.ROLE, "member_role", now, role=role
+        )
+        return Change(Outcome.ROLE, member, found.unit)
+    if apply:
+        member.role, member.updated_at = role, now
+        await record(
+            session,
+            "member",
+            member.id,
+            "update",
+            {"role": expected},
+            {"role": role},
+            actor_id=actor.id,
+            at=now,
+        )
+    return found
+
+
+async def change_unit(
+    session: AsyncSession,
+    actor: Member,
+    member_id: int,
+    *,
+    expected_unit_id: int,
+    unit_id: int,
+    now: datetime,
+    apply: bool = True,
+) -> Change:
+    """Move the member to the active unit `unit_id` in the actor's scope, if they are still
+    in `expected_unit_id`. `apply=False` only checks. The member's records stay where they
+    were logged."""
+    found = await find_target(session, actor, member_id, now=now, action="member_unit")
+    if not found.ok:
+        return found
+    member = found.member
+    assert member is not None
+    if member.unit_id != expected_unit_id or unit_id == expected_unit_id:
+        return Change(Outcome.STALE, member, found.unit)
+    outcome, unit = await unit_for(session, actor, unit_id, now=now, action="member_unit")
+    if unit is None or not unit.active:
+        return Change(outcome if unit is None else Outcome.STALE, member, found.unit)
+    if apply:
+        member.unit_id, member.updated_at = pk(unit), now
+        await record(
+            session,
+            "member",
+            member.id,
+            "update",
+            {"unit_id": expected_unit_id},
+            {"unit_id": unit.id},
+            actor_id=actor.id,
+            at=now,
+        )
+    return Change(Outcome.OK, member, unit)
+
+
+async def set_active(
+    session: AsyncSession,
+    actor: Member,
+    member_id: int,
+    *,
+    active: bool,
+    now: datetime,
+    apply: bool = True,
+) -> Change:
+    """Deactivate (or reactivate) the member. A deactivated member is refused everywhere by
+    bot.access.check; their records stay and keep counting. `apply=False` only checks."""
+    action = "member_reactivate" if active else "member_deactivate"
+    found = await find_target(session, actor, member_id, now=now, action=action)
+    if not found.ok:
+        return found
+    member = found.member
+    assert member is not None
+    if member.active == active:
+        return Change(Outcome.STALE, member, found.unit)
+    if apply:
+        member.active, member.updated_at = active, now
+        await record(
+            session,
+            "member",
+            member.id,
+            "reactivate" if active else "deactivate",
+            {"active": not active},
+            {"active": active},
+            actor_id=actor.id,
+            at=now,
+        )
+    return found
