@@ -13,7 +13,7 @@ from typing import Any, NoReturn
 
 import sqlalchemy.exc
 
-from bot import cli_export, cli_units
+from bot import cli_admin, cli_export, cli_units
 from bot.i18n import Translator, translator
 from bot.settings import Settings, SettingsError, load_settings
 from bot.unit_csv import RowError, RowProblem, parse_unit_csv
@@ -347,6 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--uses", type=_positive, default=1)
     create.add_argument("--days", type=_positive, default=invites.DEFAULT_DAYS)
     create.set_defaults(handler=cmd_invite_create)
+    cli_admin.register(commands, invite)
 
     admin = commands.add_parser("admin", help="admins").add_subparsers(
         dest="admin_command", required=True
