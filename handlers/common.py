@@ -9,8 +9,8 @@ from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from sqlmodel.ext.asyncio.session import AsyncSession
-from telegram import Update
-from telegram.ext import Application, CallbackContext, ConversationHandler, ExtBot
+from telegram import Message, Update
+from telegram.ext import Application, CallbackContext, ConversationHandler, ExtBot, filters
 
 from bot import access
 from bot.i18n import Translator, pick_language, translator
@@ -132,3 +132,22 @@ def guarded(needs: Role | None) -> Callable[[Callback[R]], Callback[R | int]]:
         return wrapper
 
     return decorate
+
+
+class RepliesToBotPrompt(filters.MessageFilter):
+    """A message sent in reply to one of the bot's own questions (Telegram's ForceReply), whose
+    text `asked` recognises. Typed answers reach a feature this way without going through the
+    coordinators' flows or the menu."""
+
+    def __init__(self, asked: Callable[[str], bool], name: str) -> None:
+        super().__init__(name=name)
+        self.asked = asked
+
+    def filter(self, message: Message) -> bool:
+        question = message.reply_to_message
+        return bool(
+            question is not None
+            and question.from_user is not None
+            and question.from_user.is_bot
+            and self.asked(question.text or "")
+        )

@@ -30,7 +30,6 @@ from telegram import (
     ForceReply,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
-    Message,
     Update,
 )
 from telegram.error import BadRequest
@@ -57,7 +56,7 @@ from bot.i18n import LANGUAGES, N_, Translator
 from bot.jobs import scheduler
 from bot.outbox import Attachment, OutMessage
 from handlers import flows
-from handlers.common import DanvanContext, guarded, reply
+from handlers.common import DanvanContext, RepliesToBotPrompt, guarded, reply
 from storage import export as store
 from storage import scope
 from storage.audit import record
@@ -91,22 +90,10 @@ _UNIT = re.compile(r"xp:u:(\d+):(\d{8}):(\d{8})")
 _FORMAT = re.compile(r"xp:f:(xlsx|csv):(\d+):(\d{8}):(\d{8})")
 
 
-class RepliesTo(filters.MessageFilter):
-    """A message sent in reply to one of the bot's prompts: the replied-to message is from a bot
-    and its text ends with the prompt, as `prompt(t)` words it in any of the languages."""
-
-    def __init__(self, prompt: Callable[[Translator], str]) -> None:
-        super().__init__(name="RepliesTo")
-        self.prompts = tuple({prompt(Translator(language)) for language in LANGUAGES})
-
-    def filter(self, message: Message) -> bool:
-        replied = message.reply_to_message
-        return (
-            replied is not None
-            and replied.from_user is not None
-            and replied.from_user.is_bot
-            and (replied.text or "").endswith(self.prompts)
-        )
+def RepliesTo(prompt: Callable[[Translator], str]) -> RepliesToBotPrompt:
+    """A reply to the bot's message that ends with `prompt`, worded in any of the languages."""
+    prompts = tuple({prompt(Translator(language)) for language in LANGUAGES})
+    return RepliesToBotPrompt(lambda text: text.endswith(prompts), name="RepliesTo")
 
 
 def dates_prompt(t: Translator) -> str:

@@ -38,7 +38,7 @@ from bot.i18n import Translator
 from bot.jobs import SLOT_JOB_PREFIX, scheduler
 from bot.unit_csv import RowError, UnitRow, parse_unit_csv
 from handlers import flows
-from handlers.common import DanvanContext, guarded, refuse, reply
+from handlers.common import DanvanContext, RepliesToBotPrompt, guarded, refuse, reply
 from storage import scope as scopes
 from storage import unit_admin, units
 from storage.audit import record
@@ -364,23 +364,11 @@ async def on_view(update: Update, context: DanvanContext) -> None:
 # --- typed answers (ForceReply) ----------------------------------------------------------------
 
 
-class _PromptReply(filters.MessageFilter):
-    """A reply to one of this module's questions: a bot message that starts with
-    PROMPT_MARK. Which question is current is checked by the handler, against user_data."""
-
-    __slots__ = ()
-
-    def filter(self, message: Message) -> bool:
-        asked = message.reply_to_message
-        return bool(
-            asked is not None
-            and asked.from_user is not None
-            and asked.from_user.is_bot
-            and (asked.text or "").startswith(PROMPT_MARK)
-        )
-
-
-PROMPT_REPLY = _PromptReply(name="units_prompt_reply")
+# A reply to one of this module's questions: a bot message that starts with PROMPT_MARK.
+# Which question is current is checked by the handler, against user_data.
+PROMPT_REPLY = RepliesToBotPrompt(
+    lambda text: text.startswith(PROMPT_MARK), name="units_prompt_reply"
+)
 
 
 async def _ask(
