@@ -627,7 +627,9 @@ async def _stream(session: AsyncSession, query: Any) -> AsyncIterator[tuple[Any,
     """Rows in batches (a server-side cursor on PostgreSQL), closed even when left early."""
     result = await session.stream(query.execution_options(yield_per=STREAM_BATCH))
     try:
-        async for row in result:
-            yield tuple(row)
+        # A batch at a time: iterating row by row awaits the driver for every row.
+        async for partition in result.partitions():
+            for row in partition:
+                yield tuple(row)
     finally:
         await result.close()
