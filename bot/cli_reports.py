@@ -1,0 +1,181 @@
+"""`danvan stats` (a unit's figures for a period) and `danvan broadcast` (an announcement to a
+unit's subtree), the chat's /thongke and /thongbao for scripts."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import secrets
+import sys
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import UTC, date, datetime
+from typing import Any
+
+from telegram import Bot
+
+from bot.delivery import Delivery
+from bot.digest import Period, build_digest
+from bot.formatting import format_date, format_number
+from bot.i18n import Translator
+from bot.settings import Settings
+from storage import units
+from storage.engine import Database
+from storage.export import broadcast_audience
+from storage.migrate import upgrade
+from storage.models import pk
+
+PERIODS: dict[str, Callable[[date], Period]] = {
+    "this-week": Period.this_week_so_far,
+    "last-week": Period.last_week,
+    "this-month": Period.this_month_so_far,
+    "last-month": Period.last_month,
+    "this-year": Period.this_year_so_far,
+}
+
+
+def _fail(args: argparse.Namespace, message: str) -> int:
+    if args.json:
+        print(json.dumps({"ok": False, "message": message}, ensure_ascii=False))
+    else:
+        print(f"danvan: {message}", file=sys.stderr)
+    return 1
+
+
+def cmd_stats(settings: Settings, t: Translator, args: argparse.Namespace) -> int:
+    today = datetime.now(settings.tz).date()
+    period = PERIODS[args.period](today)
+
+    async def work() -> int:
+        await upgrade(settings.database_url)
+        db = Database(settings.database_url)
+        try:
+            async with db.session() as session:
+                unit = await units.by_code(session, args.unit)
+                if unit is None:
+                    return _fail(args, t._("There is no unit with code {code}.", code=args.unit))
+                digest = await build_digest(session, pk(unit), period, mask_donors=True)
+        finally:
+            await db.dispose()
+        totals = digest.totals
+        if args.json:
+            print(
+                json.dumps(
+                    {
+                        "unit": unit.code,
+                        "start": period.start.isoformat(),
+                        "end": period.end.isoformat(),
+                        "current": asdict(totals.current),
+                        "previous": asdict(totals.previous),
+                        "year_to_date": asdict(totals.ytd),
+                    },
+                    ensure_ascii=False,
+                    indent=2,
+                    default=str,
+                )
+            )
+            return 0
+        start, end = format_date(period.start), format_date(period.end)
+        print(f"{unit.name} ({unit.code}): {start} – {end}")
+        for name, label in (
+            ("activities", t._("Activities")),
+            ("participants", t._("Participants")),
+            ("land_m2", t._("Land pledged (m²)")),
+            ("handed_over_m2", t._("Land handed over")),
+            ("workdays", t._("Workdays")),
+            ("nil_reports", t._("Nil reports")),
+        ):
+            now, before, ytd = (
+                getattr(figures, name) for figures in (totals.current, totals.previous, totals.ytd)
+            )
+            sign = "+" if now > before else ""
+            change = f"{sign}{format_number(now - before)}"
+            print(
+                "  "
+                + t._(
+                    "{label}: {value} (change {change}; year to date {ytd})",
+                    label=label,
+                    value=format_number(now),
+                    change=change,
+                    ytd=format_number(ytd),
+                )
+            )
+        return 0
+
+    return asyncio.run(work())
+
+
+def cmd_broadcast(settings: Settings, t: Translator, args: argparse.Namespace) -> int:
+    from handlers.broadcast import (
+        AnnouncementError,
+        broadcast_sends,
+        clean_announcement,
+        describe_problem,
+    )
+
+    if settings.telegram_bot_token is None:
+        return _fail(args, t._("TELEGRAM_BOT_TOKEN is not set, so nothing can be sent."))
+    token = settings.telegram_bot_token.get_secret_value()
+    try:
+        text = clean_announcement(args.text)
+    except AnnouncementError as error:
+        return _fail(args, describe_problem(t, error))
+
+    async def work() -> int:
+        await upgrade(settings.database_url)
+        db = Database(settings.database_url)
+        try:
+            async with db.session() as session:
+                unit = await units.by_code(session, args.unit)
+                if unit is None:
+                    return _fail(args, t._("There is no unit with code {code}.", code=args.unit))
+                audience = await broadcast_audience(session, unit, sender_id=None)
+            now = datetime.now(UTC)
+            sends = broadcast_sends(
+                audience, secrets.token_hex(6), unit.name, args.sender, text, now
+            )
+            bot = Bot(
+                token,
+                base_url=settings.bot_base_url(),
+                base_file_url=settings.bot_file_url(),
+            )
+            async with bot:
+                report = await Delivery(bot, db, clock=lambda: datetime.now(UTC)).deliver(sends)
+        finally:
+            await db.dispose()
+        counts: dict[str, Any] = {
+            "sent": report.sent,
+            "blocked": report.unreachable + audience.unreachable,
+            "failed": report.failed,
+        }
+        if args.json:
+            print(json.dumps({"ok": True, "unit": unit.code, **counts}))
+        else:
+            print(
+                t._(
+                    "📢 Announcement to {unit}: {sent} sent, {blocked} blocked the bot, "
+                    "{failed} failed.",
+                    unit=unit.name,
+                    **counts,
+                )
+            )
+        return 0
+
+    return asyncio.run(work())
+
+
+def register(commands: argparse._SubParsersAction[Any]) -> None:
+    stats = commands.add_parser("stats", help="a unit's figures for a period")
+    stats.add_argument("unit", help="unit code")
+    stats.add_argument("--period", choices=list(PERIODS), default="last-week")
+    stats.add_argument("--json", action="store_true", help="print JSON")
+    stats.set_defaults(handler=cmd_stats)
+    broadcast = commands.add_parser(
+        "broadcast", help="send an announcement to a unit's coordinators and officials"
+    )
+    broadcast.add_argument("unit", help="unit code")
+    broadcast.add_argument("--text", required=True, help="the announcement")
+    broadcast.add_argument("--sender", default="danvan", help="name shown as the sender")
+    broadcast.add_argument("--json", action="store_true", help="print JSON")
+    broadcast.set_defaults(handler=cmd_broadcast)
