@@ -88,14 +88,6 @@ STAGE_ORDER = [
     PledgeStage.CLEARED,
     PledgeStage.HANDED_OVER,
 ]
-STAGE_DATE_FIELD = {
-    PledgeStage.PERSUADING: "persuading_on",
-    PledgeStage.PLEDGED: "pledged_on",
-    PledgeStage.SIGNED: "signed_on",
-    PledgeStage.CLEARED: "cleared_on",
-    PledgeStage.HANDED_OVER: "handed_over_on",
-    PledgeStage.CANCELLED: "cancelled_on",
-}
 DAYS_EACH_CHOICES = ("0.5", "1", "2")
 
 

@@ -20,6 +20,7 @@ from bot.flow import Draft, Env, Flow, Input, InputKind, Outcome, Prompt
 from bot.formatting import escape_html
 from bot.i18n import Translator, translator
 from bot.records import ACTIVITY, FLOWS, LAND, WORKDAY
+from bot.review import KIND_OF_FLOW
 from handlers.common import DanvanContext, guarded, reply
 from handlers.keyboards import contact_keyboard, inline, main_menu, reply_choices
 from storage import records
@@ -28,11 +29,6 @@ from storage.models import Role
 log = logging.getLogger(__name__)
 
 DRAFT = "draft"
-RECORD_FLOWS = {
-    ACTIVITY.name: records.RecordKind.ACTIVITY,
-    LAND.name: records.RecordKind.LAND,
-    WORKDAY.name: records.RecordKind.WORKDAY,
-}
 
 
 def now(context: DanvanContext) -> datetime:
@@ -220,7 +216,7 @@ async def save(update: Update, context: DanvanContext, flow: Flow, draft: Draft,
         return
     member = context.member
     assert member is not None
-    kind = RECORD_FLOWS[flow.name]
+    kind = KIND_OF_FLOW[flow.name]
     answers = draft["answers"]
     duplicate = await records.find_duplicate(
         context.session, kind, member.unit_id, answers, env.now
