@@ -24,7 +24,7 @@ test: lint
 	$(BIN)/pytest
 
 bench: $(STAMP)
-	$(BIN)/pytest benchmarks -q -p no:randomly
+	$(BIN)/pytest bench -p no:cacheprovider -s -q
 
 # After adding or changing user-facing text: extract it, then translate the new entries
 # in locale/vi and locale/en (tests fail while any entry is missing).

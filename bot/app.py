@@ -12,6 +12,7 @@ from telegram import Update
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
 
 from bot.i18n import translator
+from bot.inbox import InboxQueue
 from bot.jobs import scheduler
 from bot.persistence import DatabasePersistence, FlushingApplication
 from bot.settings import Settings
@@ -62,6 +63,7 @@ async def on_error(update: object, context: DanvanContext) -> None:
 async def on_startup(application: DanvanApplication, *, periodic_jobs: bool = True) -> None:
     """After initialize(), before polling: the command menu and the periodic jobs (tests
     that drive the clock themselves leave the jobs out and call them directly)."""
+    await scheduler(application).recover_claims()  # before anything sends: we are the active bot
     await menu.register_commands(application.bot)
     await menu.register_member_commands(application.bot, application.bot_data["db"])
     if periodic_jobs:
@@ -79,24 +81,40 @@ async def catch_up_job(context: DanvanContext) -> None:
 
 
 async def expire_idle_drafts_job(context: DanvanContext) -> None:
-    """Close forms left idle past the timeout, also those left before a restart."""
+    """Close forms left idle past the timeout (also those left before a restart), and forget
+    updates handled long ago."""
     clock: Callable[[], datetime] = context.application.bot_data["clock"]
     await flows.expire_idle_drafts(context.application, clock())
+    await inbox(context.application).prune()
+
+
+def inbox(application: Application[Any, Any, Any, Any, Any, Any]) -> InboxQueue:
+    queue = application.update_queue
+    assert isinstance(queue, InboxQueue)
+    return queue
 
 
 def build_application(
-    settings: Settings, db: Database, *, clock: Callable[[], datetime] | None = None
+    settings: Settings,
+    db: Database,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    instance: str = "bot",
 ) -> DanvanApplication:
-    """The bot, ready to initialize. `clock` replaces the wall clock in tests."""
+    """The bot, ready to initialize. `clock` replaces the wall clock in tests; `instance`
+    names this process in the send ledger and in `danvan health`."""
     if settings.telegram_bot_token is None:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+    now = clock or (lambda: datetime.now(UTC))
+    queue = InboxQueue(db, now)
     application: DanvanApplication = (
         ApplicationBuilder()
         .token(settings.telegram_bot_token.get_secret_value())
         .base_url(settings.bot_base_url())
         .base_file_url(settings.bot_file_url())
         .context_types(ContextTypes(context=DanvanContext))
-        .concurrent_updates(PerChatUpdateProcessor())
+        .update_queue(queue)
+        .concurrent_updates(PerChatUpdateProcessor(after=queue.handled))
         .rate_limiter(AIORateLimiter(max_retries=3))
         .persistence(DatabasePersistence(db))
         .application_class(FlushingApplication)
@@ -104,7 +122,8 @@ def build_application(
     )
     application.bot_data["settings"] = settings
     application.bot_data["db"] = db
-    application.bot_data["clock"] = clock or (lambda: datetime.now(UTC))
+    application.bot_data["clock"] = now
+    application.bot_data["instance"] = instance
     # One group, so the first handler that matches wins and the fallback comes last.
     application.add_handlers(
         [

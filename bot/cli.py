@@ -303,7 +303,7 @@ def cmd_admin_add(settings: Settings, t: Translator, args: argparse.Namespace) -
 def cmd_run(settings: Settings, t: Translator, args: argparse.Namespace) -> int:
     from bot.runner import run
 
-    return run(settings)
+    return run(settings, webhook=args.webhook)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -324,7 +324,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="danvan", description="danvan: the Dân vận khéo Telegram bot")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    commands.add_parser("run", help="start the bot (long polling)").set_defaults(handler=cmd_run)
+    run_parser = commands.add_parser("run", help="start the bot (long polling by default)")
+    run_parser.add_argument(
+        "--webhook",
+        action="store_true",
+        help="take updates by webhook (WEBHOOK_URL, WEBHOOK_SECRET, LISTEN_HOST, LISTEN_PORT)",
+    )
+    run_parser.set_defaults(handler=cmd_run)
 
     db = commands.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply migrations").set_defaults(handler=cmd_db_upgrade)

@@ -1,4 +1,5 @@
-"""Logging that never prints the bot token, even inside URLs of HTTP libraries."""
+"""Logging that never prints the bot token or the webhook secret, even inside URLs of HTTP
+libraries."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import logging
 
 from bot.settings import Settings
 
-REDACTED = "<token>"
+REDACTED = "<secret>"
 
 
 class RedactSecrets(logging.Filter):
@@ -34,10 +35,9 @@ class RedactSecrets(logging.Filter):
 
 
 def configure_logging(settings: Settings) -> None:
-    token = settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else ""
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(RedactSecrets([token]))
+    handler.addFilter(RedactSecrets(settings.secrets()))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import time
 from functools import cached_property
 from urllib.parse import urlsplit
@@ -13,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from bot.parsing import LandRegion
 
 TELEGRAM_PUBLIC_API = "https://api.telegram.org"
+WEBHOOK_SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 
 class SettingsError(Exception):
@@ -37,12 +39,41 @@ class Settings(BaseSettings):
     conversation_timeout_minutes: int = Field(default=30, ge=1, le=24 * 60)
     quiet_hours: str = "21:00-07:00"
     log_level: str = "INFO"
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    listen_host: str = "127.0.0.1"
+    listen_port: int = Field(default=8080, ge=1, le=65535)
 
     @field_validator("telegram_bot_token", mode="before")
     @classmethod
     def _blank_token_is_missing(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():
             return None
+        return value
+
+    @field_validator("webhook_url", "webhook_secret", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _check_webhook_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme != "https" or not parts.netloc:
+            raise ValueError("Telegram only calls https URLs, e.g. https://bot.example.vn/telegram")
+        return value.strip()
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _check_webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        # Telegram's rule for secret_token; the value itself never goes into the message.
+        if value is not None and not WEBHOOK_SECRET_PATTERN.fullmatch(value.get_secret_value()):
+            raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
         return value
 
     @field_validator("telegram_api_url")
@@ -115,6 +146,19 @@ class Settings(BaseSettings):
 
     def bot_file_url(self) -> str:
         return f"{self.telegram_api_url}/file/bot"
+
+    @property
+    def webhook_path(self) -> str:
+        """The path Telegram posts to (the reverse proxy passes it on unchanged)."""
+        return urlsplit(self.webhook_url or "").path or "/"
+
+    def secrets(self) -> list[str]:
+        """What must never appear in a log line or an error message."""
+        return [
+            secret.get_secret_value()
+            for secret in (self.telegram_bot_token, self.webhook_secret)
+            if secret is not None
+        ]
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -267,6 +267,9 @@ class SendLedger(SQLModel, table=True):
     due_at: datetime | None = _timestamp(nullable=True)  # when it should have gone out
     claimed_at: datetime = _timestamp()
     done_at: datetime | None = _timestamp(nullable=True)
+    # Which process claimed it ("bot:<uuid>", "cli:<uuid>"), so that a new active bot can take
+    # over at once what an earlier bot process left half-done.
+    claimed_by: str | None = Field(default=None, sa_type=String(60))
 
 
 class ConversationState(SQLModel, table=True):
@@ -278,3 +281,38 @@ class ConversationState(SQLModel, table=True):
     key: str = Field(sa_type=String(200), primary_key=True)
     data: Any = Field(default=None, sa_column=Column(JSON))
     updated_at: datetime = _timestamp()
+
+
+class UpdateInbox(SQLModel, table=True):
+    """Telegram updates received but not yet fully handled. An update is stored here before
+    Telegram is told we have it (the next getUpdates offset, or the webhook's 200), and removed
+    once handled, so that a process killed in between loses nothing: the next active process
+    handles what is left."""
+
+    __tablename__ = "update_inbox"
+
+    update_id: int = Field(
+        sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False}
+    )
+    payload: Any = Field(sa_column=Column(JSON, nullable=False))
+    received_at: datetime = _timestamp()
+    # Kept for a while after handling, so that Telegram delivering it again is recognised.
+    handled_at: datetime | None = _timestamp(nullable=True, index=True)
+
+
+class RuntimeStatus(SQLModel, table=True):
+    """One row per `danvan run` process: what `danvan health` and /healthz report."""
+
+    __tablename__ = "runtime_status"
+
+    instance: str = Field(sa_type=String(60), primary_key=True)
+    host: str = Field(sa_type=String(200))
+    pid: int
+    mode: str = Field(sa_type=String(20))  # polling, webhook
+    active: bool = False  # holds the active lock; the others are standbys
+    started_at: datetime = _timestamp()
+    heartbeat_at: datetime = _timestamp()
+    last_update_id: int | None = Field(default=None, sa_type=BigInteger)
+    last_update_at: datetime | None = _timestamp(nullable=True)
+    scheduled_jobs: int = 0
+    next_job_at: datetime | None = _timestamp(nullable=True)

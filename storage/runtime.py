@@ -1,0 +1,110 @@
+"""The running processes: the inbox of updates not yet handled, and each process's status
+for `danvan health`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import RuntimeStatus, UpdateInbox
+
+# Telegram keeps an update for 24 hours at most, so a handled one older than this cannot come
+# back; dropping it keeps the table small.
+KEEP_HANDLED = timedelta(hours=48)
+
+
+def _insert_for(session: AsyncSession) -> Any:
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+async def receive(session: AsyncSession, update_id: int, payload: Any, now: datetime) -> bool:
+    """Store an update as received; False when it was received before (Telegram sent it
+    again, or an earlier process stored it), so that it is handled once."""
+    statement = (
+        _insert_for(session)(UpdateInbox)
+        .values(update_id=update_id, payload=payload, received_at=now)
+        .on_conflict_do_nothing(index_elements=[col(UpdateInbox.update_id)])
+        .returning(col(UpdateInbox.update_id))
+    )
+    result = await session.exec(statement)
+    return result.first() is not None
+
+
+async def mark_handled(session: AsyncSession, update_id: int, now: datetime) -> None:
+    await session.exec(
+        update(UpdateInbox)
+        .where(col(UpdateInbox.update_id) == update_id)
+        .values(handled_at=now, payload={})  # the content is no longer needed
+    )
+
+
+async def unhandled(session: AsyncSession) -> list[UpdateInbox]:
+    """Updates an earlier process received but did not finish, oldest first."""
+    rows = await session.exec(
+        select(UpdateInbox)
+        .where(col(UpdateInbox.handled_at).is_(None))
+        .order_by(col(UpdateInbox.update_id))
+    )
+    return list(rows)
+
+
+async def prune_handled(session: AsyncSession, now: datetime) -> None:
+    await session.exec(delete(UpdateInbox).where(col(UpdateInbox.handled_at) < now - KEEP_HANDLED))
+
+
+@dataclass
+class ProcessStatus:
+    """What one `danvan run` process says about itself."""
+
+    instance: str
+    host: str
+    pid: int
+    mode: str
+    active: bool
+    started_at: datetime
+    heartbeat_at: datetime
+    last_update_id: int | None = None
+    last_update_at: datetime | None = None
+    scheduled_jobs: int = 0
+    next_job_at: datetime | None = None
+
+
+async def beat(session: AsyncSession, status: ProcessStatus) -> None:
+    """Write this process's status (insert or update)."""
+    row = await session.get(RuntimeStatus, status.instance)
+    if row is None:
+        row = RuntimeStatus(**vars(status))
+        session.add(row)
+    else:
+        for name, value in vars(status).items():
+            setattr(row, name, value)
+
+
+async def forget(session: AsyncSession, instance: str) -> None:
+    """A process that stops cleanly removes its row."""
+    await session.exec(delete(RuntimeStatus).where(col(RuntimeStatus.instance) == instance))
+
+
+async def processes(session: AsyncSession, *, seen_since: datetime) -> list[ProcessStatus]:
+    """Processes that reported since `seen_since`, the active one first; rows of processes
+    long gone are removed on the way."""
+    await session.exec(
+        delete(RuntimeStatus).where(
+            col(RuntimeStatus.heartbeat_at) < seen_since - timedelta(days=1)
+        )
+    )
+    rows = await session.exec(
+        select(RuntimeStatus)
+        .where(col(RuntimeStatus.heartbeat_at) >= seen_since)
+        .order_by(col(RuntimeStatus.active).desc(), col(RuntimeStatus.heartbeat_at).desc())
+    )
+    return [
+        ProcessStatus(**{name: getattr(row, name) for name in ProcessStatus.__dataclass_fields__})
+        for row in rows
+    ]
