@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from telegram import Update
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
 
@@ -45,9 +46,20 @@ CATCH_UP_JOB = "catch-up"
 DanvanApplication = Application[Any, DanvanContext, Any, Any, Any, Any]
 
 
+def database_unreachable(error: BaseException | None) -> bool:
+    """The database is down or restarting (not a bug): worth one log line, not a traceback."""
+    return isinstance(error, OperationalError | InterfaceError) or (
+        isinstance(error, DBAPIError) and error.connection_invalidated
+    )
+
+
 async def on_error(update: object, context: DanvanContext) -> None:
     """Log the failure with its update, and tell the person to try again."""
-    log.error("Error while handling %r", update, exc_info=context.error)
+    if database_unreachable(context.error):
+        update_id = update.update_id if isinstance(update, Update) else None
+        log.warning("Database unreachable while handling update %s: %s", update_id, context.error)
+    else:
+        log.error("Error while handling %r", update, exc_info=context.error)
     if isinstance(update, Update) and update.effective_chat is not None:
         user = update.effective_user
         t = translator(user.language_code if user else None)

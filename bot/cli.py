@@ -13,7 +13,7 @@ from typing import Any, NoReturn
 
 import sqlalchemy.exc
 
-from bot import cli_admin, cli_export, cli_reports, cli_units
+from bot import cli_admin, cli_export, cli_ops, cli_reports, cli_units
 from bot.i18n import Translator, translator
 from bot.settings import Settings, SettingsError, load_settings
 from bot.unit_csv import RowError, RowProblem, parse_unit_csv
@@ -365,6 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
     add.set_defaults(handler=cmd_admin_add)
     cli_export.register(commands)
     cli_reports.register(commands)
+    cli_ops.register(commands, db)
 
     for sub in (import_parser, unit.choices["list"], create, add):
         sub.add_argument("--json", action="store_true", help="print JSON")

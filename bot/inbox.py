@@ -42,8 +42,10 @@ class InboxQueue(asyncio.Queue[object]):
                 return await runtime.receive(
                     session, update.update_id, update.to_dict(), self.clock()
                 )
-        except Exception:  # the database is down: handle it anyway, and the person hears why
-            log.warning("Could not store update %s; handling it without a copy", update.update_id)
+        except Exception as exc:  # the database is down: handle it anyway; the person hears why
+            log.warning(
+                "Could not store update %s (%r); handling it without a copy", update.update_id, exc
+            )
             return True
 
     async def handled(self, update: object) -> None:
@@ -54,8 +56,8 @@ class InboxQueue(asyncio.Queue[object]):
         try:
             async with self.db.session() as session:
                 await runtime.mark_handled(session, update.update_id, self.clock())
-        except Exception:  # it may be handled again after a restart; the log says why
-            log.warning("Could not mark update %s as handled", update.update_id, exc_info=True)
+        except Exception as exc:  # it may be handled again after a restart; the log says why
+            log.warning("Could not mark update %s as handled: %r", update.update_id, exc)
 
     async def replay(self, bot: Bot) -> int:
         """Queue the updates an earlier process stored but did not finish; returns how many."""
