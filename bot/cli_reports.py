@@ -1,5 +1,12 @@
 """`danvan stats` (a unit's figures for a period) and `danvan broadcast` (an announcement to a
-unit's subtree), the chat's /thongke and /thongbao for scripts."""
+unit's subtree), the chat's /thongke and /thongbao for scripts.
+
+A broadcast is recorded in the audit log ("sent" before delivering, "delivered" after), like the
+chat's. Running the same broadcast again (unit, text and sender) while an earlier run of it has
+no "delivered" event, because that run was killed or crashed, resumes it under the same ledger
+key: the ledger skips those who have it, the claims of the dead run (on this host) are taken
+over at once, and the others get it. A finished broadcast run again is a new announcement.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +20,8 @@ from dataclasses import asdict
 from datetime import UTC, date, datetime
 from typing import Any
 
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import Bot
 
 from bot.delivery import Delivery
@@ -20,11 +29,14 @@ from bot.digest import Period, build_digest
 from bot.formatting import format_date, format_number
 from bot.i18n import Translator
 from bot.settings import Settings
-from storage import units
+from storage import ledger, units
+from storage.audit import record
 from storage.engine import Database
 from storage.export import broadcast_audience
 from storage.migrate import upgrade
-from storage.models import pk
+from storage.models import AuditEvent, Unit, pk
+
+CLI_ACTOR = "cli"
 
 PERIODS: dict[str, Callable[[date], Period]] = {
     "this-week": Period.this_week_so_far,
@@ -106,9 +118,39 @@ def cmd_stats(settings: Settings, t: Translator, args: argparse.Namespace) -> in
     return asyncio.run(work())
 
 
+async def unfinished_broadcast(
+    session: AsyncSession, unit: Unit, text: str, sender: str
+) -> AuditEvent | None:
+    """The latest CLI run of this broadcast, if it never finished (no "delivered" event)."""
+    events = (
+        await session.exec(
+            select(AuditEvent)
+            .where(
+                col(AuditEvent.entity) == "broadcast",
+                col(AuditEvent.entity_id) == pk(unit),
+                col(AuditEvent.actor_label) == CLI_ACTOR,
+            )
+            .order_by(col(AuditEvent.id).desc())
+            .limit(200)
+        )
+    ).all()
+    delivered = {(e.after or {}).get("key") for e in events if e.action == "delivered"}
+    for event in events:
+        after = event.after or {}
+        if event.action != "sent" or after.get("text") != text or after.get("sender") != sender:
+            continue
+        return None if after.get("key") in delivered else event
+    return None
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
 def cmd_broadcast(settings: Settings, t: Translator, args: argparse.Namespace) -> int:
     from handlers.broadcast import (
         AnnouncementError,
+        broadcast_key,
         broadcast_sends,
         clean_announcement,
         describe_problem,
@@ -116,7 +158,7 @@ def cmd_broadcast(settings: Settings, t: Translator, args: argparse.Namespace) -
 
     if settings.telegram_bot_token is None:
         return _fail(args, t._("TELEGRAM_BOT_TOKEN is not set, so nothing can be sent."))
-    token = settings.telegram_bot_token.get_secret_value()
+    bot_token = settings.telegram_bot_token.get_secret_value()
     try:
         text = clean_announcement(args.text)
     except AnnouncementError as error:
@@ -125,23 +167,71 @@ def cmd_broadcast(settings: Settings, t: Translator, args: argparse.Namespace) -
     async def work() -> int:
         await upgrade(settings.database_url)
         db = Database(settings.database_url)
+        claimant = ledger.new_claimant(ledger.CLI)
         try:
             async with db.session() as session:
                 unit = await units.by_code(session, args.unit)
                 if unit is None:
                     return _fail(args, t._("There is no unit with code {code}.", code=args.unit))
                 audience = await broadcast_audience(session, unit, sender_id=None)
-            now = datetime.now(UTC)
-            sends = broadcast_sends(
-                audience, secrets.token_hex(6), unit.name, args.sender, text, now
-            )
+                earlier = await unfinished_broadcast(session, unit, text, args.sender)
+                if earlier is not None:
+                    token = str((earlier.after or {})["key"]).removeprefix("b-")
+                    await ledger.recover_orphans(session, claimant, active_bot=False)
+                else:
+                    token = secrets.token_hex(6)
+                    await record(
+                        session,
+                        "broadcast",
+                        pk(unit),
+                        "sent",
+                        None,
+                        {
+                            "key": broadcast_key(token),
+                            "unit": unit.code,
+                            "text": text,
+                            "sender": args.sender,
+                            "recipients": audience.size,
+                            "unreachable": audience.unreachable,
+                        },
+                        actor_label=CLI_ACTOR,
+                        at=_utcnow(),
+                    )
+            if earlier is not None and not args.json:
+                print(
+                    t._(
+                        "Resuming the announcement to {unit} of {date}, which did not finish; "
+                        "those who have it already are skipped.",
+                        unit=unit.name,
+                        date=format_date(earlier.at.astimezone(settings.tz).date()),
+                    )
+                )
+            sends = broadcast_sends(audience, token, unit.name, args.sender, text, _utcnow())
             bot = Bot(
-                token,
+                token=bot_token,
                 base_url=settings.bot_base_url(),
                 base_file_url=settings.bot_file_url(),
             )
             async with bot:
-                report = await Delivery(bot, db, clock=lambda: datetime.now(UTC)).deliver(sends)
+                delivery = Delivery(bot, db, clock=_utcnow, claimant=claimant)
+                report = await delivery.deliver(sends)
+            async with db.session() as session:
+                await record(
+                    session,
+                    "broadcast",
+                    pk(unit),
+                    "delivered",
+                    None,
+                    {
+                        "key": broadcast_key(token),
+                        "sent": report.sent,
+                        "unreachable": report.unreachable,
+                        "failed": report.failed,
+                        "skipped": report.skipped + report.in_progress,
+                    },
+                    actor_label=CLI_ACTOR,
+                    at=_utcnow(),
+                )
         finally:
             await db.dispose()
         counts: dict[str, Any] = {
@@ -149,8 +239,19 @@ def cmd_broadcast(settings: Settings, t: Translator, args: argparse.Namespace) -
             "blocked": report.unreachable + audience.unreachable,
             "failed": report.failed,
         }
+        already = report.skipped + report.in_progress
         if args.json:
-            print(json.dumps({"ok": True, "unit": unit.code, **counts}))
+            print(
+                json.dumps(
+                    {
+                        "ok": True,
+                        "unit": unit.code,
+                        **counts,
+                        "already": already,
+                        "resumed": earlier is not None,
+                    }
+                )
+            )
         else:
             print(
                 t._(
@@ -160,6 +261,8 @@ def cmd_broadcast(settings: Settings, t: Translator, args: argparse.Namespace) -
                     **counts,
                 )
             )
+            if already:
+                print(t._("Already received before: {count}.", count=format_number(already)))
         return 0
 
     return asyncio.run(work())

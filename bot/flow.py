@@ -282,9 +282,9 @@ def _go_back(flow: Flow, draft: Draft) -> None:
 def _resolve_pending(flow: Flow, draft: Draft, given: Input, env: Env) -> Reply:
     pending = draft["pending"]
     if given.kind is InputKind.CHOICE and given.value.startswith("pending:"):
-        index = int(given.value.split(":", 1)[1])
-        if 0 <= index < len(pending["options"]):
-            option = pending["options"][index]
+        offered = {f"pending:{i}": option for i, option in enumerate(pending["options"])}
+        option = offered.get(given.value)
+        if option is not None:
             draft["pending"] = None
             step = flow.step(draft["step"])
             return _apply(flow, draft, step, Accept(json.loads(option["answers"])), env, given)

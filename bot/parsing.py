@@ -765,12 +765,12 @@ def _days_before(today: date, days: int) -> date:
 
 
 def _explicit_date(today: date, day: int, month: int, year: int) -> date:
-    if year < MIN_YEAR:
-        raise ParseError(ErrorCode.DATE_TOO_OLD, min_year=MIN_YEAR)
-    try:
+    try:  # first, so that 00/00/0000 and 31/02/1999 are no days, not days too long ago
         value = date(year, month, day)
     except ValueError:
         raise ParseError(ErrorCode.INVALID_DATE, day=day, month=month, year=year) from None
+    if year < MIN_YEAR:
+        raise ParseError(ErrorCode.DATE_TOO_OLD, min_year=MIN_YEAR)
     if value > today:
         raise ParseError(ErrorCode.FUTURE_DATE, date=value)
     return value

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from bot.flow import (
@@ -40,7 +40,7 @@ from bot.parsing import (
     parse_int,
     parse_money,
 )
-from bot.textnorm import match_choice, nfc
+from bot.textnorm import fold, match_choice, nfc, visible
 from storage.models import PledgeStage
 
 MAX_PARTICIPANTS = 100_000
@@ -48,6 +48,8 @@ MAX_DESCRIPTION = 1_000
 MAX_NAME = 200
 MAX_NOTE = 1_000
 MAX_PHOTOS = 5
+MAX_CHOICE_TEXT = 100
+MAX_PHONE_TEXT = 30  # "+84 (0) 912-345-678" and the like
 MAX_PEOPLE = 10_000
 MAX_DAYS_EACH = Decimal(30)
 
@@ -111,12 +113,15 @@ def _aliases(labels: Mapping[str, str]) -> dict[str, list[str]]:
 def _pick(labels: Mapping[str, str], given: Input) -> str | None:
     if given.kind is InputKind.CHOICE:
         return given.value if given.value in labels else None
+    if len(given.value) > MAX_CHOICE_TEXT:  # no label is that long; spare folding it all
+        return None
     return match_choice(given.value, _aliases(labels))
 
 
-def _text(given: Input, limit: int, t: Translator) -> str | Reject:
-    text = nfc(given.value)
-    if not text:
+def _text(given: Input, limit: int, t: Translator, *, multiline: bool = True) -> str | Reject:
+    """Typed free text, cleaned for storage (names and titles on one line)."""
+    text = nfc(given.value, multiline=multiline)
+    if not visible(text):
         return Reject(t._("The answer is empty."))
     if len(text) > limit:
         return Reject(t._("That is too long: at most {limit} characters.", limit=limit))
@@ -233,7 +238,7 @@ def text_step(
         return Prompt(question(env.t), accepts=frozenset({InputKind.TEXT}))
 
     def handle(given: Input, draft: Draft, env: Env) -> StepResult:
-        text = _text(given, limit, env.t)
+        text = _text(given, limit, env.t, multiline=False)
         return text if isinstance(text, Reject) else Accept({name: text})
 
     return Step(name, label, prompt, handle, when)
@@ -470,7 +475,7 @@ def _work_step() -> Step:
             recent: list[str] = env.extra.get("recent_works", [])
             index = int(given.value.split(":", 1)[1])
             return Accept({"work": recent[index]})
-        text = _text(given, MAX_NAME, env.t)
+        text = _text(given, MAX_NAME, env.t, multiline=False)
         return text if isinstance(text, Reject) else Accept({"work": text})
 
     return Step("work", lambda t: t._("Work"), prompt, handle)
@@ -487,6 +492,14 @@ def workday_sum_text(t: Translator, answers: Mapping[str, Any]) -> str:
         days=format_number(Decimal(answers["days_each"])),
         total=format_number(workday_total(answers)),
     )
+
+
+def _hundredths(value: Decimal) -> Decimal:
+    """``value`` rounded half up to 0,01, without trailing zeros (0,50 → 0,5; 2,00 → 2)."""
+    rounded = value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    if rounded == rounded.to_integral_value():
+        return rounded.quantize(Decimal(1))
+    return rounded.normalize()
 
 
 def _days_each_step() -> Step:
@@ -506,7 +519,8 @@ def _days_each_step() -> Step:
                 return Reject(explain(t, error))
             if number.ambiguous:
                 return Reject(t._("Please type the number without the comma, e.g. 0,5 or 1."))
-            value = number.value
+            # Stored with two decimals: 0,001 is not a workday, 0,125 is 0,13.
+            value = _hundredths(number.value)
         if value <= 0 or value > MAX_DAYS_EACH:
             return Reject(t._("Days per person must be more than 0 and at most 30."))
         answers = {"days_each": str(value)}
@@ -544,17 +558,23 @@ WORKDAY = Flow(
 # --- joining ---------------------------------------------------------------------------------
 
 
+def _telegram_name(draft: Draft) -> str | None:
+    """The person's Telegram name, cleaned like a typed one; None if nothing is left."""
+    name = nfc(draft["answers"].get("telegram_name") or "", multiline=False)[:MAX_NAME].strip()
+    return name if visible(name) else None
+
+
 def _name_step() -> Step:
     def prompt(draft: Draft, env: Env) -> Prompt:
         t = env.t
-        suggested = draft["answers"].get("telegram_name")
+        suggested = _telegram_name(draft)
         choices = [[Choice(suggested, "telegram_name")]] if suggested else []
         return Prompt(t._("What is your full name? Type it, or tap your Telegram name."), choices)
 
     def handle(given: Input, draft: Draft, env: Env) -> StepResult:
         if given.kind is InputKind.CHOICE:
-            return Accept({"full_name": draft["answers"]["telegram_name"]})
-        text = _text(given, MAX_NAME, env.t)
+            return Accept({"full_name": _telegram_name(draft)})
+        text = _text(given, MAX_NAME, env.t, multiline=False)
         return text if isinstance(text, Reject) else Accept({"full_name": text})
 
     return Step("full_name", lambda t: t._("Full name"), prompt, handle)
@@ -579,11 +599,12 @@ def _phone_step() -> Step:
             return Accept({"phone": None})
         if given.kind is InputKind.CONTACT and not given.own_contact:
             return Reject(t._("Please share your own number, not someone else's."))
-        digits = "".join(ch for ch in given.value if ch.isdigit())
-        if given.value.strip().startswith("+"):
-            digits = "+" + digits
-        if not 9 <= len(digits.lstrip("+")) <= 15:
+        typed = fold(given.value)  # full-width digits become ASCII
+        digits = "".join(ch for ch in typed if ch in "0123456789")
+        if len(typed) > MAX_PHONE_TEXT or not 9 <= len(digits) <= 15:
             return Reject(t._("That does not look like a phone number, e.g. 0912 345 678."))
+        if typed.startswith("+"):
+            digits = "+" + digits
         return Accept({"phone": digits})
 
     return Step("phone", lambda t: t._("Phone"), prompt, handle)

@@ -37,9 +37,9 @@ from bot.records import (
     WORKDAY,
     label_of,
 )
-from bot.textnorm import fold, nfc
+from bot.textnorm import nfc
 from storage.models import Activity, LandPledge, PledgeStage, Workday
-from storage.records import STAGE_DATE_FIELDS, RecordKind, reference
+from storage.records import STAGE_DATE_FIELDS, RecordKind, donor_key, reference
 
 Record = Activity | LandPledge | Workday
 
@@ -169,7 +169,7 @@ def values_from_answers(kind: RecordKind, answers: Mapping[str, Any]) -> dict[st
         purpose = answers["purpose"]
         return {
             "donor": nfc(answers["donor"], multiline=False),
-            "donor_key": fold(answers["donor"]),
+            "donor_key": donor_key(answers["donor"]),
             "area_m2": Decimal(answers["area_m2"]),
             "land_kind": answers["land_kind"],
             "purpose": purpose,

@@ -22,6 +22,9 @@ look-alikes ``ð``/``Ð``, ``ɖ``/``Ɖ``) mapped to ``d`` explicitly, control an
 removed, whitespace collapsed to single spaces and stripped. ``hòa``, ``hoà``, ``HÒA`` and ``hoa``
 all fold to ``hoa``; ``fold(fold(x)) == fold(x)``.
 
+``visible(text)`` — whether the text shows anything at all: an answer of nothing but spaces,
+zero-width joiners or combining marks on nothing counts as empty.
+
 ``match_choice(text, choices)`` — which of a few choices the user meant, see its docstring.
 """
 
@@ -32,7 +35,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import TypeVar
 
-__all__ = ["find_choices", "fold", "match_choice", "match_key", "nfc"]
+__all__ = ["find_choices", "fold", "match_choice", "match_key", "nfc", "visible"]
 
 K = TypeVar("K")
 
@@ -42,6 +45,8 @@ _HSPACE_RE = re.compile(r"[^\S\n]+")
 _MANY_NEWLINES_RE = re.compile(r"\n{3,}")
 _NON_ALNUM_RE = re.compile(r"[\W_]+")
 _KEEP_FORMAT = frozenset({"\u200c", "\u200d"})  # ZWNJ, ZWJ
+# Categories that draw nothing on their own: separators, controls, format, combining marks.
+_BLANK_CATEGORIES = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf", "Cs", "Mn", "Me"})
 _D_LIKE = str.maketrans({"đ": "d", "ð": "d", "ɖ": "d"})  # after casefold: Đ→đ, Ð→ð, Ɖ→ɖ
 
 
@@ -68,6 +73,12 @@ def nfc(text: str, *, multiline: bool = True) -> str:
         return " ".join(text.split())
     lines = [_HSPACE_RE.sub(" ", line).strip() for line in text.split("\n")]
     return _MANY_NEWLINES_RE.sub("\n\n", "\n".join(lines)).strip()
+
+
+def visible(text: str) -> bool:
+    """Whether ``text`` shows anything: a letter, digit, symbol or punctuation mark, not only
+    spaces, invisible characters (ZWJ...) or combining marks on nothing."""
+    return any(unicodedata.category(ch) not in _BLANK_CATEGORIES for ch in text)
 
 
 def _fold_once(text: str) -> str:

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from telegram import Message, ReplyKeyboardRemove, Update
-from telegram.error import BadRequest
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot import flow as engine
@@ -117,6 +117,8 @@ async def _retire_prompt(update: Update, context: DanvanContext, draft: Draft) -
             await context.bot.edit_message_reply_markup(chat_id=chat.id, message_id=message_id)
     except BadRequest as exc:  # deleted by the person, or already tidied
         log.debug("Could not retire prompt %s: %s", message_id, exc)
+    except TelegramError as exc:  # Telegram failing for a moment: tidying is no reason to stop
+        log.info("Could not retire prompt %s: %s", message_id, exc)
 
 
 def _pressed_label(update: Update) -> str | None:
@@ -237,6 +239,9 @@ async def save(update: Update, context: DanvanContext, flow: Flow, draft: Draft,
     }
     record_id = await savers[kind](context.session, member, answers, env.now)
     end(context)
+    # Kept before the person is told: a confirmation that fails (or times out after Telegram
+    # took it) must not undo the record.
+    await context.session.commit()
     await reply(
         update,
         t._(

@@ -9,17 +9,31 @@ claim protects nothing.
 A claim whose send never completed (a process killed mid-batch) stays "claimed"; after
 `stale_after` another process may take it over, by a conditional UPDATE that only one wins.
 The trade-off: a process that died after Telegram accepted a message but before recording
-"sent" causes one duplicate after the timeout. That is the at-least-once edge; the sender keeps
-the window small by recording "sent" right after each send.
+"sent" causes one duplicate. That is the at-least-once edge; the sender keeps the window small
+by recording "sent" right after each send.
+
+Orphaned claims need not wait for `stale_after`. Every claim names its claimant in `claimed_by`
+(`new_claimant`: "bot" or "cli", a hash of the host name, the process id and a random nonce).
+`recover_orphans` marks as orphaned, so that the next claim takes it over at once, a claim whose
+claimant is known to be gone:
+- any other "bot" claimant, when the caller is the active bot at start-up: only one `danvan run`
+  is active at a time, so a claim of another bot process is an earlier one's, which died;
+- a claimant on this host whose process no longer exists (a `danvan broadcast` killed mid-way).
+Anything else (a CLI run on another host, a claim of an older version without a claimant) is
+left to go stale; a claim of a live process is never taken.
 """
 
 from __future__ import annotations
 
 import enum
+import hashlib
+import os
+import secrets
+import socket
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, update
+from sqlalchemy import ColumnElement, and_, delete, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import UpdateBase
 from sqlmodel import col, select
@@ -28,6 +42,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from storage.models import Member, SendLedger
 
 STALE_AFTER = timedelta(minutes=10)
+BOT = "bot"  # claimants: the bot (`danvan run`) ...
+CLI = "cli"  # ... or a CLI command (`danvan broadcast`)
+ORPHANED = "orphan:"  # prefixed to `claimed_by` by recover_orphans
 
 
 class LedgerState(enum.StrEnum):
@@ -44,6 +61,67 @@ def _key(kind: str, recipient: int, period_key: str) -> ColumnElement[bool]:
         col(SendLedger.recipient) == recipient,
         col(SendLedger.period_key) == period_key,
     )
+
+
+_HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+
+
+def new_claimant(role: str) -> str:
+    """A name for the claims of one sender, "role:host:pid:nonce" (host: a hash of the host
+    name; at most 33 characters). Make one per process (the bot: per Application), and pass it
+    to every `claim`."""
+    return f"{role}:{_HOST}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def _process_gone(pid: int) -> bool:
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # e.g. PermissionError: someone else's live process
+        return False
+    return False
+
+
+def is_orphan(claimant: str, me: str, *, active_bot: bool) -> bool:
+    """Whether a claim by `claimant` is certainly abandoned, as seen by `me` (see the module
+    docstring). Unknown shapes are not."""
+    parts, mine = claimant.split(":"), me.split(":")
+    if claimant == me or len(parts) != 4 or len(mine) != 4:
+        return False
+    role, host, pid, _nonce = parts
+    if role not in (BOT, CLI) or not pid.isdigit():
+        return False
+    if active_bot and role == BOT:
+        return True
+    return host == mine[1] and _process_gone(int(pid))
+
+
+async def recover_orphans(session: AsyncSession, me: str, *, active_bot: bool) -> int:
+    """Mark the claims whose claimant is gone (`is_orphan`) as orphaned, so that the next
+    `claim` takes them over without waiting for `stale_after`; returns how many."""
+    query = select(SendLedger.id, SendLedger.claimed_by).where(
+        col(SendLedger.state) == LedgerState.CLAIMED, col(SendLedger.claimed_by).is_not(None)
+    )
+    recovered = 0
+    for row_id, claimant in (await session.exec(query)).all():
+        if claimant is None or claimant.startswith(ORPHANED):
+            continue
+        if not is_orphan(claimant, me, active_bot=active_bot):
+            continue
+        statement = (
+            update(SendLedger)
+            .where(
+                col(SendLedger.id) == row_id,
+                col(SendLedger.state) == LedgerState.CLAIMED,
+                col(SendLedger.claimed_by) == claimant,
+            )
+            .values(claimed_by=ORPHANED + claimant)
+        )
+        recovered += await _changed_one(session, statement)
+    return recovered
 
 
 async def _insert(session: AsyncSession, **values: object) -> bool:
@@ -92,12 +170,15 @@ async def claim(
     due_at: datetime | None = None,
     stale_after: timedelta = STALE_AFTER,
     force: bool = False,
+    claimant: str | None = None,
 ) -> bool:
     """Take the send (kind, recipient, period_key) for this caller; False when it is already
-    taken: sent, failed, skipped, unreachable, or claimed less than `stale_after` ago.
+    taken: sent, failed, skipped, unreachable, or claimed less than `stale_after` ago and not
+    orphaned (`recover_orphans`).
 
-    `force` takes it whatever its state (an admin's re-send). A takeover, stale or forced,
-    counts one more attempt and clears the previous outcome.
+    `force` takes it whatever its state (an admin's re-send). A takeover, stale, orphaned or
+    forced, counts one more attempt and clears the previous outcome. `claimant` (see
+    `new_claimant`) is kept with the claim so that it can be recovered when its process dies.
     """
     if await _insert(
         session,
@@ -106,6 +187,7 @@ async def claim(
         period_key=period_key,
         state=LedgerState.CLAIMED,
         attempts=1,
+        claimed_by=claimant,
         due_at=due_at,
         claimed_at=now,
     ):
@@ -117,16 +199,20 @@ async def claim(
             state=LedgerState.CLAIMED,
             attempts=col(SendLedger.attempts) + 1,
             claimed_at=now,
+            claimed_by=claimant,
             error=None,
             done_at=None,
         )
     )
     if not force:
         # Re-checked under the row lock (PostgreSQL) or the write lock (SQLite): of several
-        # processes taking over the same stale claim, only the first still matches.
+        # processes taking over the same stale or orphaned claim, only the first still matches.
         takeover = takeover.where(
             col(SendLedger.state) == LedgerState.CLAIMED,
-            col(SendLedger.claimed_at) < now - stale_after,
+            or_(
+                col(SendLedger.claimed_at) < now - stale_after,
+                col(SendLedger.claimed_by).startswith(ORPHANED, autoescape=True),
+            ),
         )
     return await _changed_one(session, takeover)
 

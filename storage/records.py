@@ -55,6 +55,15 @@ ENTITY = {
 }
 
 
+DONOR_KEY_LENGTH = 200  # the column's size
+
+
+def donor_key(donor: str) -> str:
+    """The donor's matching key, cut to its column: folding can lengthen a name ("ß" → "ss",
+    "ﷺ" → eighteen letters), and PostgreSQL refuses a value longer than the column."""
+    return fold(donor)[:DONOR_KEY_LENGTH].rstrip()
+
+
 def reference(kind: RecordKind, record_id: int) -> str:
     return f"#{kind.value}-{record_id}"
 
@@ -116,7 +125,7 @@ async def save_land(
         reporter_id=pk(member),
         on_date=on_date,
         donor=nfc(answers["donor"], multiline=False),
-        donor_key=fold(answers["donor"]),
+        donor_key=donor_key(answers["donor"]),
         area_m2=Decimal(answers["area_m2"]),
         land_kind=answers["land_kind"],
         assets=answers.get("assets"),
@@ -159,7 +168,7 @@ async def find_duplicate(
         land_query = select(LandPledge.id).where(
             LandPledge.unit_id == unit_id,
             col(LandPledge.deleted_at).is_(None),
-            LandPledge.donor_key == fold(answers["donor"]),
+            LandPledge.donor_key == donor_key(answers["donor"]),
             LandPledge.area_m2 == Decimal(answers["area_m2"]),
             col(LandPledge.created_at) >= now - timedelta(days=DUPLICATE_WINDOW_DAYS),
         )

@@ -32,7 +32,7 @@ from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.textnorm import find_choices, fold, nfc
+from bot.textnorm import find_choices, nfc
 from bot.unit_csv import MAX_CODE, MAX_LEVEL, MAX_NAME
 from storage.audit import record
 from storage.models import (
@@ -47,7 +47,7 @@ from storage.models import (
     Workday,
     pk,
 )
-from storage.units import rebuild_paths
+from storage.units import name_key, rebuild_paths
 
 # The tables whose rows belong to a unit and move with it in a merge, by table name.
 RECORD_MODELS: dict[str, type[Activity] | type[LandPledge] | type[Workday] | type[NilReport]] = {
@@ -357,7 +357,7 @@ async def add_unit(
         created_at=now,
         updated_at=now,
     )
-    unit.name_key = fold(unit.name)
+    unit.name_key = name_key(unit.name)
     session.add(unit)
     await session.flush()
     unit.path = f"{parent.path}{pk(unit)}/"
@@ -396,7 +396,7 @@ async def rename(
     """A new name; the old one becomes the former name, so it still matches."""
     name = check_rename(unit, text)
     before = {"name": unit.name, "former_name": unit.former_name}
-    unit.former_name, unit.name, unit.name_key = unit.name, name, fold(name)
+    unit.former_name, unit.name, unit.name_key = unit.name, name, name_key(name)
     unit.updated_at = now
     after = {"name": unit.name, "former_name": unit.former_name}
     await record(

@@ -15,6 +15,14 @@ from bot.unit_csv import RowError, RowProblem, UnitRow
 from storage.audit import record
 from storage.models import Unit, pk, utcnow
 
+NAME_KEY_LENGTH = 200  # Unit.name_key's column
+
+
+def name_key(name: str) -> str:
+    """A unit name's matching key, cut to its column: folding can lengthen a name ("ß" → "ss"),
+    and PostgreSQL refuses a value longer than the column."""
+    return fold(name)[:NAME_KEY_LENGTH].rstrip()
+
 
 @dataclass
 class ImportPlan:
@@ -109,7 +117,7 @@ async def apply_import(session: AsyncSession, plan: ImportPlan, *, actor_label: 
             unit = Unit(
                 code=row.code,
                 name=row.name,
-                name_key=fold(row.name),
+                name_key=name_key(row.name),
                 level=row.level,
                 former_name=row.former_name,
                 path="/",
@@ -123,7 +131,7 @@ async def apply_import(session: AsyncSession, plan: ImportPlan, *, actor_label: 
                 unit.former_name = row.former_name or unit.name
             elif row.former_name is not None:
                 unit.former_name = row.former_name
-            unit.name, unit.name_key, unit.level = row.name, fold(row.name), row.level
+            unit.name, unit.name_key, unit.level = row.name, name_key(row.name), row.level
             unit.active, unit.updated_at = True, now
             changed = {"name": unit.name, "level": unit.level, "parent_code": row.parent_code}
             await record(

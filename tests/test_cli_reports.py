@@ -95,8 +95,15 @@ async def test_broadcast_reaches_the_subtree_and_counts(
             "sent": 2,
             "blocked": 1,
             "failed": 0,
+            "already": 0,
+            "resumed": False,
         }
         received = fake.user(9101).last
         assert "Họp <tổ> lúc 19h" in received.body and "&lt;tổ&gt;" in (received.html or "")
+        # The first run finished, so the same command again is a new announcement.
+        again = ["broadcast", "THOXUONG", "--text", "Họp <tổ> lúc 19h", "--json"]
+        assert await asyncio.to_thread(main, again) == 0
+        report = json.loads(capsys.readouterr().out)
+        assert (report["resumed"], report["sent"]) == (False, 2)
         assert await asyncio.to_thread(main, ["broadcast", "THOXUONG", "--text", "  "]) == 1
         assert "empty" in capsys.readouterr().err

@@ -5,6 +5,8 @@ SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 
 from sqlmodel import col, select
@@ -180,3 +182,67 @@ async def test_a_first_claim_can_be_given_back_but_not_a_takeover(db: Database) 
     assert await claim(db, later)
     async with db.session() as session:
         assert not await ledger.release(session, *KEY, later)  # a takeover keeps its history
+
+
+# --- orphaned claims ---------------------------------------------------------------------------
+
+
+def dead_pid() -> int:
+    """The id of a process that has just ended."""
+    child = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return int(child.stdout)
+
+
+def test_who_counts_as_gone() -> None:
+    me_bot = ledger.new_claimant(ledger.BOT)
+    me_cli = ledger.new_claimant(ledger.CLI)
+    _role, host, pid, _nonce = me_cli.split(":")
+    other_bot = ledger.new_claimant(ledger.BOT).replace(f":{pid}:", ":1:")
+    dead_cli = f"cli:{host}:{dead_pid()}:abcd1234"
+    live_cli_elsewhere = "cli:ffffffff:1:abcd1234"
+    assert len(me_bot) <= 60  # the claimed_by column
+    # The active bot: every other bot process's claims, and dead processes' on this host.
+    assert ledger.is_orphan(other_bot, me_bot, active_bot=True)
+    assert ledger.is_orphan(dead_cli, me_bot, active_bot=True)
+    assert not ledger.is_orphan(me_bot, me_bot, active_bot=True)
+    assert not ledger.is_orphan(live_cli_elsewhere, me_bot, active_bot=True)
+    assert not ledger.is_orphan(me_cli, me_bot, active_bot=True)  # this very process
+    # A CLI run: only dead processes on this host.
+    assert ledger.is_orphan(dead_cli, me_cli, active_bot=False)
+    assert not ledger.is_orphan(other_bot.replace(":1:", f":{pid}:"), me_cli, active_bot=False)
+    assert not ledger.is_orphan("no claimant shape", me_cli, active_bot=True)
+
+
+async def test_an_orphaned_claim_is_taken_over_at_once_and_only_once(db: Database) -> None:
+    earlier = ledger.new_claimant(ledger.BOT)
+    me = ledger.new_claimant(ledger.BOT)
+    live = "cli:ffffffff:1:abcd1234"  # another host: cannot be told dead
+    other = (KEY[0], KEY[1] + 1, KEY[2])
+    async with db.session() as session:
+        assert await ledger.claim(session, *KEY, NOW, claimant=earlier)
+        assert await ledger.claim(session, *other, NOW, claimant=live)
+    soon = NOW + timedelta(seconds=5)
+    async with db.session() as session:
+        assert not await ledger.claim(session, *KEY, soon, claimant=me)
+        assert await ledger.recover_orphans(session, me, active_bot=True) == 1
+        assert await ledger.recover_orphans(session, me, active_bot=True) == 0
+    results = await asyncio.gather(
+        *(_claim_as(db, KEY, soon, ledger.new_claimant(ledger.BOT)) for _ in range(10))
+    )
+    assert sorted(results) == [False] * 9 + [True]
+    async with db.session() as session:
+        assert not await ledger.claim(session, *other, soon, claimant=me)
+    first, second = await rows(db)
+    assert (first.state, first.attempts, first.claimed_at) == ("claimed", 2, soon)
+    assert first.claimed_by is not None and first.claimed_by.startswith("bot:")
+    assert (second.attempts, second.claimed_by) == (1, live)
+
+
+async def _claim_as(db: Database, key: tuple[str, int, str], now: datetime, who: str) -> bool:
+    async with db.session() as session:
+        return await ledger.claim(session, *key, now, claimant=who)

@@ -376,3 +376,32 @@ async def test_a_database_outage_is_survived_and_people_are_told_to_try_again(
             await bot.kill()
     assert status == 0, bot.log
     assert_clean(bot.log)
+
+
+# --- secrets ------------------------------------------------------------------------------------
+
+
+async def test_secrets_never_reach_the_log_even_at_debug_when_things_fail(
+    fake: FakeBotAPI, tmp_path: Path
+) -> None:
+    database_url = f"sqlite:///{tmp_path / 'danvan.db'}"
+    await seed(fake, database_url)
+    env = bot_env(fake.base_url, database_url, LOG_LEVEL="DEBUG", WEBHOOK_SECRET=WEBHOOK_SECRET)
+    bot = await BotProcess(tmp_path, env).start()
+    user = fake.user(COORDINATOR)
+    try:
+        await bot.wait_log("Đang nhận tin nhắn", timeout=60)
+        # Failures that end in the error handler's traceback, and in PTB's retry logs.
+        fake.inject_error("sendMessage", 500, chat_id=COORDINATOR, times=3)
+        fake.inject_error("getUpdates", 502, times=2)
+        fake.inject_error("sendMessage", 400, "Bad Request: chat not found", times=1)
+        for words in ("/ngaycong", "/trogiup", "/start"):
+            await say(user, database_url, words)
+        assert not fake.unused_faults()
+        assert "Traceback" in bot.log or "Error while handling" in bot.log  # it did fail
+        status = await bot.stop()
+    finally:
+        await bot.kill()
+    assert status == 0
+    assert TOKEN_SECRET not in bot.log
+    assert WEBHOOK_SECRET not in bot.log

@@ -176,6 +176,17 @@ async def test_rename_keeps_the_old_name_as_former_name(tree_db: Database) -> No
         assert [u.code for u in found] == ["CN1"]
 
 
+async def test_a_name_that_folds_longer_than_its_key_column_is_kept(tree_db: Database) -> None:
+    # "ß" folds to "ss": a 200-letter name would make a 400-letter key, too long for PostgreSQL.
+    async with tree_db.session() as session:
+        cn1 = await unit(session, "CN1")
+        await unit_admin.rename(session, cn1, "ß" * 200, now=NOW)
+    async with tree_db.session() as session:
+        renamed = await unit(session, "CN1")
+        assert renamed.name == "ß" * 200
+        assert renamed.name_key == "ss" * 100
+
+
 async def test_move_refuses_cycles_and_rebuilds_the_subtree_paths(tree_db: Database) -> None:
     async with tree_db.session() as session:
         cn2 = await unit(session, "CN2")

@@ -32,6 +32,7 @@ from .models import (
     Upload,
 )
 from .users import FakeUser
+from .webhook import WebhookDelivery
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ _INLINE_BUTTON_ACTIONS = _words(
     switch_inline_query_chosen_chat copy_text callback_game pay"""
 )
 _COMMAND_NAME = re.compile(r"^[a-z0-9_]{1,32}$")
+_WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 _PHOTO_DIMENSIONS = ((90, 67), (320, 240), (800, 600))
 _FILE_PREFIX = {"photo": "AgAC", "document": "BQAC", "voice": "AwAC", "sticker": "CAAC"}
 
@@ -133,6 +135,21 @@ class _Fault:
 
 
 @dataclass
+class _Hold:
+    """Calls of `method` to let through (`skip`), then to hold (`remaining`)."""
+
+    method: str
+    chat_id: int | str | None
+    skip: int
+    remaining: int
+
+    def matches(self, method: str, params: JSON) -> bool:
+        return (self.method in ("*", method.lower())) and (
+            self.chat_id is None or self.chat_id == params.get("chat_id")
+        )
+
+
+@dataclass
 class _RateLimits:
     global_per_second: int
     per_chat_per_second: int
@@ -197,6 +214,8 @@ class FakeBotAPI:
         self.errors: list[ApiErrorRecord] = []
         self.count_429 = 0
         self.webhook_url = ""
+        self.webhook_secret = ""
+        self.webhook: WebhookDelivery | None = None
 
         self._users: dict[int, FakeUser] = {}
         self._updates: list[tuple[int, JSON]] = []  # unconfirmed, in order
@@ -208,6 +227,9 @@ class FakeBotAPI:
         self._photo_sets: dict[str, list[JSON]] = {}
         self._commands: dict[tuple[str, str], list[JSON]] = {}
         self._faults: list[_Fault] = []
+        self._holds: list[_Hold] = []
+        self._release_held = asyncio.Event()
+        self.held: list[JSON] = []  # params of the calls held by hold(), in order
         self._limits: _RateLimits | None = None
         self._counter = 0
         self._internal_errors: list[BaseException] = []
@@ -270,6 +292,8 @@ class FakeBotAPI:
         """
         self._closing.set()
         self._touch()
+        if self.webhook is not None:
+            await self.webhook.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -399,6 +423,21 @@ class FakeBotAPI:
         """
         self._faults.append(_Fault(method.lower(), chat_id, times, delay=seconds))
 
+    def hold(
+        self, method: str, *, after: int = 0, times: int = 1, chat_id: int | str | None = None
+    ) -> None:
+        """Let the next ``after`` calls of ``method`` ("*" = any) through, then hold the
+        ``times`` calls after them: each waits unanswered until ``release_held()`` or ``stop()``,
+        then fails with 500 without taking effect, like a request lost on its way to Telegram.
+        ``held`` lists the params of the calls held so far."""
+        self._holds.append(_Hold(method.lower(), chat_id, after, times))
+
+    def release_held(self) -> None:
+        """End the holds: the held calls fail with 500, later calls go through."""
+        for hold in self._holds:
+            hold.remaining = 0
+        self._release_held.set()
+
     def unused_faults(self) -> list[str]:
         """Injected errors/delays not yet consumed."""
         return [str(f) for f in self._faults if f.remaining > 0]
@@ -411,6 +450,32 @@ class FakeBotAPI:
 
     def disable_rate_limits(self) -> None:
         self._limits = None
+
+    def route_webhook(self, route: str) -> WebhookDelivery:
+        """Deliver updates by webhook, once the bot has set one, to `route` (where the reverse
+        proxy in front of the bot listens), keeping the registered URL's path."""
+        self.webhook = WebhookDelivery(self, route)
+        self.webhook.start()
+        return self.webhook
+
+    # --- for WebhookDelivery --------------------------------------------------------------------
+
+    def changed_event(self) -> asyncio.Event:
+        return self._changed
+
+    def closing_event(self) -> asyncio.Event:
+        return self._closing
+
+    def pending_webhook_update(self) -> tuple[int, JSON] | None:
+        """The oldest update waiting for webhook delivery, while a webhook is set."""
+        if not self.webhook_url or not self._updates or self._closing.is_set():
+            return None
+        return self._updates[0]
+
+    def webhook_delivered(self, update_id: int) -> None:
+        self._updates = [(uid, u) for uid, u in self._updates if uid != update_id]
+        self._confirmed_below = max(self._confirmed_below, update_id + 1)
+        self._touch()
 
     def calls(self, method: str) -> list[JSON]:
         """Params of every call of ``method`` (case-insensitive), in order."""
@@ -670,7 +735,26 @@ class FakeBotAPI:
                 return web.Response(body=file.content)
         return _json_response(ApiError(404, "Not Found").payload(), status=404)
 
+    async def _apply_holds(self, method: str, params: JSON) -> None:
+        for hold in self._holds:
+            if hold.remaining > 0 and hold.matches(method, params):
+                if hold.skip > 0:
+                    hold.skip -= 1
+                    return
+                hold.remaining -= 1
+                self.held.append(params)
+                self._touch()
+                released = asyncio.ensure_future(self._release_held.wait())
+                closing = asyncio.ensure_future(self._closing.wait())
+                _, pending = await asyncio.wait(
+                    (released, closing), return_when=asyncio.FIRST_COMPLETED
+                )
+                for waiter in pending:
+                    waiter.cancel()
+                raise ApiError(500, _DEFAULT_DESCRIPTIONS[500])
+
     async def _apply_faults(self, method: str, params: JSON) -> None:
+        await self._apply_holds(method, params)
         for fault in self._faults:
             if fault.remaining > 0 and fault.delay and fault.matches(method, params):
                 fault.remaining -= 1
@@ -738,13 +822,18 @@ class FakeBotAPI:
             raise ApiError(
                 400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook"
             )
+        secret = _str(params, "secret_token") or ""
+        if secret and not _WEBHOOK_SECRET.fullmatch(secret):
+            raise ApiError(400, "Bad Request: secret token contains unallowed characters")
         self.webhook_url = url
+        self.webhook_secret = secret
         if _bool(params, "drop_pending_updates"):
             self._updates.clear()
         return True
 
     async def _delete_webhook(self, params: JSON) -> bool:
         self.webhook_url = ""
+        self.webhook_secret = ""
         if _bool(params, "drop_pending_updates"):
             self._updates.clear()
         return True
