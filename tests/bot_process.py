@@ -8,11 +8,14 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 from tests.harness import TOKEN
 
 WEBHOOK_SECRET = "s3cret-Webhook_value-42"
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -33,6 +36,28 @@ def bot_env(api_url: str, database_url: str, **extra: str) -> dict[str, str]:
     )
     env.update(extra)
     return env
+
+
+async def poll(
+    check: Callable[[], Awaitable[T | None]],
+    *,
+    what: str,
+    timeout: float = 45.0,  # noqa: ASYNC109 - a process starts slowly on a busy machine
+    process: asyncio.subprocess.Process | None = None,
+) -> T:
+    """Re-check an outside observation (a database query, an HTTP endpoint) until it is
+    truthy, within `timeout`; fails early if `process` exits meanwhile."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        value = await check()
+        if value:
+            return value
+        if process is not None and process.returncode is not None:
+            raise AssertionError(f"the process exited ({process.returncode}) before {what}")
+        if loop.time() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
 
 
 async def danvan(cwd: Path, env: dict[str, str], *args: str) -> tuple[int, str, str]:

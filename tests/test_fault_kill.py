@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -29,6 +28,7 @@ from bot.outbox import SendKind
 from storage import state, units
 from storage.migrate import upgrade
 from storage.models import LandPledge, Schedule, SendLedger, pk
+from tests.bot_process import bot_env, poll
 from tests.fakebot import FakeBotAPI, FakeMessage, FakeUser
 from tests.harness import TOKEN, Clock, Harness, local_noon
 
@@ -58,16 +58,7 @@ async def seeded(fake: FakeBotAPI, tmp_path: Path) -> AsyncIterator[Harness]:
 
 
 def environment(tmp_path: Path, api_url: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CI")}
-    env.update(
-        TELEGRAM_BOT_TOKEN=TOKEN,
-        TELEGRAM_API_URL=api_url,
-        DATABASE_URL=f"sqlite:///{tmp_path / 'danvan.db'}",
-        DEFAULT_LANGUAGE="vi",
-        PTB_TIMEDELTA="true",
-        **extra,
-    )
-    return env
+    return bot_env(api_url, f"sqlite:///{tmp_path / 'danvan.db'}", **extra)
 
 
 async def spawn(tmp_path: Path, env: dict[str, str], *args: str) -> asyncio.subprocess.Process:
@@ -101,27 +92,6 @@ async def terminate(process: asyncio.subprocess.Process, tmp_path: Path) -> None
     log = (tmp_path / "process.log").read_text()
     assert process.returncode == 0, log
     assert "Traceback" not in log, log
-
-
-async def poll(
-    check: Callable[[], Awaitable[T | None]],
-    *,
-    what: str,
-    timeout: float = 45.0,  # noqa: ASYNC109 - a process starts slowly on a busy machine
-    process: asyncio.subprocess.Process | None = None,
-) -> T:
-    """Re-check `check` (e.g. a database query) until it is truthy, within `timeout`."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if process is not None and process.returncode is not None:
-            raise AssertionError(f"the process exited ({process.returncode}) before {what}")
-        if loop.time() > deadline:
-            raise TimeoutError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 # --- mid-flow ---------------------------------------------------------------------------------

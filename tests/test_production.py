@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 from bot.settings import SettingsError, load_settings
 from storage.engine import Database
 from storage.migrate import upgrade
-from tests.bot_process import WEBHOOK_SECRET, BotProcess, bot_env, danvan, free_port
+from tests.bot_process import WEBHOOK_SECRET, BotProcess, bot_env, danvan, free_port, poll
 from tests.fakebot import FakeBotAPI, FakeMessage, FakeUser
 from tests.harness import TOKEN, Clock, Harness
 from tests.tcp_proxy import TcpProxy
@@ -48,19 +48,6 @@ async def seed(fake: FakeBotAPI, database_url: str) -> None:
         await harness.db.dispose()
 
 
-async def until(check: Callable[[], Awaitable[Any]], what: str, timeout: float = 20.0) -> Any:  # noqa: ASYNC109
-    """Poll an outside observation (the database, an HTTP endpoint) until it holds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
 async def handled(database_url: str, update_id: int) -> None:
     """Wait until the bot process has finished with an update (its inbox says so)."""
     db = Database(database_url)
@@ -75,7 +62,7 @@ async def handled(database_url: str, update_id: int) -> None:
             return found is not None and found[0] is not None
 
     try:
-        await until(done, f"update {update_id} to be handled")
+        await poll(done, what=f"update {update_id} to be handled")
     finally:
         await db.dispose()
 
@@ -173,7 +160,7 @@ async def test_webhook_mode_takes_updates_checks_the_secret_and_reports_health(
                         body if reply.status == 200 and body["last_update"]["update_id"] else None
                     )
 
-            health = await until(healthy, "/healthz to report the first update")
+            health = await poll(healthy, what="/healthz to report the first update")
         assert health["database"]["ok"] and health["bot_api"]["ok"]
         assert health["bot_api"]["username"] == fake.username
         assert health["scheduler"]["mode"] == "webhook" and health["scheduler"]["jobs"] > 0
