@@ -16,7 +16,7 @@ import sqlalchemy.exc
 from bot import cli_admin, cli_export, cli_ops, cli_reports, cli_units
 from bot.i18n import Translator, translator
 from bot.settings import Settings, SettingsError, load_settings
-from bot.unit_csv import RowError, RowProblem, parse_unit_csv
+from bot.unit_csv import describe_row_error, parse_unit_csv
 from storage import invites, members, units
 from storage.engine import Database
 from storage.migrate import upgrade
@@ -37,45 +37,6 @@ class CliError(Exception):
 
 def _print_json(data: object) -> None:
     print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
-
-
-def describe_row_error(t: Translator, error: RowError) -> str:
-    d = error.details
-    messages = {
-        RowProblem.BAD_HEADER: lambda: t._(
-            "the first line must be the header {expected}", expected=d.get("expected", "")
-        ),
-        RowProblem.MISSING_VALUE: lambda: t._(
-            "column {column} is empty", column=d.get("column", "")
-        ),
-        RowProblem.TOO_LONG: lambda: t._(
-            "column {column} is longer than {limit} characters",
-            column=d.get("column", ""),
-            limit=d.get("limit", ""),
-        ),
-        RowProblem.BAD_CODE: lambda: t._(
-            "code {code} may only use letters A-Z, digits, '-', '_' and '.'",
-            code=d.get("code", ""),
-        ),
-        RowProblem.DUPLICATE_CODE: lambda: t._(
-            "code {code} already appears on line {first}",
-            code=d.get("code", ""),
-            first=d.get("first", ""),
-        ),
-        RowProblem.UNKNOWN_PARENT: lambda: t._(
-            "parent unit {parent} is neither in the file nor in the database",
-            parent=d.get("parent", ""),
-        ),
-        RowProblem.OWN_PARENT: lambda: t._(
-            "unit {code} cannot be its own parent", code=d.get("code", "")
-        ),
-        RowProblem.CYCLE: lambda: t._(
-            "unit {code} would end up inside itself (a loop of parents)", code=d.get("code", "")
-        ),
-        RowProblem.NOT_UTF8: lambda: t._("the file is not UTF-8 text"),
-        RowProblem.EMPTY_FILE: lambda: t._("the file has no units"),
-    }
-    return t._("line {line}: {problem}", line=error.line, problem=messages[error.problem]())
 
 
 def _database(settings: Settings) -> Database:
@@ -396,4 +357,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # `python -m bot.cli`: run the importable module's main, so that the classes other modules
+    # import from bot.cli (CliError) are the ones it catches, not copies living in __main__.
+    from bot.cli import main as module_main
+
+    raise SystemExit(module_main())

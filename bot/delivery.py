@@ -6,13 +6,15 @@ anything goes out), send its messages in order, then record the outcome at once:
 (after bounded retries, with the error). A Send the ledger already has is not sent again.
 
 Exactly once, and its one edge: a claim whose process died before recording the outcome is taken
-over after `stale_after` (see storage.ledger). If Telegram had already accepted the message, the
-person gets it twice. The same holds for a retried TimedOut, which Telegram may have accepted
-too. A claim cancelled (a graceful shutdown) before any of its messages was handed to the Bot
-is given back at once, so the next start sends it without waiting for the timeout. Sends
-claimed elsewhere are reported `in_progress`: after a crash and a quick restart they are the
-dead process's, and only a delivery run after `stale_after` picks them up. If the database
-fails, the batch stops with that error.
+over after `stale_after`, or at once when it is known to be orphaned (see storage.ledger: the
+active bot at start-up recovers earlier bot processes' claims, a CLI run those of dead CLI
+processes on its host). If Telegram had already accepted the message, the person gets it
+twice. The same holds for a retried TimedOut, which Telegram may have accepted too. A claim
+cancelled (a graceful shutdown) before any of its messages was handed to the Bot is given back
+at once, so the next start sends it without waiting for the timeout. Sends claimed elsewhere
+and not recovered are reported `in_progress`: a live process's, or a dead one's that could not
+be told dead (another host); a delivery run after `stale_after` picks those up. If the
+database fails, the batch stops with that error.
 
 `send_messages` sends what a person just asked for (a preview) outside the ledger, with the
 same rendering, pacing and retries.
@@ -45,7 +47,14 @@ from typing import TypeVar
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
 from telegram.constants import ParseMode
-from telegram.error import Forbidden, RetryAfter, TelegramError
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.outbox import Attachment, Button, OutMessage, Send
@@ -61,8 +70,13 @@ RATE_PERIOD = 1.0  # seconds
 # Requests reach Telegram a little later than they leave, and not all equally late; counting
 # each window as this much longer keeps a burst of on-time sends from looking too dense there.
 RATE_MARGIN = 0.1  # seconds
-MAX_ATTEMPTS = 3  # tries of one message on errors other than 429 and 403
+MAX_ATTEMPTS = 3  # tries of one message on a refusal (400 and the like)
 BACKOFF = 1.0  # seconds before the second try; doubled before each further one
+# Telegram unreachable or a 5xx is an outage that passes: the message is tried again, the backoff
+# doubling up to MAX_BACKOFF, until OUTAGE_BUDGET seconds were spent waiting for it. Not a
+# timeout: Telegram may have taken the message, so each retry risks a duplicate (MAX_ATTEMPTS).
+MAX_BACKOFF = 30.0
+OUTAGE_BUDGET = 15 * 60.0
 MAX_FLOOD_WAITS = 5  # 429s waited out for one message before giving up
 CONCURRENCY = 32  # Sends in progress at once (most of them waiting for their chat's slot)
 
@@ -70,8 +84,19 @@ T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
 
 
+class Hit:
+    """One request counted by the limiter: at first when it leaves, then (`SendLimiter.done`)
+    when its answer is back. It reached Telegram somewhere in between, so counting the later
+    time keeps a slow upload followed by a quick send from landing too close together."""
+
+    __slots__ = ("at",)
+
+    def __init__(self, at: float) -> None:
+        self.at = at
+
+
 class SendLimiter:
-    """Sliding-window pacing: at most `global_rate` acquisitions in any `period + margin`
+    """Sliding-window pacing: at most `global_rate` requests in any `period + margin`
     seconds, and at most `per_chat_rate` for one chat. `clock` (monotonic seconds) and `sleep`
     are injectable; share one limiter among everything that sends for the same bot."""
 
@@ -92,20 +117,25 @@ class SendLimiter:
         self.window = period + margin
         self._clock = clock
         self._sleep = sleep
-        self._recent: deque[float] = deque()
-        self._by_chat: dict[int, deque[float]] = {}
+        self._recent: deque[Hit] = deque()
+        self._by_chat: dict[int, deque[Hit]] = {}
         self._tidy_above = 1024
         # Those whose chat has room queue here in order for the overall budget, so a chat
         # waiting for its own next slot never holds up the others.
         self._lock = asyncio.Lock()
 
-    def _wait(self, hits: deque[float], limit: int, now: float) -> float:
+    def _wait(self, hits: deque[Hit], limit: int, now: float) -> float:
         """Seconds until one more hit fits, after forgetting those out of the window."""
-        while hits and hits[0] <= now - self.window:
+        cutoff = now - self.window
+        while hits and hits[0].at <= cutoff:
             hits.popleft()
-        return 0.0 if len(hits) < limit else hits[len(hits) - limit] + self.window - now
+        if len(hits) < limit:
+            return 0.0
+        # `done` moves hits later, so they are not in order of time any more.
+        inside = sorted(hit.at for hit in hits if hit.at > cutoff)
+        return 0.0 if len(inside) < limit else inside[len(inside) - limit] + self.window - now
 
-    def _chat(self, chat_id: int) -> deque[float]:
+    def _chat(self, chat_id: int) -> deque[Hit]:
         return self._by_chat.setdefault(chat_id, deque())
 
     def _tidy(self, now: float) -> None:
@@ -113,11 +143,14 @@ class SendLimiter:
         if len(self._by_chat) <= self._tidy_above:
             return
         cutoff = now - self.window
-        self._by_chat = {c: h for c, h in self._by_chat.items() if h and h[-1] > cutoff}
+        self._by_chat = {
+            c: hits for c, hits in self._by_chat.items() if any(h.at > cutoff for h in hits)
+        }
         self._tidy_above = max(1024, 2 * len(self._by_chat))
 
-    async def acquire(self, chat_id: int) -> None:
-        """Wait until one more message to `chat_id` fits both limits, and count it."""
+    async def acquire(self, chat_id: int) -> Hit:
+        """Wait until one more message to `chat_id` fits both limits, and count it. Call
+        `done` with the result once Telegram has answered."""
         while True:
             wait = self._wait(self._chat(chat_id), self.per_chat_rate, self._clock())
             if wait > 0:
@@ -130,10 +163,15 @@ class SendLimiter:
                 chat = self._chat(chat_id)
                 if self._wait(chat, self.per_chat_rate, now) > 0:
                     continue  # another send to the same chat took the slot meanwhile
-                self._recent.append(now)
-                chat.append(now)
+                hit = Hit(now)
+                self._recent.append(hit)
+                chat.append(hit)
                 self._tidy(now)
-                return
+                return hit
+
+    def done(self, hit: Hit) -> None:
+        """The request's answer is back: count it from now."""
+        hit.at = max(hit.at, self._clock())
 
 
 class Outcome(enum.StrEnum):
@@ -246,6 +284,8 @@ class Delivery:
     share it, so that the pacing covers everything the bot sends on its own.
 
     `clock` gives the ledger's timestamps (aware UTC); `sleep` waits out 429s and backoffs.
+    `claimant` (storage.ledger.new_claimant) is recorded with each claim, so that the claims of
+    a process that died can be recovered without waiting for `stale_after`.
     """
 
     def __init__(
@@ -258,9 +298,11 @@ class Delivery:
         limiter: SendLimiter | None = None,
         max_attempts: int = MAX_ATTEMPTS,
         backoff: float = BACKOFF,
+        outage_budget: float = OUTAGE_BUDGET,
         max_flood_waits: int = MAX_FLOOD_WAITS,
         stale_after: timedelta = ledger.STALE_AFTER,
         concurrency: int = CONCURRENCY,
+        claimant: str | None = None,
     ) -> None:
         if max_attempts < 1 or concurrency < 1:
             raise ValueError("max_attempts and concurrency must be at least 1")
@@ -271,9 +313,11 @@ class Delivery:
         self._sleep = sleep
         self._max_attempts = max_attempts
         self._backoff = backoff
+        self._outage_budget = outage_budget
         self._max_flood_waits = max_flood_waits
         self._stale_after = stale_after
         self._concurrency = concurrency
+        self.claimant = claimant
 
     async def deliver(self, sends: Iterable[Send], *, force: bool = False) -> Report:
         """Send each Send the ledger does not have yet; `force` sends again those it has (an
@@ -347,7 +391,13 @@ class Delivery:
         """None when the Send is ours to send; else why not."""
         async with self.db.session() as session:
             if await ledger.claim(
-                session, *key, now, due_at=due_at, stale_after=self._stale_after, force=force
+                session,
+                *key,
+                now,
+                due_at=due_at,
+                stale_after=self._stale_after,
+                force=force,
+                claimant=self.claimant,
             ):
                 return None
             state = await ledger.state_of(session, *key)
@@ -367,13 +417,18 @@ class Delivery:
         return Outcome.SENT, None
 
     async def _send_part(self, chat_id: int, part: _Part, progress: _Progress) -> None:
-        """One call, with its retries: 429 waited out, other errors with backoff, 403 raised."""
+        """One call, with its retries: 429 waited out, an outage (unreachable, 5xx) and other
+        errors with backoff, 403 raised."""
         failures = flood_waits = 0
+        outage_waited = 0.0
         while True:
-            await self.limiter.acquire(chat_id)
+            hit = await self.limiter.acquire(chat_id)
             progress.requested = True
             try:
-                await self._call(chat_id, part)
+                try:
+                    await self._call(chat_id, part)
+                finally:
+                    self.limiter.done(hit)
                 return
             except Forbidden:
                 raise
@@ -386,10 +441,18 @@ class Delivery:
                 await self._sleep(wait)
             except TelegramError as error:
                 failures += 1
-                if failures >= self._max_attempts:
+                wait = min(self._backoff * 2 ** (failures - 1), MAX_BACKOFF)
+                outage = isinstance(error, NetworkError) and not isinstance(
+                    error, (BadRequest, TimedOut)
+                )
+                if outage and failures < self._max_attempts:
+                    outage_waited += wait  # the first tries count as a refusal's would
+                elif outage and outage_waited + wait <= self._outage_budget:
+                    outage_waited += wait
+                elif failures >= self._max_attempts:
                     raise _GaveUp(error, failures + flood_waits) from error
                 log.info("Sending to %s failed (%s); trying again", chat_id, error)
-                await self._sleep(self._backoff * 2 ** (failures - 1))
+                await self._sleep(wait)
 
     async def _call(self, chat_id: int, part: _Part) -> None:
         markup = _markup(part.buttons)

@@ -30,6 +30,7 @@ from decimal import Decimal
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.charts import weekly_chart
@@ -57,7 +58,7 @@ from storage.digest import (
     WeekPoint,
 )
 from storage.engine import Database
-from storage.models import Role, Unit
+from storage.models import Role, Unit, pk
 from storage.reminders import Recipient, area_members
 
 PeriodKind = Literal["week", "month", "year"]
@@ -264,21 +265,40 @@ def shown_donor(name: str, unit_id: int, own_unit_id: int, *, mask: bool) -> str
     return mask_donor(name) if mask and unit_id != own_unit_id else name
 
 
-async def build_digest(
-    session: AsyncSession, unit_id: int, period: Period, *, mask_donors: bool
+def digest_ranges(period: Period) -> list[tuple[date, date]]:
+    """Every range of dates a digest of `period` reads: the period, the previous one, the year
+    to date and the chart's weeks."""
+    previous = period.previous()
+    return [
+        (period.start, period.end),
+        (previous.start, previous.end),
+        (period.ytd_start, period.end),
+        *queries.series_ranges(_week_start(period.end), period.end, CHART_WEEKS),
+    ]
+
+
+async def load_snapshot(
+    session: AsyncSession, units: Iterable[Unit], period: Period
+) -> queries.Snapshot:
+    """The figures the digests of `units` for `period` are made of, in one aggregate query
+    over the smallest subtree holding them all."""
+    path = queries.common_path([unit.path for unit in units])
+    return await queries.snapshot(session, path, digest_ranges(period), (period.start, period.end))
+
+
+def digest_of(
+    snapshot: queries.Snapshot, unit: Unit, period: Period, *, mask_donors: bool
 ) -> Digest:
-    """The digest of `unit_id`'s subtree for `period`: a few aggregate queries."""
-    unit = await session.get(Unit, unit_id)
-    if unit is None or unit.id is None:
-        raise LookupError(f"no unit {unit_id}")
+    """The digest of `unit`'s subtree for `period`, from a snapshot holding it."""
+    if unit.id is None:
+        raise LookupError("unit without id")
     start, end, previous = period.start, period.end, period.previous()
-    current, before, ytd = await queries.figures(
-        session,
+    current, before, ytd = snapshot.figures(
         unit,
         [(start, end), (previous.start, previous.end), (period.ytd_start, end)],
     )
-    children = await queries.children(session, unit, start, end)
-    pledges = await queries.largest_pledges(session, unit, start, end, LARGEST_PLEDGES)
+    children = snapshot.children(unit, start, end)
+    pledges = snapshot.largest_pledges(unit, start, end, LARGEST_PLEDGES)
     return Digest(
         unit=DigestUnit(
             unit.id, unit.code, unit.name, unit.level, not any(child.active for child in children)
@@ -286,7 +306,7 @@ async def build_digest(
         period=period,
         totals=Totals(current, before, ytd),
         children=children,
-        top_groups=await queries.top_groups(session, unit, start, end, TOP_GROUPS),
+        top_groups=snapshot.top_groups(unit, start, end, TOP_GROUPS),
         largest_pledges=[
             replace(
                 pledge,
@@ -294,15 +314,53 @@ async def build_digest(
             )
             for pledge in pledges
         ],
-        silent_groups=await queries.silent_groups(
-            session, unit, start, end, nil_reports_count=period.kind == "week"
+        silent_groups=snapshot.silent_groups(
+            unit, start, end, nil_reports_count=period.kind == "week"
         ),
-        unreachable=await queries.unreachable_members(session, unit),
-        weekly_series=await queries.weekly_series(
-            session, unit, _week_start(end), end, CHART_WEEKS
-        ),
+        unreachable=snapshot.unreachable_members(unit),
+        weekly_series=snapshot.weekly_series(unit, _week_start(end), end, CHART_WEEKS),
         mask_donors=mask_donors,
     )
+
+
+async def build_digest(
+    session: AsyncSession, unit_id: int, period: Period, *, mask_donors: bool
+) -> Digest:
+    """The digest of `unit_id`'s subtree for `period`: a few aggregate queries."""
+    unit = await session.get(Unit, unit_id)
+    if unit is None or unit.id is None:
+        raise LookupError(f"no unit {unit_id}")
+    snapshot = await load_snapshot(session, [unit], period)
+    return digest_of(snapshot, unit, period, mask_donors=mask_donors)
+
+
+async def build_digests(
+    db: Database, unit_ids: Iterable[int], period: Period, *, mask_donors: bool
+) -> dict[int, Digest]:
+    """The digests of many units for one period at once: the figures of all of them are read
+    in one aggregate query (see storage.digest.Snapshot) rather than unit by unit."""
+    _, digests = await _build_all(db, unit_ids, period, mask_donors=mask_donors)
+    return digests
+
+
+async def _build_all(
+    db: Database, unit_ids: Iterable[int], period: Period, *, mask_donors: bool
+) -> tuple[queries.Snapshot | None, dict[int, Digest]]:
+    async with db.session() as session:
+        units = await _units(session, unit_ids)
+        if not units:
+            return None, {}
+        snapshot = await load_snapshot(session, units, period)
+    digests = {pk(u): digest_of(snapshot, u, period, mask_donors=mask_donors) for u in units}
+    return snapshot, digests
+
+
+async def _units(session: AsyncSession, unit_ids: Iterable[int]) -> list[Unit]:
+    wanted = sorted(set(unit_ids))
+    if not wanted:
+        return []
+    found = await session.exec(select(Unit).where(col(Unit.id).in_(wanted)))
+    return sorted(found.all(), key=pk)
 
 
 # --- rendering ------------------------------------------------------------------------------------
@@ -594,8 +652,10 @@ async def digest_sends(
     tz: tzinfo,
 ) -> list[Send]:
     """One digest per active, reachable official or admin whose unit is in `unit_ids`, for
-    their own unit's subtree; built once per unit and rendered once per language."""
-    from bot.xlsx import build_xlsx
+    their own unit's subtree; built once per unit and rendered once per language. The figures
+    of all the units come from one aggregate query, and the period's records (for the XLSX
+    files) are read once for all of them."""
+    from bot.xlsx import digest_workbook
 
     period = period_for(kind, due, tz)
     async with db.session() as session:
@@ -603,16 +663,29 @@ async def digest_sends(
     by_unit: dict[int, list[Recipient]] = {}
     for person in people:
         by_unit.setdefault(person.unit_id, []).append(person)
+    if not by_unit:
+        return []
+    snapshot, digests = await _build_all(db, by_unit, period, mask_donors=True)
+    assert snapshot is not None
+    # A short read of its own: on SQLite every transaction holds the write lock.
+    async with db.session() as session:
+        records = [
+            record
+            async for record in queries.records_under(
+                session, snapshot.path, period.start, period.end
+            )
+        ]
     sends = []
     for unit_id, recipients in by_unit.items():
-        # A short read per unit: on SQLite every transaction holds the write lock.
-        async with db.session() as session:
-            digest = await build_digest(session, unit_id, period, mask_donors=True)
-            workbook = await build_xlsx(session, digest)
+        digest = digests[unit_id]
+        subtree = snapshot.subtree_ids(unit_id)
+        # Writing the file and drawing the chart take a moment: keep the event loop free.
+        workbook = await asyncio.to_thread(
+            digest_workbook, digest, [record for record in records if record.unit_id in subtree]
+        )
         rendered: dict[str, list[OutMessage]] = {}
         for person in recipients:
             if person.language not in rendered:
-                # matplotlib takes a moment: keep the event loop free meanwhile.
                 rendered[person.language] = await asyncio.to_thread(
                     render_digest, translator(person.language), digest, xlsx=workbook, tz=tz
                 )

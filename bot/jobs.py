@@ -5,7 +5,9 @@ among the units' effective schedules. They are rebuilt at start and whenever a s
 changes. A job that fires asks which units have that slot, builds their sends, and hands them
 to the delivery, which claims each in the SendLedger first. At start, the latest due time of
 every slot is run again: what was missed while the bot was down is caught up (or skipped when
-too late), and what was already sent is not sent again.
+too late), and what was already sent is not sent again. Before that, the sends an earlier bot
+process claimed but never finished (it was killed mid-batch) are recovered, so the catch-up
+finishes its batch at once instead of after the ledger's stale timeout.
 """
 
 from __future__ import annotations
@@ -58,7 +60,8 @@ class Scheduler:
         self.db: Database = application.bot_data["db"]
         self.clock: Callable[[], datetime] = application.bot_data["clock"]
         self.quiet = QuietHours(self.settings.quiet_start, self.settings.quiet_end)
-        self.delivery = Delivery(application.bot, self.db, clock=self.clock)
+        self.claimant = ledger.new_claimant(ledger.BOT)
+        self.delivery = Delivery(application.bot, self.db, clock=self.clock, claimant=self.claimant)
 
     @property
     def tz(self) -> Any:
@@ -113,6 +116,16 @@ class Scheduler:
             await self.run(slot, slot.last_due(now, self.tz), now)
         await self.restore_snoozes()
 
+    async def recover_claims(self) -> int:
+        """At start-up of the active bot, before the catch-up: take over at once the sends that
+        earlier bot processes claimed and never finished (killed mid-batch), rather than after
+        the ledger's stale timeout. Only the active bot may: it is the only one sending."""
+        async with self.db.session() as session:
+            recovered = await ledger.recover_orphans(session, self.claimant, active_bot=True)
+        if recovered:
+            log.info("Taking over %d send(s) left unfinished by an earlier process", recovered)
+        return recovered
+
     # --- running a slot --------------------------------------------------------------------
 
     async def run(self, slot: Slot, due: datetime, now: datetime) -> None:
@@ -132,15 +145,14 @@ class Scheduler:
                 name=f"wait:{slot.kind}:{due.isoformat()}",
             )
             return
-        sends = await self.sends_for(slot, due)
         if decision is CatchUp.SKIP:
+            skipped = await self.skips_for(slot, due)
             async with self.db.session() as session:
-                for send in sends:
-                    await ledger.record_skip(
-                        session, send.kind, send.chat_id, send.period_key, "too late", now
-                    )
-            log.info("Skipped %d %s send(s) due %s", len(sends), slot.kind, due)
+                for kind, chat_id, key in skipped:
+                    await ledger.record_skip(session, kind, chat_id, key, "too late", now)
+            log.info("Skipped %d %s send(s) due %s", len(skipped), slot.kind, due)
             return
+        sends = await self.sends_for(slot, due)
         if sends:
             report = await self.delivery.deliver(sends)
             log.info("%s due %s: %s", slot.kind, due, report)
@@ -180,6 +192,35 @@ class Scheduler:
                 *await self._stale_pledges(unit_ids, day, due),
             ]
         return await self._digests(slot.kind, unit_ids, key, due)
+
+    async def skips_for(self, slot: Slot, due: datetime) -> list[tuple[SendKind, int, str]]:
+        """(kind, chat, period key) of the sends `slot` due at `due` would call for, without
+        making digests or follow-ups no one will get (at every start, the last ones are
+        usually too late to send; building them all took most of a start's work)."""
+        if slot.kind is SendKind.REMINDER:
+            return [
+                (send.kind, send.chat_id, send.period_key)
+                for send in await self.sends_for(slot, due)
+            ]
+        from bot.digest import DIGEST_ROLES
+
+        # A follow-up skipped is recorded for every official, also those whose groups all
+        # reported: finding which did not is what a skip should not spend time on.
+        roles: tuple[Role, ...] = OFFICIALS if slot.kind is SendKind.FOLLOWUP else DIGEST_ROLES
+        unit_ids = await self.units_with(slot)
+        key = period_key(slot.kind, due)
+        async with self.db.session() as session:
+            people = await queries.area_members(session, unit_ids, roles)
+        skipped: list[tuple[SendKind, int, str]] = [
+            (slot.kind, person.telegram_id, key) for person in people
+        ]
+        if slot.kind is SendKind.MONTHLY_DIGEST:
+            day = due.astimezone(self.tz).date()
+            skipped += [
+                (send.kind, send.chat_id, send.period_key)
+                for send in await self._stale_pledges(unit_ids, day, due)
+            ]
+        return skipped
 
     async def _reminders(
         self, unit_ids: list[int], week: date, key: str, due: datetime

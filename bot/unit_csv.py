@@ -10,6 +10,7 @@ import enum
 import io
 from dataclasses import dataclass, field
 
+from bot.i18n import Translator
 from bot.textnorm import nfc
 
 REQUIRED_COLUMNS = ("code", "name", "level", "parent_code")
@@ -110,3 +111,42 @@ def parse_unit_csv(data: bytes) -> tuple[list[UnitRow], list[RowError]]:
     if not rows and not errors:
         errors.append(RowError(1, RowProblem.EMPTY_FILE))
     return rows, errors
+
+
+def describe_row_error(t: Translator, error: RowError) -> str:
+    d = error.details
+    messages = {
+        RowProblem.BAD_HEADER: lambda: t._(
+            "the first line must be the header {expected}", expected=d.get("expected", "")
+        ),
+        RowProblem.MISSING_VALUE: lambda: t._(
+            "column {column} is empty", column=d.get("column", "")
+        ),
+        RowProblem.TOO_LONG: lambda: t._(
+            "column {column} is longer than {limit} characters",
+            column=d.get("column", ""),
+            limit=d.get("limit", ""),
+        ),
+        RowProblem.BAD_CODE: lambda: t._(
+            "code {code} may only use letters A-Z, digits, '-', '_' and '.'",
+            code=d.get("code", ""),
+        ),
+        RowProblem.DUPLICATE_CODE: lambda: t._(
+            "code {code} already appears on line {first}",
+            code=d.get("code", ""),
+            first=d.get("first", ""),
+        ),
+        RowProblem.UNKNOWN_PARENT: lambda: t._(
+            "parent unit {parent} is neither in the file nor in the database",
+            parent=d.get("parent", ""),
+        ),
+        RowProblem.OWN_PARENT: lambda: t._(
+            "unit {code} cannot be its own parent", code=d.get("code", "")
+        ),
+        RowProblem.CYCLE: lambda: t._(
+            "unit {code} would end up inside itself (a loop of parents)", code=d.get("code", "")
+        ),
+        RowProblem.NOT_UTF8: lambda: t._("the file is not UTF-8 text"),
+        RowProblem.EMPTY_FILE: lambda: t._("the file has no units"),
+    }
+    return t._("line {line}: {problem}", line=error.line, problem=messages[error.problem]())

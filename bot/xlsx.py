@@ -472,10 +472,19 @@ class RecordsWorkbook:
 
 async def build_xlsx(session: AsyncSession, digest: Digest) -> bytes:
     """The workbook of `digest`'s unit and period, as .xlsx bytes."""
+    period = digest.period
+    records = [
+        record async for record in period_records(session, digest.unit.id, period.start, period.end)
+    ]
+    return digest_workbook(digest, records)
+
+
+def digest_workbook(digest: Digest, records: Iterable[PeriodRecord]) -> bytes:
+    """The workbook of `digest` with `records` (those of its subtree and period, in
+    period_records order), as .xlsx bytes."""
     buffer = io.BytesIO()
     workbook = RecordsWorkbook(buffer)
-    period = digest.period
-    async for record in period_records(session, digest.unit.id, period.start, period.end):
+    for record in records:
         donor = (
             digest.donor(record.donor, record.unit_id) if isinstance(record, LandRecord) else None
         )

@@ -31,12 +31,11 @@ from telegram.error import BadRequest
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot import access
-from bot.cli import describe_row_error
 from bot.cli_units import describe_problem
 from bot.formatting import MESSAGE_LIMIT, escape_html, format_date, split_lines, utf16_length
 from bot.i18n import Translator
 from bot.jobs import SLOT_JOB_PREFIX, scheduler
-from bot.unit_csv import RowError, UnitRow, parse_unit_csv
+from bot.unit_csv import RowError, UnitRow, describe_row_error, parse_unit_csv
 from handlers import flows
 from handlers.common import DanvanContext, RepliesToBotPrompt, guarded, refuse, reply
 from storage import scope as scopes

@@ -487,6 +487,322 @@ async def weekly_series(
     ]
 
 
+# --- many digests at once: one aggregate query, the rest in Python --------------------------------
+
+
+@dataclass(frozen=True)
+class TreeUnit:
+    id: int
+    code: str
+    name: str
+    level: str
+    parent_id: int | None
+    path: str
+    active: bool
+
+
+def _slices(ranges: Sequence[tuple[date, date]]) -> list[date]:
+    """The boundaries (first days) of the elementary slices the ranges are unions of; the
+    last boundary is the day after the last range ends."""
+    return sorted({day for start, end in ranges for day in (start, end + timedelta(days=1))})
+
+
+class Snapshot:
+    """The figures of a subtree per unit and per slice of dates, read in one aggregate query,
+    with the subtree's units, the largest pledges and the unreachable members of a detail
+    range: every digest of a unit in the subtree is derived from it in Python, with the same
+    definitions as the single-unit queries above. The ranges asked of it must be among those
+    it was loaded for (or unions of their slices)."""
+
+    def __init__(
+        self,
+        units: list[TreeUnit],
+        boundaries: list[date],
+        sums: list[tuple[int, int, list[Any]]],
+        pledges: list[PledgeRow],
+        unreachable: list[tuple[str, UnreachableMember]],
+        *,
+        path: str,
+    ) -> None:
+        self.path = path  # the subtree it covers
+        self.units = {unit.id: unit for unit in units}
+        self.boundaries = boundaries
+        self._pledges = pledges
+        self._unreachable = unreachable
+        self._children: dict[int, list[TreeUnit]] = {}
+        for unit in sorted(units, key=lambda u: u.id):
+            if unit.parent_id is not None:
+                self._children.setdefault(unit.parent_id, []).append(unit)
+        # Own sums per unit and slice, and the same rolled up to every ancestor in the tree.
+        width = len(boundaries) - 1
+        self._own: dict[int, list[list[Any] | None]] = {}
+        self._rolled: dict[int, list[list[Any] | None]] = {}
+        # Sums are added as the backend returned them (SQLite: int and float, as its own SUM
+        # would; PostgreSQL: int and Decimal); Figures.from_values rounds them at the end.
+        lineage: dict[int, list[int]] = {
+            unit.id: [a for a in _ancestors(unit.path) if a in self.units] for unit in units
+        }
+        for unit_id, slice_index, values in sums:
+            self._add(self._own, unit_id, slice_index, values, width)
+            for ancestor in lineage.get(unit_id, ()):
+                self._add(self._rolled, ancestor, slice_index, values, width)
+
+    @staticmethod
+    def _add(
+        table: dict[int, list[list[Any] | None]],
+        unit_id: int,
+        slice_index: int,
+        values: list[Any],
+        width: int,
+    ) -> None:
+        row = table.get(unit_id)
+        if row is None:
+            row = table[unit_id] = [None] * width
+        cell = row[slice_index]
+        row[slice_index] = (
+            list(values) if cell is None else [a + b for a, b in zip(cell, values, strict=True)]
+        )
+
+    def _range(self, start: date, end: date) -> range:
+        try:
+            first = self.boundaries.index(start)
+            stop = self.boundaries.index(end + timedelta(days=1))
+        except ValueError:
+            raise ValueError(f"{start}..{end} is not a range this snapshot has") from None
+        return range(first, stop)
+
+    def _sum(self, row: list[list[Any] | None] | None, slices: range) -> Figures:
+        totals: list[Any] = [0] * len(FIGURES)
+        if row is not None:
+            for index in slices:
+                cell = row[index]
+                if cell is not None:
+                    totals = [a + b for a, b in zip(totals, cell, strict=True)]
+        return Figures.from_values(totals)
+
+    def _subtree(self, unit: TreeUnit | Unit) -> list[TreeUnit]:
+        """The unit and everything under it (as far as the snapshot reaches)."""
+        root = self.units.get(pk_of(unit))
+        found: list[TreeUnit] = [] if root is None else [root]
+        for current in found:  # grows as it goes: a breadth-first walk
+            found.extend(self._children.get(current.id, []))
+        return found
+
+    def _is_group(self, unit: TreeUnit) -> bool:
+        return unit.active and not any(c.active for c in self._children.get(unit.id, []))
+
+    def figures(self, unit: Unit, ranges: Sequence[tuple[date, date]]) -> list[Figures]:
+        row = self._rolled.get(pk_of(unit))
+        return [self._sum(row, self._range(start, end)) for start, end in ranges]
+
+    def children(self, unit: Unit, start: date, end: date) -> list[ChildRow]:
+        slices = self._range(start, end)
+        rows = []
+        for child in self._children.get(pk_of(unit), []):
+            figures = self._sum(self._rolled.get(child.id), slices)
+            if child.active or not figures.is_zero():
+                rows.append(
+                    ChildRow(child.id, child.code, child.name, child.level, child.active, figures)
+                )
+        return rows
+
+    def _parent_name(self, group: TreeUnit) -> str | None:
+        parent = self.units.get(group.parent_id) if group.parent_id is not None else None
+        return parent.name if parent is not None else None
+
+    def top_groups(self, unit: Unit, start: date, end: date, limit: int = 3) -> list[GroupRow]:
+        slices = self._range(start, end)
+        ranked = []
+        for group in self._subtree(unit):
+            if not self._is_group(group) or group.id not in self._own:
+                continue
+            figures = self._sum(self._own[group.id], slices)
+            if figures.records > 0:
+                ranked.append((group, figures))
+        ranked.sort(
+            key=lambda item: (
+                -item[1].records,
+                -item[1].land_m2,
+                -item[1].participants,
+                -item[1].workdays,
+                item[0].id,
+            )
+        )
+        return [
+            GroupRow(group.id, group.name, group.parent_id, self._parent_name(group), figures)
+            for group, figures in ranked[:limit]
+        ]
+
+    def silent_groups(
+        self, unit: Unit, start: date, end: date, *, nil_reports_count: bool
+    ) -> list[GroupRef]:
+        slices = self._range(start, end)
+        silent = []
+        for group in self._subtree(unit):
+            if not self._is_group(group):
+                continue
+            figures = self._sum(self._own.get(group.id), slices)
+            if figures.records or (nil_reports_count and figures.nil_reports):
+                continue
+            silent.append(group)
+        silent.sort(key=lambda group: (group.parent_id is not None, group.parent_id, group.id))
+        return [
+            GroupRef(group.id, group.name, group.parent_id, self._parent_name(group))
+            for group in silent
+        ]
+
+    def largest_pledges(
+        self, unit: Unit, start: date, end: date, limit: int = 5
+    ) -> list[PledgeRow]:
+        """From the pledges of the detail range (which must cover `start`..`end`)."""
+        found = [
+            pledge
+            for pledge in self._pledges
+            if start <= pledge.on_date <= end
+            and self.units[pledge.unit_id].path.startswith(unit.path)
+        ]
+        found.sort(key=lambda pledge: (-pledge.area_m2, pledge.on_date, pledge.pledge_id))
+        return found[:limit]
+
+    def unreachable_members(self, unit: Unit) -> list[UnreachableMember]:
+        return [member for path, member in self._unreachable if path.startswith(unit.path)]
+
+    def weekly_series(
+        self, unit: Unit, last_week: date, end: date, weeks: int = 12
+    ) -> list[WeekPoint]:
+        row = self._rolled.get(pk_of(unit))
+        points = []
+        for start, stop in series_ranges(last_week, end, weeks):
+            figures = self._sum(row, self._range(start, stop))
+            points.append(WeekPoint(start, figures.records, figures.land_m2))
+        return points
+
+    def subtree_ids(self, unit_id: int) -> set[int]:
+        return {u.id for u in self._subtree(self.units[unit_id])}
+
+
+def pk_of(unit: Unit | TreeUnit) -> int:
+    if unit.id is None:
+        raise ValueError("unit without id")
+    return unit.id
+
+
+def _ancestors(path: str) -> list[int]:
+    """The ids on a unit's path, itself included: "/1/5/23/" → [1, 5, 23]."""
+    return [int(part) for part in path.strip("/").split("/") if part]
+
+
+def series_ranges(last_week: date, end: date, weeks: int = 12) -> list[tuple[date, date]]:
+    """The chart's weeks as ranges, as weekly_series counts them (nothing after `end`)."""
+    first = last_week - timedelta(weeks=weeks - 1)
+    hi = min(end, last_week + timedelta(days=6))
+    starts = [first + timedelta(weeks=index) for index in range(weeks)]
+    return [(start, min(start + timedelta(days=6), hi)) for start in starts if start <= hi]
+
+
+def common_path(paths: Sequence[str]) -> str:
+    """The deepest path every one of `paths` lies under ("/" when they share no unit)."""
+    parts = [path.strip("/").split("/") for path in paths]
+    shared: list[str] = []
+    for level in zip(*parts, strict=False):
+        if len(set(level)) != 1:
+            break
+        shared.append(level[0])
+    return "/" + "".join(f"{part}/" for part in shared)
+
+
+async def snapshot(
+    session: AsyncSession,
+    path: str,
+    ranges: Sequence[tuple[date, date]],
+    detail: tuple[date, date],
+) -> Snapshot:
+    """Everything the digests of the units under `path` need for `ranges` (every range any of
+    them will ask for) and the `detail` range (largest pledges): four queries in all."""
+    boundaries = _slices(ranges)
+    units_query: Select[*tuple[Any, ...]] = Select(
+        col(Unit.id),
+        col(Unit.code),
+        col(Unit.name),
+        col(Unit.level),
+        col(Unit.parent_id),
+        col(Unit.path),
+        col(Unit.active),
+    ).where(col(Unit.path).startswith(path))
+    units = [TreeUnit(*row) for row in (await session.exec(units_query)).all()]
+
+    facts = _facts(path, boundaries[0], boundaries[-1] - timedelta(days=1))
+    # The slice of each fact, computed in a subquery: PostgreSQL would not match a CASE with
+    # bound parameters in GROUP BY to the same CASE in the select list.
+    sliced = core_select(
+        facts.c.unit_id,
+        case(
+            *[(facts.c.day < day, literal_column(str(n - 1))) for n, day in enumerate(boundaries)][
+                1:
+            ],
+            else_=literal_column(str(len(boundaries) - 1)),
+        ).label("slice"),
+        *[facts.c[name] for name in FIGURES],
+    ).subquery("sliced")
+    sums_query: Select[*tuple[Any, ...]] = Select(
+        sliced.c.unit_id, sliced.c.slice, *[func.sum(sliced.c[name]) for name in FIGURES]
+    ).group_by(sliced.c.unit_id, sliced.c.slice)
+    sums = []
+    for unit_id, slice_index, *values in (await session.exec(sums_query)).all():
+        index = int(slice_index)
+        if 0 <= index < len(boundaries) - 1:
+            sums.append((int(unit_id), index, values))
+
+    start, end = detail
+    pledges_query: Select[*tuple[Any, ...]] = (
+        Select(
+            col(LandPledge.id),
+            col(LandPledge.unit_id),
+            col(Unit.name),
+            col(LandPledge.donor),
+            col(LandPledge.area_m2),
+            col(LandPledge.stage),
+            col(LandPledge.on_date),
+        )
+        .join(Unit, col(Unit.id) == col(LandPledge.unit_id))
+        .where(
+            col(LandPledge.deleted_at).is_(None),
+            col(LandPledge.stage) != PledgeStage.CANCELLED.value,
+            col(Unit.path).startswith(path),
+            col(LandPledge.on_date).between(start, end),
+        )
+    )
+    pledges = [
+        PledgeRow(int(pid), int(uid), uname, donor, _decimal(area), stage, _date(on))
+        for pid, uid, uname, donor, area, stage, on in (await session.exec(pledges_query)).all()
+    ]
+
+    members_query: Select[*tuple[Any, ...]] = (
+        Select(
+            col(Unit.path),
+            col(Member.id),
+            col(Member.full_name),
+            col(Member.role),
+            col(Unit.name),
+            col(Member.unreachable_at),
+        )
+        .join(Unit, col(Unit.id) == col(Member.unit_id))
+        .where(
+            col(Unit.path).startswith(path),
+            col(Member.active).is_(True),
+            col(Member.unreachable_at).is_not(None),
+        )
+        .order_by(col(Member.unreachable_at), col(Member.id))
+    )
+    unreachable = [
+        (unit_path, UnreachableMember(int(member_id), name, role, unit_name, since))
+        for unit_path, member_id, name, role, unit_name, since in (
+            await session.exec(members_query)
+        ).all()
+    ]
+    return Snapshot(units, boundaries, sums, pledges, unreachable, path=path)
+
+
 # --- the period's records, for exports ------------------------------------------------------------
 
 
@@ -545,7 +861,14 @@ async def period_records(
     unit = await session.get(Unit, unit_id)
     if unit is None:
         raise LookupError(f"no unit {unit_id}")
-    path = unit.path
+    async for record in records_under(session, unit.path, start, end):
+        yield record
+
+
+async def records_under(
+    session: AsyncSession, path: str, start: date, end: date
+) -> AsyncIterator[PeriodRecord]:
+    """period_records of the subtree under `path` (several digests' files read it once)."""
     activities: Select[*tuple[Any, ...]] = (
         Select(
             col(Activity.id),

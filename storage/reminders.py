@@ -151,7 +151,12 @@ async def silent_groups(session: AsyncSession, area: Unit, week: date) -> list[S
     if not groups:
         return []
     by_unit = {group.id: SilentGroup(group.id or 0, group.name) for group in groups}
-    last = _last_reports()
+    their_coordinators = select(Member.id).where(
+        col(Member.unit_id).in_(list(by_unit)),
+        Member.role == Role.COORDINATOR,
+        col(Member.active).is_(True),
+    )
+    last = _last_reports(their_coordinators)
     rows = (
         await session.exec(
             select(Member.unit_id, Member.full_name, last.c.last_on)
@@ -169,12 +174,14 @@ async def silent_groups(session: AsyncSession, area: Unit, week: date) -> list[S
     return list(by_unit.values())
 
 
-def _last_reports() -> Subquery:
-    """Per reporter, the latest date they logged anything (a subquery)."""
+def _last_reports(reporters: Any) -> Subquery:
+    """Per reporter among `reporters` (a select of member ids), the latest date they logged
+    anything (a subquery). Limited to them through the reporter index: over every record of a
+    province it took a second for each official's follow-up."""
     parts: list[Any] = [
         select(
             col(model.reporter_id).label("reporter_id"), col(model.on_date).label("on_date")
-        ).where(col(model.deleted_at).is_(None))
+        ).where(col(model.deleted_at).is_(None), col(model.reporter_id).in_(reporters))
         for model in (Activity, LandPledge, Workday)
     ]
     every = union_all(*parts).subquery()

@@ -1,0 +1,103 @@
+"""2. Digests: every official's weekly digest, each over their own subtree, against the floor.
+
+The floor is the one SQL GROUP BY any digest batch needs at least: every live fact the figures
+come from (from 1 January, or twelve weeks back for the chart, to the end of the week), summed
+per unit. Everything else (subtree totals, children, groups) can be derived from it.
+
+Two figures per backend, each the median of a few runs:
+- "data": the Digest of every official's unit (bot.digest.build_digests, what digest_sends
+  builds from), against the floor: target at most 3× the floor;
+- "batch": what the scheduler does for the weekly digest (bot.digest.digest_sends: the digests,
+  their XLSX files and charts, rendered per language): target under 5 s on SQLite.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+
+from sqlalchemy import Date, bindparam, text
+
+from bench.conftest import REPEAT, median
+from bench.results import report
+from bench.seed import TZ, Dataset
+from bot.digest import Period, build_digests, digest_sends
+from bot.outbox import SendKind
+from storage.engine import Database
+
+FLOOR_SQL = """
+SELECT unit_id, count(*) AS facts, sum(records), sum(activities), sum(participants),
+       sum(land_m2), sum(handed_over_m2), sum(workdays), sum(nil_reports)
+FROM (
+    SELECT unit_id, 1 AS records, 1 AS activities, participants, 0 AS land_m2,
+           0 AS handed_over_m2, 0 AS workdays, 0 AS nil_reports
+    FROM activity WHERE deleted_at IS NULL AND on_date BETWEEN :lo AND :hi
+    UNION ALL
+    SELECT unit_id, 1, 0, 0, CASE WHEN stage <> 'huy' THEN area_m2 ELSE 0 END, 0, 0, 0
+    FROM land_pledge WHERE deleted_at IS NULL AND on_date BETWEEN :lo AND :hi
+    UNION ALL
+    SELECT unit_id, 0, 0, 0, 0, area_m2, 0, 0
+    FROM land_pledge WHERE deleted_at IS NULL AND handed_over_on BETWEEN :lo AND :hi
+    UNION ALL
+    SELECT unit_id, 1, 0, 0, 0, 0, total_days, 0
+    FROM workday WHERE deleted_at IS NULL AND on_date BETWEEN :lo AND :hi
+    UNION ALL
+    SELECT unit_id, 0, 0, 0, 0, 0, 0, 1
+    FROM nil_report WHERE deleted_at IS NULL AND week_start BETWEEN :lo AND :hi
+) AS facts
+GROUP BY unit_id
+"""
+
+
+def the_week(data: Dataset) -> Period:
+    """Last week, as a digest sent the day after the seeded records end sees it."""
+    return Period.last_week(data.end + timedelta(days=1))
+
+
+async def floor_seconds(db: Database, period: Period) -> float:
+    lo = min(period.ytd_start, period.start - timedelta(weeks=11))
+    query = text(FLOOR_SQL).bindparams(bindparam("lo", type_=Date), bindparam("hi", type_=Date))
+    async with db.session() as session:
+        started = time.perf_counter()
+        rows = (await session.execute(query, {"lo": lo, "hi": period.end})).all()
+        seconds = time.perf_counter() - started
+    assert rows
+    return seconds
+
+
+def official_units(data: Dataset) -> list[int]:
+    return sorted({person.unit_id for person in data.officials})
+
+
+async def test_weekly_digests_of_every_official(dataset: Dataset) -> None:
+    db = Database(dataset.url)
+    period = the_week(dataset)
+    units = official_units(dataset)
+    due = datetime.combine(dataset.end + timedelta(days=1), datetime.min.time(), TZ)
+    floors, builds, batches = [], [], []
+    sends: list[object] = []
+    try:
+        for _ in range(REPEAT):
+            floors.append(await floor_seconds(db, period))
+            started = time.perf_counter()
+            digests = await build_digests(db, units, period, mask_donors=True)
+            builds.append(time.perf_counter() - started)
+            assert len(digests) == len(units)
+            started = time.perf_counter()
+            sends = list(await digest_sends(db, SendKind.WEEKLY_DIGEST, units, period.key, due, TZ))
+            batches.append(time.perf_counter() - started)
+    finally:
+        await db.dispose()
+    assert len(sends) == len(dataset.officials)
+    backend = dataset.backend
+    floor, build, batch = median(floors), median(builds), median(batches)
+    print(
+        f"\n[bench] {backend}: {len(units)} units, {len(sends)} officials; floor {floors}, "
+        f"data {builds}, batch {batches}"
+    )
+    report(f"digests.{backend}.floor", floor, "s", "(the floor)", True)
+    report(f"digests.{backend}.data", build, "s", "<= 3x floor", build <= 3 * floor)
+    report(f"digests.{backend}.data_vs_floor", build / floor, "x", "<= 3", build <= 3 * floor)
+    target = 5.0
+    report(f"digests.{backend}.batch", batch, "s", f"< {target:g} s", batch < target)
+    report(f"digests.{backend}.batch_vs_floor", batch / floor, "x", "<= 3", batch <= 3 * floor)
