@@ -13,10 +13,12 @@ import contextlib
 import fcntl
 import logging
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, TYPE_CHECKING, Protocol
 
-import psycopg
 from sqlalchemy.engine import make_url
+
+if TYPE_CHECKING:
+    import psycopg
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,8 @@ class PostgresAdvisoryLock:
         self.held_elsewhere = False
 
     async def _connect(self) -> psycopg.AsyncConnection[tuple[object, ...]]:
+        import psycopg  # not loaded by SQLite deployments
+
         if self._connection is None or self._connection.closed:
             self._connection = await psycopg.AsyncConnection.connect(
                 self._conninfo,
@@ -61,6 +65,8 @@ class PostgresAdvisoryLock:
         return self._connection
 
     async def try_acquire(self) -> bool:
+        import psycopg
+
         if self._held and await self.still_held():
             return True
         try:
@@ -77,6 +83,8 @@ class PostgresAdvisoryLock:
         return self._held
 
     async def still_held(self) -> bool:
+        import psycopg
+
         if not self._held or self._connection is None:
             return False
         try:
@@ -87,6 +95,8 @@ class PostgresAdvisoryLock:
         return True
 
     async def _drop(self) -> None:
+        import psycopg
+
         self._held = False
         if self._connection is not None:
             with contextlib.suppress(psycopg.Error):
@@ -94,6 +104,8 @@ class PostgresAdvisoryLock:
         self._connection = None
 
     async def release(self) -> None:
+        import psycopg
+
         if self._held and self._connection is not None:
             with contextlib.suppress(psycopg.Error):
                 await self._connection.execute(f"SELECT pg_advisory_unlock({_LOCK_KEY})")
