@@ -24,7 +24,7 @@ from typing import Any
 from telegram.ext import Application, BasePersistence, ConversationHandler, PersistenceInput
 
 from storage import state
-from storage.engine import Database
+from storage.engine import Database, begin_reading
 
 USER_DATA = "user_data"
 CHAT_DATA = "chat_data"
@@ -51,9 +51,13 @@ def decode_conversation_key(text: str) -> ConversationKey:
 
 class DatabasePersistence(BasePersistence[Data, Data, Data]):
     """User data, chat data and conversation states in the database; each `update_*` writes
-    at once in its own short transaction, so `flush` has nothing left to do."""
+    at once in its own short transaction, so `flush` has nothing left to do.
 
-    __slots__ = ("db",)
+    PTB hands over the user and chat data of every update, changed or not (a private chat's
+    chat_data is always empty). What is already stored, as loaded or last written by this
+    process, is not written again: the only writer is this process (see `refresh_user_data`)."""
+
+    __slots__ = ("_stored", "db")
 
     def __init__(self, db: Database, update_interval: float = 60) -> None:
         super().__init__(
@@ -63,18 +67,39 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
             update_interval=update_interval,
         )
         self.db = db
+        # namespace -> key -> the stored data as canonical JSON, for the namespaces loaded.
+        self._stored: dict[str, dict[str, str]] = {}
+
+    async def _load(self, namespace: str) -> dict[str, Any]:
+        async with self.db.session() as session:
+            await begin_reading(session)
+            rows = await state.load_namespace(session, namespace)
+        self._stored[namespace] = {key: _canonical(data) for key, data in rows.items()}
+        return rows
 
     async def _load_by_id(self, namespace: str) -> dict[int, Data]:
-        async with self.db.session() as session:
-            rows = await state.load_namespace(session, namespace)
-        return {int(key): data for key, data in rows.items()}
+        return {int(key): data for key, data in (await self._load(namespace)).items()}
 
     async def _save_or_delete(self, namespace: str, key: str, data: Any) -> None:
+        gone = data is None or data == {}
+        if not gone:
+            state.ensure_json_native(data, f"{namespace}[{key!r}]")
+        wanted = None if gone else _canonical(data)
+        stored = self._stored.get(namespace)
+        if stored is not None and stored.get(key) == wanted:
+            return  # already so in the database
+        if stored is not None:
+            stored.pop(key, None)  # unknown until this write commits
         async with self.db.session() as session:
-            if data is None or data == {}:
+            if gone:
                 await state.delete(session, namespace, key)
             else:
                 await state.save(session, namespace, key, data)
+        if stored is not None:
+            if wanted is None:
+                stored.pop(key, None)
+            else:
+                stored[key] = wanted
 
     async def get_user_data(self) -> dict[int, Data]:
         return await self._load_by_id(USER_DATA)
@@ -89,8 +114,7 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
         return None
 
     async def get_conversations(self, name: str) -> dict[ConversationKey, object]:
-        async with self.db.session() as session:
-            rows = await state.load_namespace(session, conversation_namespace(name))
+        rows = await self._load(conversation_namespace(name))
         return {decode_conversation_key(key): value for key, value in rows.items()}
 
     async def update_conversation(
@@ -117,12 +141,10 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
         """Not stored."""
 
     async def drop_chat_data(self, chat_id: int) -> None:
-        async with self.db.session() as session:
-            await state.delete(session, CHAT_DATA, str(chat_id))
+        await self._save_or_delete(CHAT_DATA, str(chat_id), None)
 
     async def drop_user_data(self, user_id: int) -> None:
-        async with self.db.session() as session:
-            await state.delete(session, USER_DATA, str(user_id))
+        await self._save_or_delete(USER_DATA, str(user_id), None)
 
     async def refresh_user_data(self, user_id: int, user_data: Data) -> None:
         """Only this process writes the rows, so memory is always current."""
@@ -135,6 +157,11 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
 
     async def flush(self) -> None:
         """Every update_* has already committed."""
+
+
+def _canonical(data: Any) -> str:
+    """JSON that tells apart what the database would (1 and 1.0, True and 1, key order aside)."""
+    return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
 class FlushingApplication(Application[Any, Any, Any, Any, Any, Any]):

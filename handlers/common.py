@@ -17,7 +17,7 @@ from bot.i18n import Translator, pick_language, translator
 from bot.settings import Settings
 from storage import members
 from storage.audit import record
-from storage.engine import Database
+from storage.engine import Database, begin_reading
 from storage.models import Member, Role
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,16 @@ def guarded(needs: Role | None) -> Callable[[Callback[R]], Callback[R | int]]:
             async with context.db.session() as session:
                 context._session = session
                 try:
-                    member = await members.by_telegram_id(session, user.id) if user else None
+                    # Who it is, in a read-only transaction ended at once: most updates (a
+                    # step of a form) need nothing more from the database, and their Bot API
+                    # calls must not hold a transaction open, least of all SQLite's one write
+                    # lock. What the callback reads or writes runs in the session's next
+                    # transaction, committed (or rolled back) as one when the callback ends.
+                    member = None
+                    if user is not None:
+                        await begin_reading(session)
+                        member = await members.by_telegram_id(session, user.id)
+                        await session.commit()
                     if member is not None and member.unreachable_at is not None:
                         member.unreachable_at = None  # they talk to us again: reachable
                     context.member = member

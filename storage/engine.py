@@ -17,6 +17,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 warnings.filterwarnings("ignore", r".*does \*not\* support Decimal objects natively", exc.SAWarning)
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# An execution option: this transaction only reads, so on SQLite it begins DEFERRED and takes no
+# write lock (see `begin_reading`).
+READS_ONLY = "danvan_reads_only"
 
 
 class DatabaseUrlError(ValueError):
@@ -64,8 +67,13 @@ def _configure_sqlite(engine: AsyncEngine, *, foreign_keys: bool) -> None:
     @event.listens_for(sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
         # A deferred transaction that later writes fails at once with "database is locked"
-        # when another writer got in first; IMMEDIATE takes the lock up front and waits.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # when another writer got in first; IMMEDIATE takes the lock up front and waits. Only a
+        # transaction declared read-only begins DEFERRED: in WAL mode it never waits for, nor
+        # holds up, a writer.
+        if connection.get_execution_options().get(READS_ONLY):
+            connection.exec_driver_sql("BEGIN DEFERRED")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_engine(
@@ -83,6 +91,17 @@ def create_engine(
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+
+async def begin_reading(session: AsyncSession) -> None:
+    """Begin the session's next transaction as one that only reads: on SQLite it then takes no
+    write lock, so it neither waits for other writers nor makes them wait (PostgreSQL never
+    locks for reads anyway). Call it before the session's first statement and end the
+    transaction (commit) before writing anything: on SQLite a write in it fails at once with
+    "database is locked" whenever another connection wrote since it began."""
+    if session.in_transaction():
+        raise RuntimeError("begin_reading() must come before the transaction's first statement")
+    await session.connection(execution_options={READS_ONLY: True})
 
 
 class Database:
