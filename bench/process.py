@@ -13,23 +13,13 @@ import sqlalchemy as sa
 from sqlmodel import SQLModel
 
 from bench.seed import TZ
-from tests.harness import TOKEN
+from tests.bot_process import bot_env as tests_bot_env
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def bot_env(api_url: str, database_url: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CI")}
-    env.update(
-        TELEGRAM_BOT_TOKEN=TOKEN,
-        TELEGRAM_API_URL=api_url,
-        DATABASE_URL=database_url,
-        DEFAULT_LANGUAGE="vi",
-        PTB_TIMEDELTA="true",
-        PYTHONPATH=str(ROOT),
-        **extra,
-    )
-    return env
+    return tests_bot_env(api_url, database_url, PYTHONPATH=str(ROOT), **extra)
 
 
 async def start_bot(

@@ -61,16 +61,13 @@ import pstats
 import random
 import statistics
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
-from sqlalchemy.engine import make_url
 from sqlmodel import func, select
 from telegram.ext import AIORateLimiter, Application
 
@@ -83,6 +80,7 @@ from storage import units
 from storage.engine import Database
 from storage.migrate import upgrade
 from storage.models import LandPledge, Member, Role, pk
+from tests.conftest import fresh_postgres_schema
 from tests.fakebot import FakeBotAPI, FakeUser
 
 TOKEN = "123456:BENCH-TOKEN"
@@ -297,34 +295,14 @@ async def echo_bot(fake: WatchedFake) -> AsyncIterator[None]:
 # --- the database -------------------------------------------------------------------------------
 
 
-def postgres_reachable() -> str | None:
-    try:
-        with psycopg.connect(make_url(POSTGRES_URL).render_as_string(False), connect_timeout=3):
-            return None
-    except psycopg.Error as exc:
-        return str(exc).strip() or type(exc).__name__
-
-
 @pytest.fixture(params=["sqlite", "postgres"])
 def load_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty database of the benchmark's own: an SQLite file, or a fresh PostgreSQL schema."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'bench.db'}"
         return
-    problem = postgres_reachable()
-    if problem is not None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"PostgreSQL at {POSTGRES_URL} is required in CI: {problem}")
-        pytest.skip(f"PostgreSQL unavailable: {problem}")
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    plain = make_url(POSTGRES_URL).render_as_string(False)
-    with psycopg.connect(plain, autocommit=True) as connection:
-        connection.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(plain, autocommit=True) as connection:
-            connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with fresh_postgres_schema("bench") as url:
+        yield url
 
 
 def units_csv(groups: int) -> bytes:

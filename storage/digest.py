@@ -416,7 +416,18 @@ async def largest_pledges(
     session: AsyncSession, unit: Unit, start: date, end: date, limit: int = 5
 ) -> list[PledgeRow]:
     """The largest live, not cancelled pledges of the period (by `on_date`), donors as stored."""
-    query: Select[*tuple[Any, ...]] = (
+    query = (
+        _live_pledges(in_subtree(LandPledge.unit_id, unit.path), start, end)
+        .order_by(col(LandPledge.area_m2).desc(), col(LandPledge.on_date), col(LandPledge.id))
+        .limit(limit)
+    )
+    return await _pledge_rows(session, query)
+
+
+def _live_pledges(where: ColumnElement[bool], start: date, end: date) -> Select[*tuple[Any, ...]]:
+    """Live, not cancelled pledges dated `start`..`end` that match `where`, as PledgeRow
+    columns."""
+    return (
         Select(
             col(LandPledge.id),
             col(LandPledge.unit_id),
@@ -430,12 +441,13 @@ async def largest_pledges(
         .where(
             col(LandPledge.deleted_at).is_(None),
             col(LandPledge.stage) != PledgeStage.CANCELLED.value,
-            in_subtree(LandPledge.unit_id, unit.path),
+            where,
             col(LandPledge.on_date).between(start, end),
         )
-        .order_by(col(LandPledge.area_m2).desc(), col(LandPledge.on_date), col(LandPledge.id))
-        .limit(limit)
     )
+
+
+async def _pledge_rows(session: AsyncSession, query: Select[*tuple[Any, ...]]) -> list[PledgeRow]:
     return [
         PledgeRow(int(pid), int(uid), uname, donor, _decimal(area), stage, _date(on))
         for pid, uid, uname, donor, area, stage, on in (await session.exec(query)).all()
@@ -754,28 +766,9 @@ async def snapshot(
             sums.append((int(unit_id), index, values))
 
     start, end = detail
-    pledges_query: Select[*tuple[Any, ...]] = (
-        Select(
-            col(LandPledge.id),
-            col(LandPledge.unit_id),
-            col(Unit.name),
-            col(LandPledge.donor),
-            col(LandPledge.area_m2),
-            col(LandPledge.stage),
-            col(LandPledge.on_date),
-        )
-        .join(Unit, col(Unit.id) == col(LandPledge.unit_id))
-        .where(
-            col(LandPledge.deleted_at).is_(None),
-            col(LandPledge.stage) != PledgeStage.CANCELLED.value,
-            col(Unit.path).startswith(path),
-            col(LandPledge.on_date).between(start, end),
-        )
+    pledges = await _pledge_rows(
+        session, _live_pledges(col(Unit.path).startswith(path), start, end)
     )
-    pledges = [
-        PledgeRow(int(pid), int(uid), uname, donor, _decimal(area), stage, _date(on))
-        for pid, uid, uname, donor, area, stage, on in (await session.exec(pledges_query)).all()
-    ]
 
     members_query: Select[*tuple[Any, ...]] = (
         Select(

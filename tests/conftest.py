@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
@@ -42,11 +43,11 @@ def require_postgres() -> None:
     pytest.skip(f"PostgreSQL unavailable: {problem}")
 
 
-@pytest.fixture
-def postgres_schema_url() -> Iterator[str]:
-    """A URL to an empty schema of its own on the test PostgreSQL server."""
+@contextmanager
+def fresh_postgres_schema(prefix: str = "t") -> Iterator[str]:
+    """A URL to an empty schema of its own on the test PostgreSQL server, dropped after."""
     require_postgres()
-    schema = f"t_{uuid.uuid4().hex[:12]}"
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
     plain = make_url(POSTGRES_URL).render_as_string(False)
     with psycopg.connect(plain, autocommit=True) as connection:
         connection.execute(f'CREATE SCHEMA "{schema}"')
@@ -55,6 +56,13 @@ def postgres_schema_url() -> Iterator[str]:
     finally:
         with psycopg.connect(plain, autocommit=True) as connection:
             connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture
+def postgres_schema_url() -> Iterator[str]:
+    """A URL to an empty schema of its own on the test PostgreSQL server."""
+    with fresh_postgres_schema() as url:
+        yield url
 
 
 @pytest.fixture(params=BACKENDS)
