@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -164,3 +166,24 @@ def test_a_wrong_setting_stops_with_one_line_naming_it(
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"danvan: {name}:"), result.stderr
+
+
+def test_db_backup_copies_sqlite_and_points_postgres_to_pg_dump(
+    cli, database_url: str, tmp_path: Path
+) -> None:
+    assert cli("units", "import", write(tmp_path, "units.csv", UNITS))[0] == 0
+    target = tmp_path / "backup.db"
+    status, out, err = cli("db", "backup", str(target))
+    if database_url.startswith("postgresql"):
+        assert status == 1 and "pg_dump" in err
+        assert not target.exists()
+        return
+    assert status == 0, err
+    assert "backup.db" in out
+    with contextlib.closing(sqlite3.connect(target)) as copy:
+        codes = {code for (code,) in copy.execute("SELECT code FROM unit")}
+    assert codes == {"BN", "THOXUONG", "CN1"}
+    status, _, err = cli("db", "backup", str(target))
+    assert status == 1 and "--force" in err
+    assert cli("db", "backup", str(target), "--force")[0] == 0
+    assert not (tmp_path / "backup.db.partial").exists()
