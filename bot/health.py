@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from bot.settings import Settings
 from storage import runtime
-from storage.engine import Database
+from storage.engine import Database, begin_reading
 from storage.runtime import ProcessStatus
 
 HEARTBEAT_SECONDS = 10
@@ -56,6 +56,7 @@ async def check_database(db: Database, now: datetime) -> tuple[Check, list[Proce
     started = time.perf_counter()
     try:
         async with asyncio.timeout(TIMEOUT_SECONDS), db.session() as session:
+            await begin_reading(session)  # a health check takes no write lock
             await session.exec(text("SELECT 1"))  # type: ignore[call-overload]
             seen = await runtime.processes(session, seen_since=now - STALE_AFTER)
     except Exception as exc:  # any failure is the report, never a crash

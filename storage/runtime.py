@@ -17,6 +17,7 @@ from storage.models import RuntimeStatus, UpdateInbox
 # Telegram keeps an update for 24 hours at most, so a handled one older than this cannot come
 # back; dropping it keeps the table small.
 KEEP_HANDLED = timedelta(hours=48)
+LONG_GONE = timedelta(days=1)
 
 
 def _insert_for(session: AsyncSession) -> Any:
@@ -76,7 +77,10 @@ class ProcessStatus:
 
 
 async def beat(session: AsyncSession, status: ProcessStatus) -> None:
-    """Write this process's status (insert or update)."""
+    """Write this process's status (insert or update), and drop the rows of processes that
+    stopped reporting a day ago (killed, so they never removed their own)."""
+    long_gone = status.heartbeat_at - LONG_GONE
+    await session.exec(delete(RuntimeStatus).where(col(RuntimeStatus.heartbeat_at) < long_gone))
     row = await session.get(RuntimeStatus, status.instance)
     if row is None:
         row = RuntimeStatus(**vars(status))
@@ -92,13 +96,7 @@ async def forget(session: AsyncSession, instance: str) -> None:
 
 
 async def processes(session: AsyncSession, *, seen_since: datetime) -> list[ProcessStatus]:
-    """Processes that reported since `seen_since`, the active one first; rows of processes
-    long gone are removed on the way."""
-    await session.exec(
-        delete(RuntimeStatus).where(
-            col(RuntimeStatus.heartbeat_at) < seen_since - timedelta(days=1)
-        )
-    )
+    """Processes that reported since `seen_since`, the active one first."""
     rows = await session.exec(
         select(RuntimeStatus)
         .where(col(RuntimeStatus.heartbeat_at) >= seen_since)
