@@ -463,7 +463,8 @@ class Delivery:
             )
             return
         attachment = part.attachment
-        upload = InputFile(attachment.content, filename=attachment.filename)
+        content = await asyncio.to_thread(attachment.data)  # a chart is drawn now
+        upload = InputFile(content, filename=attachment.filename)
         if attachment.as_photo:
             await self.bot.send_photo(
                 chat_id,

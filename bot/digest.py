@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
+from functools import partial
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -44,7 +45,7 @@ from bot.formatting import (
     utf16_length,
 )
 from bot.i18n import N_, Translator, translator
-from bot.outbox import Attachment, OutMessage, Send, SendKind
+from bot.outbox import Attachment, Drawn, OutMessage, Send, SendKind
 from bot.records import label_of
 from bot.textnorm import fold, nfc
 from storage import digest as queries
@@ -592,7 +593,7 @@ def chart_attachment(t: Translator, digest: Digest) -> Attachment:
     title = t._("{unit}: the last 12 weeks", unit=digest.unit.name)
     return Attachment(
         filename=f"danvan-{digest.unit.code}-{digest.period.key}.png",
-        content=weekly_chart(t, digest.weekly_series, title=title),
+        content=Drawn(partial(weekly_chart, t, digest.weekly_series, title=title)),
         as_photo=True,
         caption=t._("Records and land pledged per week"),
     )
@@ -616,7 +617,8 @@ def render_digest(
     limit: int = MESSAGE_LIMIT,
 ) -> list[OutMessage]:
     """The digest as messages of at most `limit` characters, split between lines; the last one
-    carries the chart (unless `chart` is false) and the XLSX file (when given)."""
+    carries the chart (unless `chart` is false; drawn when it is sent) and the XLSX file (when
+    given)."""
     texts = [
         text.strip("\n") for text in split_lines(digest_lines(t, digest, tz=tz, limit=limit), limit)
     ]
@@ -679,15 +681,16 @@ async def digest_sends(
     for unit_id, recipients in by_unit.items():
         digest = digests[unit_id]
         subtree = snapshot.subtree_ids(unit_id)
-        # Writing the file and drawing the chart take a moment: keep the event loop free.
+        # Writing the file takes a moment: keep the event loop free. The chart is drawn when
+        # the digest goes out (Drawn).
         workbook = await asyncio.to_thread(
             digest_workbook, digest, [record for record in records if record.unit_id in subtree]
         )
         rendered: dict[str, list[OutMessage]] = {}
         for person in recipients:
             if person.language not in rendered:
-                rendered[person.language] = await asyncio.to_thread(
-                    render_digest, translator(person.language), digest, xlsx=workbook, tz=tz
+                rendered[person.language] = render_digest(
+                    translator(person.language), digest, xlsx=workbook, tz=tz
                 )
             sends.append(
                 Send(
@@ -716,4 +719,4 @@ async def digest_messages(
 
     digest = await build_digest(session, unit_id, period, mask_donors=mask_donors)
     workbook = await build_xlsx(session, digest)
-    return await asyncio.to_thread(render_digest, t, digest, xlsx=workbook, tz=tz)
+    return render_digest(t, digest, xlsx=workbook, tz=tz)

@@ -7,6 +7,8 @@ each send in the SendLedger first so that nothing goes out twice.
 from __future__ import annotations
 
 import enum
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -33,12 +35,33 @@ class Button:
     data: str
 
 
+class Drawn:
+    """A file made the first time it is needed, then kept: a digest's chart is drawn when
+    its digest goes out, while the batch waits on Telegram's pace anyway, not while every
+    digest of the batch is being built (see bot/charts.py). Recipients of one unit share it."""
+
+    def __init__(self, make: Callable[[], bytes]) -> None:
+        self._make = make
+        self._lock = threading.Lock()  # delivery draws in worker threads
+        self._content: bytes | None = None
+
+    def __call__(self) -> bytes:
+        with self._lock:
+            if self._content is None:
+                self._content = self._make()
+            return self._content
+
+
 @dataclass(frozen=True)
 class Attachment:
     filename: str
-    content: bytes
+    content: bytes | Drawn
     as_photo: bool = False  # a PNG chart shows inline; other files go as documents
     caption: str | None = None
+
+    def data(self) -> bytes:
+        """The file's bytes; a Drawn one is drawn here (slow: call it off the event loop)."""
+        return self.content if isinstance(self.content, bytes) else self.content()
 
 
 @dataclass(frozen=True)

@@ -546,34 +546,41 @@ class Snapshot:
             if unit.parent_id is not None:
                 self._children.setdefault(unit.parent_id, []).append(unit)
         # Own sums per unit and slice, and the same rolled up to every ancestor in the tree.
-        width = len(boundaries) - 1
-        self._own: dict[int, list[list[Any] | None]] = {}
-        self._rolled: dict[int, list[list[Any] | None]] = {}
         # Sums are added as the backend returned them (SQLite: int and float, as its own SUM
         # would; PostgreSQL: int and Decimal); Figures.from_values rounds them at the end.
-        lineage: dict[int, list[int]] = {
-            unit.id: [a for a in _ancestors(unit.path) if a in self.units] for unit in units
-        }
+        width = len(boundaries) - 1
+        self._own: dict[int, list[list[Any] | None]] = {}
         for unit_id, slice_index, values in sums:
-            self._add(self._own, unit_id, slice_index, values, width)
-            for ancestor in lineage.get(unit_id, ()):
-                self._add(self._rolled, ancestor, slice_index, values, width)
+            row = self._own.get(unit_id)
+            if row is None:
+                row = self._own[unit_id] = [None] * width
+            row[slice_index] = list(values)  # one row per unit and slice from the GROUP BY
+        self._rolled = self._roll_up(width)
+        # Digests of a unit and of its parent ask for the same groups' figures.
+        self._figures: dict[tuple[bool, int, int, int], Figures] = {}
 
-    @staticmethod
-    def _add(
-        table: dict[int, list[list[Any] | None]],
-        unit_id: int,
-        slice_index: int,
-        values: list[Any],
-        width: int,
-    ) -> None:
-        row = table.get(unit_id)
-        if row is None:
-            row = table[unit_id] = [None] * width
-        cell = row[slice_index]
-        row[slice_index] = (
-            list(values) if cell is None else [a + b for a, b in zip(cell, values, strict=True)]
-        )
+    def _roll_up(self, width: int) -> dict[int, list[list[Any] | None]]:
+        """Each unit's own sums plus its children's rolled-up sums, deepest units first."""
+        rolled: dict[int, list[list[Any] | None]] = {}
+        for unit in sorted(self.units.values(), key=lambda u: -u.path.count("/")):
+            parts = [self._own.get(unit.id)]
+            parts += [rolled.get(child.id) for child in self._children.get(unit.id, [])]
+            rows = [row for row in parts if row is not None]
+            if len(rows) == 1:
+                rolled[unit.id] = rows[0]  # shared: rows are never changed once built
+            elif rows:
+                total: list[list[Any] | None] = [None] * width
+                for row in rows:
+                    for index, cell in enumerate(row):
+                        if cell is not None:
+                            before = total[index]
+                            total[index] = (
+                                cell
+                                if before is None
+                                else [a + b for a, b in zip(before, cell, strict=True)]
+                            )
+                rolled[unit.id] = total
+        return rolled
 
     def _range(self, start: date, end: date) -> range:
         try:
@@ -583,14 +590,21 @@ class Snapshot:
             raise ValueError(f"{start}..{end} is not a range this snapshot has") from None
         return range(first, stop)
 
-    def _sum(self, row: list[list[Any] | None] | None, slices: range) -> Figures:
+    def _sum(self, rolled: bool, unit_id: int, slices: range) -> Figures:
+        """The figures of the unit (with its subtree when `rolled`) over `slices`."""
+        key = (rolled, unit_id, slices.start, slices.stop)
+        found = self._figures.get(key)
+        if found is not None:
+            return found
         totals: list[Any] = [0] * len(FIGURES)
+        row = (self._rolled if rolled else self._own).get(unit_id)
         if row is not None:
             for index in slices:
                 cell = row[index]
                 if cell is not None:
                     totals = [a + b for a, b in zip(totals, cell, strict=True)]
-        return Figures.from_values(totals)
+        found = self._figures[key] = Figures.from_values(totals)
+        return found
 
     def _subtree(self, unit: TreeUnit | Unit) -> list[TreeUnit]:
         """The unit and everything under it (as far as the snapshot reaches)."""
@@ -604,14 +618,13 @@ class Snapshot:
         return unit.active and not any(c.active for c in self._children.get(unit.id, []))
 
     def figures(self, unit: Unit, ranges: Sequence[tuple[date, date]]) -> list[Figures]:
-        row = self._rolled.get(pk_of(unit))
-        return [self._sum(row, self._range(start, end)) for start, end in ranges]
+        return [self._sum(True, pk_of(unit), self._range(start, end)) for start, end in ranges]
 
     def children(self, unit: Unit, start: date, end: date) -> list[ChildRow]:
         slices = self._range(start, end)
         rows = []
         for child in self._children.get(pk_of(unit), []):
-            figures = self._sum(self._rolled.get(child.id), slices)
+            figures = self._sum(True, child.id, slices)
             if child.active or not figures.is_zero():
                 rows.append(
                     ChildRow(child.id, child.code, child.name, child.level, child.active, figures)
@@ -628,7 +641,7 @@ class Snapshot:
         for group in self._subtree(unit):
             if not self._is_group(group) or group.id not in self._own:
                 continue
-            figures = self._sum(self._own[group.id], slices)
+            figures = self._sum(False, group.id, slices)
             if figures.records > 0:
                 ranked.append((group, figures))
         ranked.sort(
@@ -653,7 +666,7 @@ class Snapshot:
         for group in self._subtree(unit):
             if not self._is_group(group):
                 continue
-            figures = self._sum(self._own.get(group.id), slices)
+            figures = self._sum(False, group.id, slices)
             if figures.records or (nil_reports_count and figures.nil_reports):
                 continue
             silent.append(group)
@@ -682,10 +695,9 @@ class Snapshot:
     def weekly_series(
         self, unit: Unit, last_week: date, end: date, weeks: int = 12
     ) -> list[WeekPoint]:
-        row = self._rolled.get(pk_of(unit))
         points = []
         for start, stop in series_ranges(last_week, end, weeks):
-            figures = self._sum(row, self._range(start, stop))
+            figures = self._sum(True, pk_of(unit), self._range(start, stop))
             points.append(WeekPoint(start, figures.records, figures.land_m2))
         return points
 
@@ -697,11 +709,6 @@ def pk_of(unit: Unit | TreeUnit) -> int:
     if unit.id is None:
         raise ValueError("unit without id")
     return unit.id
-
-
-def _ancestors(path: str) -> list[int]:
-    """The ids on a unit's path, itself included: "/1/5/23/" → [1, 5, 23]."""
-    return [int(part) for part in path.strip("/").split("/") if part]
 
 
 def series_ranges(last_week: date, end: date, weeks: int = 12) -> list[tuple[date, date]]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import warnings
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -10,6 +12,7 @@ from typing import Any
 from sqlalchemy import event, exc
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.util import await_only
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 # SQLite keeps NUMERIC as REAL; areas are 2-decimal m² well inside float precision, and Python
@@ -20,6 +23,7 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 # An execution option: this transaction only reads, so on SQLite it begins DEFERRED and takes no
 # write lock (see `begin_reading`).
 READS_ONLY = "danvan_reads_only"
+_HOLDS_TURN = "danvan_holds_writer_turn"
 
 
 class DatabaseUrlError(ValueError):
@@ -50,8 +54,48 @@ def is_sqlite(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
+class WriterTurns:
+    """Turns at SQLite's one write lock for this process's transactions, first come first
+    served. Without them, writers that find the lock taken sleep in SQLite's busy handler
+    (1, 2, 5, 10 … 100 ms) and retry, so under load most of the time goes to sleeping; with
+    them a writer waits in the event loop and starts the moment the previous one commits.
+    Other processes (the CLI) still meet the busy timeout."""
+
+    def __init__(self) -> None:
+        self._taken = False
+        self._waiting: deque[asyncio.Future[None]] = deque()
+
+    def take(self) -> None:
+        """Take the turn; from synchronous code run by SQLAlchemy's async layer (greenlet)."""
+        if not self._taken and not self._waiting:
+            self._taken = True
+            return
+        await_only(self._wait())
+
+    async def _wait(self) -> None:
+        turn = asyncio.get_running_loop().create_future()
+        self._waiting.append(turn)
+        try:
+            await turn  # give_back hands the turn over by setting the result
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():
+                self.give_back()  # handed over just as we were cancelled: pass it on
+            else:
+                self._waiting.remove(turn)
+            raise
+
+    def give_back(self) -> None:
+        while self._waiting:
+            turn = self._waiting.popleft()
+            if not turn.done():
+                turn.set_result(None)  # still taken: now theirs
+                return
+        self._taken = False
+
+
 def _configure_sqlite(engine: AsyncEngine, *, foreign_keys: bool) -> None:
     sync_engine = engine.sync_engine
+    turns = WriterTurns()
 
     @event.listens_for(sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -72,8 +116,28 @@ def _configure_sqlite(engine: AsyncEngine, *, foreign_keys: bool) -> None:
         # holds up, a writer.
         if connection.get_execution_options().get(READS_ONLY):
             connection.exec_driver_sql("BEGIN DEFERRED")
-        else:
+            return
+        turns.take()
+        connection.info[_HOLDS_TURN] = True
+        try:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            _give_back(connection.info)
+            raise
+
+    def _give_back(info: dict[Any, Any]) -> None:
+        if info.pop(_HOLDS_TURN, False):
+            turns.give_back()
+
+    # COMMIT or ROLLBACK is the next statement on this connection: the next writer's BEGIN
+    # reaches SQLite after it (or, rarely, meets the busy handler for a moment).
+    event.listen(sync_engine, "commit", lambda connection: _give_back(connection.info))
+    event.listen(sync_engine, "rollback", lambda connection: _give_back(connection.info))
+    # A connection that goes back to the pool (or is dropped) without either.
+    event.listen(sync_engine.pool, "checkin", lambda _dbapi, record: _give_back(record.info))
+    event.listen(
+        sync_engine.pool, "invalidate", lambda _dbapi, record, _exc: _give_back(record.info)
+    )
 
 
 def create_engine(

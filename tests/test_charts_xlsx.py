@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import struct
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -12,6 +13,7 @@ from openpyxl import load_workbook
 from bot.charts import weekly_chart
 from bot.digest import Period, build_digest, render_digest
 from bot.i18n import Translator
+from bot.outbox import Attachment, Drawn
 from bot.unit_csv import parse_unit_csv
 from bot.xlsx import build_xlsx
 from storage import records, units
@@ -20,6 +22,7 @@ from storage.engine import Database
 from storage.models import Activity, Member, Role, pk
 
 VI = Translator("vi")
+EN = Translator("en")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 NOW = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)
 W48 = Period("week", date(2026, 11, 23), date(2026, 11, 29))
@@ -44,6 +47,35 @@ def test_weekly_chart_is_a_png() -> None:
     assert data.startswith(PNG_SIGNATURE)
     assert len(data) > 10_000
     assert png_size(data) == (800, 450)
+
+
+def test_a_chart_does_not_depend_on_the_charts_drawn_before_it() -> None:
+    """Each thread keeps its figure between charts: what the last chart left in it (bars,
+    scale, title, language) must not show in the next one."""
+    weeks = [date(2026, 9, 7) + timedelta(weeks=n) for n in range(12)]
+    small = [WeekPoint(day, n % 3, Decimal(n)) for n, day in enumerate(weeks)]
+    large = [WeekPoint(day, 900 - n, Decimal(250_000 + n)) for n, day in enumerate(weeks)]
+    title = "Xã Tân Dĩnh: 12 tuần qua"
+    weekly_chart(VI, large, title="Phường Bắc Giang, một tên rất dài: 12 tuần qua")
+    weekly_chart(EN, small, title=title)
+    drawn_after_others = weekly_chart(VI, small, title=title)
+    with ThreadPoolExecutor(1) as fresh_thread:  # a thread that has drawn nothing yet
+        drawn_first = fresh_thread.submit(weekly_chart, VI, small, title=title).result()
+    assert drawn_after_others == drawn_first
+    assert weekly_chart(VI, large, title=title) != drawn_first
+
+
+def test_a_drawn_attachment_is_drawn_once_when_first_needed() -> None:
+    calls: list[int] = []
+
+    def draw() -> bytes:
+        calls.append(1)
+        return PNG_SIGNATURE
+
+    attachment = Attachment("chart.png", Drawn(draw), as_photo=True)
+    assert calls == []  # building the digest draws nothing
+    assert attachment.data() == attachment.data() == PNG_SIGNATURE
+    assert calls == [1]
 
 
 def test_an_empty_chart_still_draws() -> None:
@@ -227,7 +259,7 @@ async def test_the_last_message_carries_the_chart_and_the_workbook(db: Database)
     messages = render_digest(VI, digest, xlsx=data)
     chart, workbook = messages[-1].attachments
     assert (chart.filename, chart.as_photo) == ("danvan-X-2026-W48.png", True)
-    assert chart.content.startswith(PNG_SIGNATURE)
+    assert chart.data().startswith(PNG_SIGNATURE)
     assert (workbook.filename, workbook.as_photo, workbook.content) == (
         "danvan-X-2026-W48.xlsx",
         False,

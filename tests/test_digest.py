@@ -696,5 +696,5 @@ async def test_digest_sends_one_digest_per_official(db: Database) -> None:
         check_messages(send.messages)
         attachments = send.messages[-1].attachments
         assert [a.filename.rsplit(".", 1)[1] for a in attachments] == ["png", "xlsx"]
-        assert attachments[0].as_photo and attachments[0].content.startswith(b"\x89PNG")
-        assert attachments[1].content.startswith(b"PK")  # a zip: the XLSX
+        assert attachments[0].as_photo and attachments[0].data().startswith(b"\x89PNG")
+        assert attachments[1].data().startswith(b"PK")  # a zip: the XLSX

@@ -1,0 +1,103 @@
+"""SQLite has one write lock: this process's writers take turns at it in the order they came
+(storage.engine.WriterTurns) instead of sleeping in SQLite's busy handler and retrying."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.util import greenlet_spawn
+
+from storage import engine
+from storage.engine import Database, begin_reading
+
+WRITERS = 40
+
+
+async def database(tmp_path: Path) -> Database:
+    db = Database(f"sqlite:///{tmp_path / 'writers.db'}")
+    async with db.session() as session:
+        await session.exec(text("CREATE TABLE written (writer INTEGER NOT NULL)"))  # type: ignore[call-overload]
+    return db
+
+
+async def test_writers_of_one_process_never_meet_the_busy_handler(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no busy timeout, a writer that found the lock taken would fail at once with
+    "database is locked": every one of these succeeds because each waits for its turn."""
+    monkeypatch.setattr(engine, "SQLITE_BUSY_TIMEOUT_MS", 0)
+    db = await database(tmp_path)
+    try:
+
+        async def write(writer: int) -> None:
+            async with db.session() as session:
+                await session.exec(  # type: ignore[call-overload]
+                    text("INSERT INTO written (writer) VALUES (:writer)"), params={"writer": writer}
+                )
+                await asyncio.sleep(0.001)  # the transaction stays open a moment: others queue
+
+        await asyncio.gather(*(write(n) for n in range(WRITERS)))
+        async with db.session() as session:
+            await begin_reading(session)
+            rows = await session.exec(text("SELECT writer FROM written"))  # type: ignore[call-overload]
+            written = sorted(row[0] for row in rows)
+    finally:
+        await db.dispose()
+    assert written == list(range(WRITERS))
+
+
+async def test_turns_go_in_the_order_they_were_asked_for() -> None:
+    turns = engine.WriterTurns()
+    order: list[int] = []
+
+    async def writer(n: int) -> None:
+        await greenlet_spawn(turns.take)  # as SQLAlchemy's begin event calls it
+        order.append(n)
+        await asyncio.sleep(0)
+        turns.give_back()
+
+    await greenlet_spawn(turns.take)
+    tasks = [asyncio.create_task(writer(n)) for n in range(10)]
+    await asyncio.sleep(0.01)
+    assert order == []  # all wait for the first turn
+    turns.give_back()
+    await asyncio.wait_for(asyncio.gather(*tasks), timeout=10)
+    assert order == list(range(10))
+
+
+async def test_a_writer_cancelled_while_waiting_leaves_the_turns_working(tmp_path: Path) -> None:
+    db = await database(tmp_path)
+    release = asyncio.Event()
+    try:
+
+        async def hold() -> None:
+            async with db.session() as session:
+                await session.exec(text("INSERT INTO written VALUES (0)"))  # type: ignore[call-overload]
+                await release.wait()
+
+        async def write(writer: int) -> None:
+            async with db.session() as session:
+                await session.exec(  # type: ignore[call-overload]
+                    text("INSERT INTO written (writer) VALUES (:writer)"), params={"writer": writer}
+                )
+
+        holder = asyncio.create_task(hold())
+        await asyncio.sleep(0.05)
+        cancelled = asyncio.create_task(write(1))
+        waiting = asyncio.create_task(write(2))
+        await asyncio.sleep(0.05)
+        assert not cancelled.done() and not waiting.done()  # both wait for their turn
+        cancelled.cancel()
+        release.set()
+        await asyncio.wait_for(asyncio.gather(holder, waiting), timeout=10)
+        await asyncio.wait_for(write(3), timeout=10)  # and the turns still go round
+        async with db.session() as session:
+            rows = await session.exec(text("SELECT writer FROM written ORDER BY rowid"))  # type: ignore[call-overload]
+            written = [row[0] for row in rows]
+    finally:
+        await db.dispose()
+    assert cancelled.cancelled()
+    assert written == [0, 2, 3]
