@@ -7,8 +7,15 @@ per unit. Everything else (subtree totals, children, groups) can be derived from
 Two figures per backend, each the median of a few runs:
 - "data": the Digest of every official's unit (bot.digest.build_digests, what digest_sends
   builds from), against the floor: target at most 3× the floor;
-- "batch": what the scheduler does for the weekly digest (bot.digest.digest_sends: the digests,
-  their XLSX files and charts, rendered per language): target under 5 s on SQLite.
+- "batch": what the scheduler does for the weekly digest before the first one goes out
+  (bot.digest.digest_sends: the digests and their XLSX files, rendered per language): target
+  under 5 s on SQLite.
+
+The charts (one PNG per unit and language) are drawn as each digest is sent (bot.outbox.Drawn),
+while delivery waits on Telegram's 30 messages a second anyway. "charts" is the time drawing
+all of them takes, one after another, reported beside the batch: a batch of 200 officials is
+about 800 messages, at least 27 s of sending. bench/test_delivery.py sends real digests, their
+charts drawn on the way, and holds its rate.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from bench.conftest import REPEAT, median
 from bench.results import report
 from bench.seed import TZ, Dataset
 from bot.digest import Period, build_digests, digest_sends
-from bot.outbox import SendKind
+from bot.outbox import Drawn, Send, SendKind
 from storage.engine import Database
 
 FLOOR_SQL = """
@@ -74,8 +81,9 @@ async def test_weekly_digests_of_every_official(dataset: Dataset) -> None:
     period = the_week(dataset)
     units = official_units(dataset)
     due = datetime.combine(dataset.end + timedelta(days=1), datetime.min.time(), TZ)
-    floors, builds, batches = [], [], []
-    sends: list[object] = []
+    floors, builds, batches, charts = [], [], [], []
+    drawn = 0
+    sends: list[Send] = []
     try:
         for _ in range(REPEAT):
             floors.append(await floor_seconds(db, period))
@@ -86,14 +94,17 @@ async def test_weekly_digests_of_every_official(dataset: Dataset) -> None:
             started = time.perf_counter()
             sends = list(await digest_sends(db, SendKind.WEEKLY_DIGEST, units, period.key, due, TZ))
             batches.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            drawn = draw_charts(sends)
+            charts.append(time.perf_counter() - started)
     finally:
         await db.dispose()
     assert len(sends) == len(dataset.officials)
     backend = dataset.backend
     floor, build, batch = median(floors), median(builds), median(batches)
     print(
-        f"\n[bench] {backend}: {len(units)} units, {len(sends)} officials; floor {floors}, "
-        f"data {builds}, batch {batches}"
+        f"\n[bench] {backend}: {len(units)} units, {len(sends)} officials, {drawn} charts; "
+        f"floor {floors}, data {builds}, batch {batches}, charts {charts}"
     )
     report(f"digests.{backend}.floor", floor, "s", "(the floor)", True)
     report(f"digests.{backend}.data", build, "s", "<= 3x floor", build <= 3 * floor)
@@ -101,3 +112,19 @@ async def test_weekly_digests_of_every_official(dataset: Dataset) -> None:
     target = 5.0
     report(f"digests.{backend}.batch", batch, "s", f"< {target:g} s", batch < target)
     report(f"digests.{backend}.batch_vs_floor", batch / floor, "x", "<= 3", batch <= 3 * floor)
+    report(f"digests.{backend}.charts", median(charts), "s", "info: drawn while sending", True)
+    report(f"digests.{backend}.chart_each", median(charts) / drawn * 1000, "ms", "info", True)
+
+
+def draw_charts(sends: list[Send]) -> int:
+    """Draw every chart of the batch once, as delivery would; returns how many."""
+    charts = {
+        id(attachment.content): attachment
+        for send in sends
+        for message in send.messages
+        for attachment in message.attachments
+        if isinstance(attachment.content, Drawn)
+    }
+    for attachment in charts.values():
+        assert attachment.data().startswith(b"\x89PNG")
+    return len(charts)

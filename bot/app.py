@@ -126,7 +126,7 @@ def build_application(
         .base_file_url(settings.bot_file_url())
         .context_types(ContextTypes(context=DanvanContext))
         .update_queue(queue)
-        .concurrent_updates(PerChatUpdateProcessor(after=queue.handled))
+        .concurrent_updates(PerChatUpdateProcessor())
         .rate_limiter(AIORateLimiter(max_retries=3))
         .persistence(DatabasePersistence(db))
         .application_class(FlushingApplication)

@@ -3,17 +3,19 @@ it, so that an update is neither lost by a process killed mid-way nor handled tw
 
 PTB's poller confirms updates with its next getUpdates offset right after putting them in the
 queue, and the webhook answers 200 right after; both wait for `put`, which stores the update
-first. The update processor marks it handled when done. The next active process handles what
-is left (see `replay`).
+first. Once handled, it is marked so in the transaction that writes the conversation state it
+left (bot/persistence.py's FlushingApplication). The next active process handles what is left
+(see `replay`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
+from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import Bot, Update
 
 from storage import runtime
@@ -49,15 +51,38 @@ class InboxQueue(asyncio.Queue[object]):
             return True
 
     async def handled(self, update: object) -> None:
-        """Called by the update processor once every handler is done with `update`."""
+        """Mark `update` handled once every handler is done with it (in a transaction of its
+        own; bot/persistence.py's FlushingApplication marks it with the state it wrote)."""
         if not isinstance(update, Update):
             return
-        self.last_update_id, self.last_update_at = update.update_id, self.clock()
+        self.note_handled(update)
         try:
             async with self.db.session() as session:
                 await runtime.mark_handled(session, update.update_id, self.clock())
-        except Exception as exc:  # it may be handled again after a restart; the log says why
-            log.warning("Could not mark update %s as handled: %r", update.update_id, exc)
+        except Exception as exc:
+            self.mark_failed(update, exc)
+
+    def note_handled(self, update: object) -> None:
+        """Remember the last update handled, for `danvan health`."""
+        if isinstance(update, Update):
+            self.last_update_id, self.last_update_at = update.update_id, self.clock()
+
+    def marking(self, update: object) -> Callable[[AsyncSession], Awaitable[None]] | None:
+        """What marks `update` handled inside someone else's transaction (None: not an
+        Update, nothing to mark)."""
+        if not isinstance(update, Update):
+            return None
+        update_id = update.update_id
+
+        async def mark(session: AsyncSession) -> None:
+            await runtime.mark_handled(session, update_id, self.clock())
+
+        return mark
+
+    def mark_failed(self, update: object, exc: Exception) -> None:
+        """It may be handled again after a restart; the log says why."""
+        update_id = update.update_id if isinstance(update, Update) else None
+        log.warning("Could not mark update %s as handled: %r", update_id, exc)
 
     async def replay(self, bot: Bot) -> int:
         """Queue the updates an earlier process stored but did not finish; returns how many."""

@@ -19,10 +19,16 @@ Callback data (arbitrary_callback_data) is not stored either.
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
+from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram.ext import Application, BasePersistence, ConversationHandler, PersistenceInput
 
+from bot.inbox import InboxQueue
 from storage import state
 from storage.engine import Database, begin_reading
 
@@ -49,9 +55,33 @@ def decode_conversation_key(text: str) -> ConversationKey:
     return tuple(json.loads(text))
 
 
+@dataclass(frozen=True)
+class _Write:
+    namespace: str
+    key: str
+    data: Any  # None: delete the row
+    canonical: str | None
+
+
+# While set (see `collecting`), the update_* methods add their writes here instead of writing.
+_collected: ContextVar[list[_Write] | None] = ContextVar("danvan_persistence", default=None)
+
+
+@contextmanager
+def collecting(writes: list[_Write]) -> Iterator[None]:
+    """Let the update_* methods called in here (and in tasks started here) only note what
+    they would write, for `DatabasePersistence.write` to write in one transaction."""
+    token = _collected.set(writes)
+    try:
+        yield
+    finally:
+        _collected.reset(token)
+
+
 class DatabasePersistence(BasePersistence[Data, Data, Data]):
     """User data, chat data and conversation states in the database; each `update_*` writes
-    at once in its own short transaction, so `flush` has nothing left to do.
+    at once in its own short transaction (or, while `collecting`, is written with the others
+    by `write`), so `flush` has nothing left to do.
 
     PTB hands over the user and chat data of every update, changed or not (a private chat's
     chat_data is always empty). What is already stored, as loaded or last written by this
@@ -88,18 +118,43 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
         stored = self._stored.get(namespace)
         if stored is not None and stored.get(key) == wanted:
             return  # already so in the database
-        if stored is not None:
-            stored.pop(key, None)  # unknown until this write commits
+        write = _Write(namespace, key, None if gone else data, wanted)
+        collected = _collected.get()
+        if collected is not None:
+            collected.append(write)
+        else:
+            await self.write([write])
+
+    async def write(
+        self,
+        writes: list[_Write],
+        *,
+        also: Callable[[AsyncSession], Awaitable[None]] | None = None,
+    ) -> None:
+        """Write `writes` in order, and run `also` (say, marking the update handled), in one
+        transaction."""
+        if not writes and also is None:
+            return
+        for write in writes:
+            stored = self._stored.get(write.namespace)
+            if stored is not None:
+                stored.pop(write.key, None)  # unknown until this commits
         async with self.db.session() as session:
-            if gone:
-                await state.delete(session, namespace, key)
+            for write in writes:
+                if write.data is None:
+                    await state.delete(session, write.namespace, write.key)
+                else:
+                    await state.save(session, write.namespace, write.key, write.data)
+            if also is not None:
+                await also(session)
+        for write in writes:
+            stored = self._stored.get(write.namespace)
+            if stored is None:
+                continue
+            if write.canonical is None:
+                stored.pop(write.key, None)
             else:
-                await state.save(session, namespace, key, data)
-        if stored is not None:
-            if wanted is None:
-                stored.pop(key, None)
-            else:
-                stored[key] = wanted
+                stored[write.key] = write.canonical
 
     async def get_user_data(self) -> dict[int, Data]:
         return await self._load_by_id(USER_DATA)
@@ -166,7 +221,9 @@ def _canonical(data: Any) -> str:
 
 class FlushingApplication(Application[Any, Any, Any, Any, Any, Any]):
     """Writes persistence after every update instead of every `update_interval` seconds, so a
-    crash or restart loses no answer already acknowledged to the user.
+    crash or restart loses no answer already acknowledged to the user; with an InboxQueue as
+    the update queue, in the same transaction that marks the update handled, so that an update
+    whose new state was written is never handled again, and one whose state was not is.
 
     Select it with `ApplicationBuilder().application_class(FlushingApplication)`. Handlers
     running with block=False finish after this write; their changes go out with the next
@@ -175,5 +232,25 @@ class FlushingApplication(Application[Any, Any, Any, Any, Any, Any]):
 
     async def process_update(self, update: object) -> None:
         await super().process_update(update)
-        if self.persistence is not None:
+        inbox = self.update_queue if isinstance(self.update_queue, InboxQueue) else None
+        persistence = self.persistence
+        if not isinstance(persistence, DatabasePersistence):
+            if persistence is not None:
+                await self.update_persistence()
+            if inbox is not None:
+                await inbox.handled(update)
+            return
+        writes: list[_Write] = []
+        with collecting(writes):
             await self.update_persistence()
+        if inbox is None:
+            await persistence.write(writes)
+            return
+        inbox.note_handled(update)
+        try:
+            await persistence.write(writes, also=inbox.marking(update))
+        except Exception as exc:
+            if not writes:  # only the mark failed: as inbox.handled, it is logged, not raised
+                inbox.mark_failed(update, exc)
+                return
+            raise

@@ -7,28 +7,16 @@ race through one conversation.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import Any
 
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
 
-def _cancelling() -> bool:
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
-
-
 class PerChatUpdateProcessor(BaseUpdateProcessor):
-    def __init__(
-        self,
-        max_concurrent_updates: int = 64,
-        *,
-        after: Callable[[object], Awaitable[None]] | None = None,
-    ) -> None:
-        """`after(update)` runs once the update is fully handled (the inbox marks it)."""
+    def __init__(self, max_concurrent_updates: int = 64) -> None:
         super().__init__(max_concurrent_updates)
-        self._after = after
         self._locks: dict[int, asyncio.Lock] = {}
         self._waiting: dict[int, int] = {}
 
@@ -47,13 +35,7 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         self._waiting[key] = self._waiting.get(key, 0) + 1
         try:
             async with lock:
-                try:
-                    await coroutine
-                finally:
-                    # Not when cancelled: the process is going down, and the next one
-                    # handles the update again from the inbox.
-                    if self._after is not None and not _cancelling():
-                        await self._after(update)
+                await coroutine
         finally:
             self._waiting[key] -= 1
             if not self._waiting[key]:

@@ -117,8 +117,9 @@ def _configure_sqlite(engine: AsyncEngine, *, foreign_keys: bool) -> None:
         if connection.get_execution_options().get(READS_ONLY):
             connection.exec_driver_sql("BEGIN DEFERRED")
             return
-        turns.take()
-        connection.info[_HOLDS_TURN] = True
+        if not connection.info.get(_HOLDS_TURN):
+            turns.take()
+            connection.info[_HOLDS_TURN] = True
         try:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
         except BaseException:
@@ -129,11 +130,8 @@ def _configure_sqlite(engine: AsyncEngine, *, foreign_keys: bool) -> None:
         if info.pop(_HOLDS_TURN, False):
             turns.give_back()
 
-    # COMMIT or ROLLBACK is the next statement on this connection: the next writer's BEGIN
-    # reaches SQLite after it (or, rarely, meets the busy handler for a moment).
-    event.listen(sync_engine, "commit", lambda connection: _give_back(connection.info))
-    event.listen(sync_engine, "rollback", lambda connection: _give_back(connection.info))
-    # A connection that goes back to the pool (or is dropped) without either.
+    # A session gives its connection back to the pool once COMMIT or ROLLBACK is done: only
+    # then may the next writer's BEGIN reach SQLite.
     event.listen(sync_engine.pool, "checkin", lambda _dbapi, record: _give_back(record.info))
     event.listen(
         sync_engine.pool, "invalidate", lambda _dbapi, record, _exc: _give_back(record.info)

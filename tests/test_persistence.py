@@ -30,6 +30,7 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest, RequestData
 
+from bot.inbox import InboxQueue
 from bot.persistence import (
     CHAT_DATA,
     USER_DATA,
@@ -39,9 +40,10 @@ from bot.persistence import (
     decode_conversation_key,
     encode_conversation_key,
 )
-from storage import state
+from storage import runtime, state
 from storage.engine import Database
 from storage.models import ConversationState
+from storage.state import NAMESPACE_LENGTH
 
 BOT_USER = {"id": 123, "is_bot": True, "first_name": "Danvan", "username": "danvan_bot"}
 USER_ID = 7001
@@ -382,6 +384,57 @@ async def test_conversation_survives_a_restart(db: Database) -> None:
     await third.process_update(message_update(third, 3, "Lan again"))
     assert request.sent[-1] == (USER_ID, "Hello, Lan"), "the ended conversation must stay ended"
     await third.shutdown()
+
+
+async def test_an_update_is_marked_handled_with_the_state_it_left(db: Database) -> None:
+    """With the inbox as the update queue, the state an update left and the mark that it was
+    handled are one transaction: if the state cannot be written, the update is not marked,
+    and the next process handles it again (rather than resuming from a state never saved)."""
+    queue = InboxQueue(db, lambda: datetime(2025, 1, 2, tzinfo=UTC))
+    app = (
+        ApplicationBuilder()
+        .token("123:ABC")
+        .persistence(DatabasePersistence(db))
+        .updater(None)
+        .update_queue(queue)
+        .request(StubRequest())
+        .get_updates_request(StubRequest())
+        .application_class(FlushingApplication)
+        .build()
+    )
+    app.add_handler(demo_conversation())
+
+    async def too_long(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+        assert context.user_data is not None
+        context.user_data["name"] = "Lan"
+        return ASKING
+
+    app.add_handler(  # a state its name is too long to store under
+        ConversationHandler(
+            entry_points=[CommandHandler("long", too_long)],
+            states={ASKING: []},
+            fallbacks=[],
+            persistent=True,
+            name="x" * (NAMESPACE_LENGTH + 1),
+        ),
+        group=1,
+    )
+    await app.initialize()
+    for update_id, text in ((1, "/start"), (2, "/long")):
+        await queue.put(message_update(app, update_id, text))
+        update = queue.get_nowait()
+        if update_id == 1:
+            await app.process_update(update)
+        else:
+            with pytest.raises(ValueError, match="too long"):
+                await app.process_update(update)
+    await app.shutdown()
+    async with db.session() as session:
+        left = [row.update_id for row in await runtime.unhandled(session)]
+    assert left == [2]
+    assert (await rows(db))[(USER_DATA, str(USER_ID))] == {
+        "asked_at": "2025-01-02T03:04:05+00:00"  # no "name": written with update 2, undone
+    }
 
 
 async def test_plain_application_writes_only_at_the_interval(db: Database) -> None:
