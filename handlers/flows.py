@@ -6,6 +6,7 @@ module turns Telegram messages into flow inputs and flow replies into messages.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -78,19 +79,24 @@ async def show(update: Update, context: DanvanContext, draft: Draft, reply_: eng
     assert reply_.prompt is not None
     chat = update.effective_chat
     assert chat is not None
-    await _retire_prompt(update, context, draft)
-    prompt: Prompt = reply_.prompt
-    text = "\n".join([*reply_.notes, prompt.text]) if reply_.notes else prompt.text
-    if prompt.ask_contact:
-        markup: Any = contact_keyboard(prompt)
-        draft["reply_choices"] = reply_choices(prompt)
-    else:
-        if draft.get("reply_choices"):
-            # The phone step's reply keyboard must go before inline buttons can show.
-            await chat.send_message("👍", reply_markup=ReplyKeyboardRemove())
-        draft["reply_choices"] = None
-        markup = inline(prompt, draft["id"])
-    sent = await chat.send_message(text, parse_mode="HTML", reply_markup=markup)
+    # The old prompt is tidied while the new one is sent: the person waits for one round trip
+    # to Telegram, not two.
+    retiring = asyncio.ensure_future(_retire(update, context, _take_prompt(draft)))
+    try:
+        prompt: Prompt = reply_.prompt
+        text = "\n".join([*reply_.notes, prompt.text]) if reply_.notes else prompt.text
+        if prompt.ask_contact:
+            markup: Any = contact_keyboard(prompt)
+            draft["reply_choices"] = reply_choices(prompt)
+        else:
+            if draft.get("reply_choices"):
+                # The phone step's reply keyboard must go before inline buttons can show.
+                await chat.send_message("👍", reply_markup=ReplyKeyboardRemove())
+            draft["reply_choices"] = None
+            markup = inline(prompt, draft["id"])
+        sent = await chat.send_message(text, parse_mode="HTML", reply_markup=markup)
+    finally:
+        await retiring
     draft["prompt_message_id"] = (
         sent.message_id if markup is not None and not prompt.ask_contact else None
     )
@@ -99,16 +105,26 @@ async def show(update: Update, context: DanvanContext, draft: Draft, reply_: eng
 
 async def _retire_prompt(update: Update, context: DanvanContext, draft: Draft) -> None:
     """Take the buttons off the last prompt; show which one was pressed, if one was."""
+    await _retire(update, context, _take_prompt(draft))
+
+
+def _take_prompt(draft: Draft) -> tuple[int | None, str]:
+    """The last prompt's message and text, now no longer the draft's prompt."""
     message_id = draft.get("prompt_message_id")
+    draft["prompt_message_id"] = None
+    return message_id, draft.get("prompt_html", "")
+
+
+async def _retire(update: Update, context: DanvanContext, prompt: tuple[int | None, str]) -> None:
+    message_id, prompt_html = prompt
     chat = update.effective_chat
     if not message_id or chat is None:
         return
-    draft["prompt_message_id"] = None
     pressed = _pressed_label(update)
     try:
         if pressed is not None:
             await context.bot.edit_message_text(
-                f"{draft.get('prompt_html', '')}\n➡️ <b>{pressed}</b>",
+                f"{prompt_html}\n➡️ <b>{pressed}</b>",
                 chat_id=chat.id,
                 message_id=message_id,
                 parse_mode="HTML",
@@ -342,8 +358,12 @@ async def on_button(update: Update, context: DanvanContext) -> None:
     if not on_current_prompt:
         await query.answer(stale_text(context.t), show_alert=True)
         return
-    await query.answer()
-    await advance(update, context, Input(InputKind.CHOICE, value))
+    # Stopping the button's spinner need not hold up the answer to it.
+    answering = asyncio.ensure_future(query.answer())
+    try:
+        await advance(update, context, Input(InputKind.CHOICE, value))
+    finally:
+        await answering
 
 
 def stale_text(t: Translator) -> str:
