@@ -57,6 +57,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import cProfile
+import gc
 import io
 import os
 import pstats
@@ -76,6 +77,7 @@ from telegram.ext import AIORateLimiter, Application
 from bench.echo_bot import BUTTON, build_echo_application
 from bench.results import report
 from bot.app import build_application, on_startup
+from bot.runner import leave_loaded_objects_to_refcounting
 from bot.settings import Settings
 from bot.unit_csv import parse_unit_csv
 from storage import units
@@ -296,6 +298,7 @@ async def danvan_bot(fake: WatchedFake, db: Database) -> AsyncIterator[None]:
     await application.initialize()
     await on_startup(application, periodic_jobs=False)
     async with polling(application):
+        leave_loaded_objects_to_refcounting()  # as `danvan run` does once polling
         yield
 
 
@@ -355,6 +358,37 @@ async def pledges(db: Database) -> int:
 # --- the benchmark ------------------------------------------------------------------------------
 
 
+@dataclass
+class GcPauses:
+    """Python's full (generation 2) collections while a phase ran: they stop everything."""
+
+    count: int = 0
+    longest_ms: float = 0.0
+    total_ms: float = 0.0
+    _started: float = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            self._started = time.perf_counter()
+            return
+        took = (time.perf_counter() - self._started) * 1000
+        self.count += 1
+        self.longest_ms = max(self.longest_ms, took)
+        self.total_ms += took
+
+
+@contextlib.contextmanager
+def watching_gc() -> Iterator[GcPauses]:
+    pauses = GcPauses()
+    gc.callbacks.append(pauses)
+    try:
+        yield pauses
+    finally:
+        gc.callbacks.remove(pauses)
+
+
 @contextlib.contextmanager
 def profiled(path: str) -> Iterator[None]:
     if not path:
@@ -390,6 +424,7 @@ async def test_conversation_load(load_database_url: str, monkeypatch: pytest.Mon
     danvan_rates: list[float] = []
     saturated: list[Phase] = []
     paced: list[Phase] = []
+    gc_pauses: list[GcPauses] = []
     round_ = 0
     try:
         await seed(db, USERS)
@@ -421,9 +456,13 @@ async def test_conversation_load(load_database_url: str, monkeypatch: pytest.Mon
             for pace in PACES:
                 round_ += 1
                 async with danvan_bot(fake, db):
-                    paced.append(
-                        await run_phase(fake, people, land_script, danvan_done, round_, think=pace)
-                    )
+                    with watching_gc() as pauses:
+                        paced.append(
+                            await run_phase(
+                                fake, people, land_script, danvan_done, round_, think=pace
+                            )
+                        )
+                    gc_pauses.append(pauses)
                 assert await pledges(db) == USERS * round_
             assert not [e for e in fake.errors if e.method != "getUpdates"], fake.errors[:5]
             assert not any("Something went wrong" in m.body for m in fake.bot_messages())
@@ -454,10 +493,11 @@ async def test_conversation_load(load_database_url: str, monkeypatch: pytest.Mon
             p50, p95 = phase.p(values, 50), phase.p(values, 95)
             report(f"{name}.{label}{which}_p50{suffix}", p50, "ms", "info", True)
             report(f"{name}.{label}{which}_p95{suffix}", p95, "ms", "< 50 ms", p95 < P95_TARGET_MS)
-    for (low, high), phase in zip(PACES, paced, strict=True):
+    for (low, high), phase, pauses in zip(PACES, paced, gc_pauses, strict=True):
         print(
             f"[bench] {name}: at {low:g}-{high:g} s a step, people offered "
             f"{phase.per_second:.0f} updates/s over {phase.seconds:.1f} s; slowest steps (p95): "
-            f"{phase.slowest_steps(land_script(0, 0))}"
+            f"{phase.slowest_steps(land_script(0, 0))}; {pauses.count} full garbage "
+            f"collections, the longest {pauses.longest_ms:.0f} ms"
         )
     print(f"[bench] {name}: measured at {datetime.now(UTC):%H:%M:%S}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -222,6 +223,14 @@ async def serve(
             loop.remove_signal_handler(signum)
 
 
+def leave_loaded_objects_to_refcounting() -> None:
+    """What is loaded by now (modules, the application, its handlers) lives as long as the
+    process: keep it out of Python's full garbage collections, which otherwise stop the bot
+    for a few hundred ms each time they walk all of it (bench/test_conversation_load.py)."""
+    gc.collect()
+    gc.freeze()
+
+
 async def _serve_active(
     settings: Settings,
     db: Database,
@@ -276,6 +285,7 @@ async def _serve_active(
         assert application.updater is not None
         await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
         log.info(t._("Connected as @{username}. Polling for updates.", username=me.username))
+    leave_loaded_objects_to_refcounting()  # once taking updates: start-up is not held up
     supervisor = asyncio.create_task(supervise(application, db, lock, status, t, stop))
     await stop.wait()
     log.info(t._("Stopping."))

@@ -496,7 +496,8 @@ async def test_a_thousand_recipients_without_a_single_429(db: Database, fake: Fa
             message = OutMessage("<b>Tháng 11</b>", attachments=[Attachment("c.png", PNG, True)])
             batch.append(Send(SendKind.MONTHLY_DIGEST, i, "2026-11", [message, OutMessage("2")]))
     messages = 900 + 100 * 3
-    limiter = AIORateLimiter(overall_max_rate=300, max_retries=3)  # as the Application has it
+    # The Application's AIORateLimiter (30/s overall), scaled tenfold like the rest.
+    limiter = AIORateLimiter(overall_max_rate=300, max_retries=3)
     async with bot_for(fake, rate_limiter=limiter) as bot:
         delivery = Delivery(bot, db, clock=lambda: NOW, limiter=SendLimiter(300, 10))
         started = time.monotonic()
