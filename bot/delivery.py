@@ -421,6 +421,10 @@ class Delivery:
         errors with backoff, 403 raised."""
         failures = flood_waits = 0
         outage_waited = 0.0
+        if part.attachment is not None:
+            # A chart is drawn now, before its slot is taken: drawn after, it would reach
+            # Telegram later than the pacing assumes, crowding the next second (429s).
+            await asyncio.to_thread(part.attachment.data)
         while True:
             hit = await self.limiter.acquire(chat_id)
             progress.requested = True
@@ -463,8 +467,7 @@ class Delivery:
             )
             return
         attachment = part.attachment
-        content = await asyncio.to_thread(attachment.data)  # a chart is drawn now
-        upload = InputFile(content, filename=attachment.filename)
+        upload = InputFile(attachment.data(), filename=attachment.filename)  # drawn by now
         if attachment.as_photo:
             await self.bot.send_photo(
                 chat_id,

@@ -19,7 +19,7 @@ from telegram.ext import AIORateLimiter, ExtBot
 
 from bot.app import build_application
 from bot.delivery import Delivery, Outcome, Report, SendLimiter
-from bot.outbox import Attachment, Button, OutMessage, Send, SendKind
+from bot.outbox import Attachment, Button, Drawn, OutMessage, Send, SendKind
 from bot.settings import Settings
 from storage import ledger
 from storage.engine import Database
@@ -147,6 +147,34 @@ async def test_a_batch_goes_out_once_and_a_rerun_sends_nothing(harness: Harness)
     again = await delivery(harness).deliver([*batch, *batch])
     assert again == Report(skipped=24)
     assert len(harness.fake.calls("sendMessage")) == 12
+
+
+@SQLITE_ONLY
+async def test_a_chart_is_drawn_when_sent_before_its_slot_is_taken(harness: Harness) -> None:
+    """Charts are drawn by delivery, once for all who get the same one, and before the pacing
+    slot of their message: drawn after, the message would leave later than the pacing counted
+    on (429s at Telegram's real limits)."""
+    events: list[str] = []
+
+    class Recording(SendLimiter):
+        async def acquire(self, chat_id: int) -> Any:
+            events.append("slot")
+            return await super().acquire(chat_id)
+
+    def draw() -> bytes:
+        events.append("drawn")
+        return PNG
+
+    chart = Attachment("tuan-48.png", Drawn(draw), as_photo=True)
+    ids = people(harness, 6051, 2)
+    batch = [Send(SendKind.WEEKLY_DIGEST, i, PERIOD, [OutMessage("", [], [chart])]) for i in ids]
+    assert events == []  # nothing drawn while the batch was built
+    report = await delivery(harness, limiter=Recording(500, 50)).deliver(batch)
+    assert report == Report(sent=2)
+    assert events[:2] == ["drawn", "slot"] and events.count("drawn") == 1
+    for i in ids:
+        (photo,) = harness.fake.user(i).messages()
+        assert photo.photo is not None and photo.photo.content == PNG
 
 
 async def test_the_same_send_twice_in_one_batch_goes_once(harness: Harness) -> None:
