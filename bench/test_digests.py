@@ -66,7 +66,8 @@ async def floor_seconds(db: Database, period: Period) -> float:
     query = text(FLOOR_SQL).bindparams(bindparam("lo", type_=Date), bindparam("hi", type_=Date))
     async with db.session() as session:
         started = time.perf_counter()
-        rows = (await session.execute(query, {"lo": lo, "hi": period.end})).all()
+        result = await session.exec(query, params={"lo": lo, "hi": period.end})  # type: ignore[call-overload]
+        rows = result.all()
         seconds = time.perf_counter() - started
     assert rows
     return seconds

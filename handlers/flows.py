@@ -6,6 +6,7 @@ module turns Telegram messages into flow inputs and flow replies into messages.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -78,9 +79,9 @@ async def show(update: Update, context: DanvanContext, draft: Draft, reply_: eng
     assert reply_.prompt is not None
     chat = update.effective_chat
     assert chat is not None
-    # What the person waits for goes first; the old prompt is tidied after it (and even when
-    # sending failed).
-    old_prompt = _take_prompt(draft)
+    # The old prompt is tidied while the new one is sent: the person waits for one round trip
+    # to Telegram, not two.
+    retiring = asyncio.ensure_future(_retire(update, context, _take_prompt(draft)))
     try:
         prompt: Prompt = reply_.prompt
         text = "\n".join([*reply_.notes, prompt.text]) if reply_.notes else prompt.text
@@ -95,7 +96,7 @@ async def show(update: Update, context: DanvanContext, draft: Draft, reply_: eng
             markup = inline(prompt, draft["id"])
         sent = await chat.send_message(text, parse_mode="HTML", reply_markup=markup)
     finally:
-        await _retire(update, context, old_prompt)
+        await retiring
     draft["prompt_message_id"] = (
         sent.message_id if markup is not None and not prompt.ask_contact else None
     )
@@ -357,11 +358,12 @@ async def on_button(update: Update, context: DanvanContext) -> None:
     if not on_current_prompt:
         await query.answer(stale_text(context.t), show_alert=True)
         return
-    # The spinner stops once the answer to the button is out: the person waits for that.
+    # Stopping the button's spinner need not hold up the answer to it.
+    answering = asyncio.ensure_future(query.answer())
     try:
         await advance(update, context, Input(InputKind.CHOICE, value))
     finally:
-        await query.answer()
+        await answering
 
 
 def stale_text(t: Translator) -> str:
