@@ -6,8 +6,8 @@ matplotlib is imported inside the functions: it takes a while to load, and most 
 A weekly digest draws one chart per unit, all over the same twelve weeks. Building a Figure
 (axes, ticks, labels, legend) costs more than drawing it, so each thread keeps the figure of
 the weeks and language it drew last and only changes the data and the title before drawing it
-again in full: the same image a new figure gives (tests/test_charts_xlsx.py checks), in about
-a third of the time.
+again in full: the same image a new figure gives (tests/test_charts_xlsx.py checks), in less
+than half the time.
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ class _WeeklyFigure:
         records_axis.set_xticks(positions, list(week_labels), rotation=45)
         records_axis.set_xlabel(t._("Week starting"))
         # A fixed position: placing the title automatically measures the axes on every draw.
+        # No mathtext: a "$" in a unit's name is just a "$".
         self.title = records_axis.set_title("", y=1.0, pad=6, parse_math=False)
 
         self.land_axis = land_axis = records_axis.twinx()
