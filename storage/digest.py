@@ -454,10 +454,14 @@ async def _pledge_rows(session: AsyncSession, query: Select[*tuple[Any, ...]]) -
     ]
 
 
-async def unreachable_members(session: AsyncSession, unit: Unit) -> list[UnreachableMember]:
-    """Active members of the subtree the bot cannot reach (they blocked it), longest first."""
+async def _unreachable_under(
+    session: AsyncSession, path: str
+) -> list[tuple[str, UnreachableMember]]:
+    """Active members under `path` the bot cannot reach (they blocked it), longest first,
+    each with their unit's path."""
     query: Select[*tuple[Any, ...]] = (
         Select(
+            col(Unit.path),
             col(Member.id),
             col(Member.full_name),
             col(Member.role),
@@ -466,16 +470,21 @@ async def unreachable_members(session: AsyncSession, unit: Unit) -> list[Unreach
         )
         .join(Unit, col(Unit.id) == col(Member.unit_id))
         .where(
-            col(Unit.path).startswith(unit.path),
+            col(Unit.path).startswith(path),
             col(Member.active).is_(True),
             col(Member.unreachable_at).is_not(None),
         )
         .order_by(col(Member.unreachable_at), col(Member.id))
     )
     return [
-        UnreachableMember(int(member_id), name, role, unit_name, since)
-        for member_id, name, role, unit_name, since in (await session.exec(query)).all()
+        (unit_path, UnreachableMember(int(member_id), name, role, unit_name, since))
+        for unit_path, member_id, name, role, unit_name, since in (await session.exec(query)).all()
     ]
+
+
+async def unreachable_members(session: AsyncSession, unit: Unit) -> list[UnreachableMember]:
+    """Active members of the subtree the bot cannot reach (they blocked it), longest first."""
+    return [member for _, member in await _unreachable_under(session, unit.path)]
 
 
 async def weekly_series(
@@ -777,29 +786,7 @@ async def snapshot(
         session, _live_pledges(col(Unit.path).startswith(path), start, end)
     )
 
-    members_query: Select[*tuple[Any, ...]] = (
-        Select(
-            col(Unit.path),
-            col(Member.id),
-            col(Member.full_name),
-            col(Member.role),
-            col(Unit.name),
-            col(Member.unreachable_at),
-        )
-        .join(Unit, col(Unit.id) == col(Member.unit_id))
-        .where(
-            col(Unit.path).startswith(path),
-            col(Member.active).is_(True),
-            col(Member.unreachable_at).is_not(None),
-        )
-        .order_by(col(Member.unreachable_at), col(Member.id))
-    )
-    unreachable = [
-        (unit_path, UnreachableMember(int(member_id), name, role, unit_name, since))
-        for unit_path, member_id, name, role, unit_name, since in (
-            await session.exec(members_query)
-        ).all()
-    ]
+    unreachable = await _unreachable_under(session, path)
     return Snapshot(units, boundaries, sums, pledges, unreachable, path=path)
 
 

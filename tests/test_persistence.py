@@ -145,7 +145,11 @@ def demo_conversation() -> ConversationHandler[Any]:
 
 
 def build(
-    db: Database, request: StubRequest, *, flushing: bool = True
+    db: Database,
+    request: StubRequest,
+    *,
+    flushing: bool = True,
+    update_queue: InboxQueue | None = None,
 ) -> Application[Any, Any, Any, Any, Any, Any]:
     builder = (
         ApplicationBuilder()
@@ -155,6 +159,8 @@ def build(
         .request(request)
         .get_updates_request(StubRequest())
     )
+    if update_queue is not None:
+        builder = builder.update_queue(update_queue)
     if flushing:
         builder = builder.application_class(FlushingApplication)
     app = builder.build()
@@ -391,18 +397,7 @@ async def test_an_update_is_marked_handled_with_the_state_it_left(db: Database) 
     handled are one transaction: if the state cannot be written, the update is not marked,
     and the next process handles it again (rather than resuming from a state never saved)."""
     queue = InboxQueue(db, lambda: datetime(2025, 1, 2, tzinfo=UTC))
-    app = (
-        ApplicationBuilder()
-        .token("123:ABC")
-        .persistence(DatabasePersistence(db))
-        .updater(None)
-        .update_queue(queue)
-        .request(StubRequest())
-        .get_updates_request(StubRequest())
-        .application_class(FlushingApplication)
-        .build()
-    )
-    app.add_handler(demo_conversation())
+    app = build(db, StubRequest(), update_queue=queue)
 
     async def too_long(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
         assert context.user_data is not None
