@@ -10,7 +10,9 @@ from typing import Any
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from telegram import Update
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
+from telegram.error import BadRequest
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, ExtBot
+from telegram.request import HTTPXRequest
 
 from bot.i18n import translator
 from bot.inbox import InboxQueue
@@ -106,6 +108,21 @@ def inbox(application: Application[Any, Any, Any, Any, Any, Any]) -> InboxQueue:
     return queue
 
 
+class DanvanBot(ExtBot[int]):
+    """PTB's bot, for whom answering a button tap is a courtesy: an update handled again after
+    a restart, or late under load, carries a query Telegram no longer takes ("query is too
+    old"), and the handler goes on instead of failing over the spinner."""
+
+    async def answer_callback_query(self, *args: Any, **kwargs: Any) -> bool:
+        try:
+            return await super().answer_callback_query(*args, **kwargs)
+        except BadRequest as exc:
+            if "query is too old" not in str(exc).lower():
+                raise
+            log.info("A button tap was answered too late: %s", exc)
+            return False
+
+
 def build_application(
     settings: Settings,
     db: Database,
@@ -121,13 +138,20 @@ def build_application(
     queue = InboxQueue(db, now)
     application: DanvanApplication = (
         ApplicationBuilder()
-        .token(settings.telegram_bot_token.get_secret_value())
-        .base_url(settings.bot_base_url())
-        .base_file_url(settings.bot_file_url())
+        .bot(
+            DanvanBot(
+                settings.telegram_bot_token.get_secret_value(),
+                base_url=settings.bot_base_url(),
+                base_file_url=settings.bot_file_url(),
+                # What ApplicationBuilder gives its own bot: a pool for concurrent updates.
+                request=HTTPXRequest(connection_pool_size=256),
+                get_updates_request=HTTPXRequest(),
+                rate_limiter=AIORateLimiter(max_retries=3),
+            )
+        )
         .context_types(ContextTypes(context=DanvanContext))
         .update_queue(queue)
         .concurrent_updates(PerChatUpdateProcessor())
-        .rate_limiter(AIORateLimiter(max_retries=3))
         .persistence(DatabasePersistence(db))
         .application_class(FlushingApplication)
         .build()

@@ -12,6 +12,8 @@ Steps:
 4. Confirm: audited, committed, then delivered. Every Send's period_key is "b-<token>", so the
    SendLedger sends each person the announcement once, even if confirm is tapped twice (the
    second tap finds the draft gone and is answered as stale anyway). The sender gets the counts.
+   A bot killed mid-delivery handles the confirm again when it restarts (bot/inbox.py), with
+   the draft it had before: the delivery is finished, not begun anew, and the sender is told.
 
 Who receives it: the active coordinators and officials of the unit's subtree, not the sender and
 not admins (storage.export.broadcast_audience). Members the bot already knows it cannot reach
@@ -28,6 +30,7 @@ import secrets
 from datetime import datetime
 from typing import Any
 
+from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import (
     CallbackQuery,
     ForceReply,
@@ -39,6 +42,7 @@ from telegram import (
 from telegram.error import BadRequest
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
+from bot.delivery import Report
 from bot.formatting import escape_html, format_number, utf16_length
 from bot.i18n import N_, Translator, translator
 from bot.jobs import scheduler
@@ -49,9 +53,9 @@ from handlers.common import DanvanContext, guarded, reply
 from handlers.export import RepliesTo
 from storage import export as store
 from storage import scope
-from storage.audit import record
+from storage.audit import broadcast_started, record
 from storage.export import Audience
-from storage.models import Role, Unit, pk
+from storage.models import Member, Role, Unit, pk
 
 MAX_LENGTH = 3000
 DRAFT = "broadcast"  # user_data: {"token": hex, "text": the announcement}
@@ -144,6 +148,48 @@ def broadcast_sends(
             )
         )
     return sends
+
+
+def outcome_text(t: Translator, unit_name: str, report: Report, known_unreachable: int) -> str:
+    """What the sender is told once the announcement went out (HTML)."""
+    lines = [
+        t._(
+            "📢 Announcement to {unit}: {sent} sent, {blocked} blocked the bot, {failed} failed.",
+            unit=escape_html(unit_name),
+            sent=format_number(report.sent),
+            blocked=format_number(report.unreachable + known_unreachable),
+            failed=format_number(report.failed),
+        )
+    ]
+    if report.skipped + report.in_progress:
+        lines.append(
+            t._(
+                "Already received before: {count}.",
+                count=format_number(report.skipped + report.in_progress),
+            )
+        )
+    return "\n".join(lines)
+
+
+async def _record_delivered(
+    session: AsyncSession, unit: Unit, key: str, report: Report, sender: Member, at: datetime
+) -> None:
+    await record(
+        session,
+        "broadcast",
+        pk(unit),
+        "delivered",
+        None,
+        {
+            "key": key,
+            "sent": report.sent,
+            "unreachable": report.unreachable,
+            "failed": report.failed,
+            "skipped": report.skipped + report.in_progress,
+        },
+        actor_id=sender.id,
+        at=at,
+    )
 
 
 # --- on Telegram ------------------------------------------------------------------------------
@@ -333,70 +379,50 @@ async def on_confirm(update: Update, context: DanvanContext) -> None:
     assert sender_unit is not None
     now = flows.now(context)
     key = broadcast_key(token)
-    await record(
-        context.session,
-        "broadcast",
-        pk(unit),
-        "sent",
-        None,
-        {
-            "key": key,
-            "unit": unit.code,
-            "text": text,
-            "recipients": audience.size,
-            "unreachable": audience.unreachable,
-        },
-        actor_id=member.id,
-        at=now,
-    )
+    # The update is handled again after a crash mid-delivery (bot/inbox.py), its draft intact:
+    # it then finishes the delivery, which skips whoever has the announcement already.
+    resuming = await broadcast_started(context.session, pk(unit), key)
+    if not resuming:
+        await record(
+            context.session,
+            "broadcast",
+            pk(unit),
+            "sent",
+            None,
+            {
+                "key": key,
+                "unit": unit.code,
+                "text": text,
+                "recipients": audience.size,
+                "unreachable": audience.unreachable,
+            },
+            actor_id=member.id,
+            at=now,
+        )
     sends = broadcast_sends(audience, token, sender_unit.name, member.full_name, text, now)
     # Delivery claims each Send in sessions of its own; on SQLite ours holds the write lock.
     await context.session.commit()
     await query.answer()
     await _drop_buttons(query)
-    name = escape_html(unit.name)
-    await reply(
-        update,
-        t._(
-            "⏳ Sending the announcement to {unit} (recipients: {count})…",
-            count=format_number(len(sends)),
-            unit=name,
-        ),
-    )
-    report = await scheduler(context.application).delivery.deliver(sends)
-    await record(
-        context.session,
-        "broadcast",
-        pk(unit),
-        "delivered",
-        None,
-        {
-            "key": key,
-            "sent": report.sent,
-            "unreachable": report.unreachable,
-            "failed": report.failed,
-            "skipped": report.skipped + report.in_progress,
-        },
-        actor_id=member.id,
-        at=flows.now(context),
-    )
-    lines = [
-        t._(
-            "📢 Announcement to {unit}: {sent} sent, {blocked} blocked the bot, {failed} failed.",
-            unit=name,
-            sent=format_number(report.sent),
-            blocked=format_number(report.unreachable + audience.unreachable),
-            failed=format_number(report.failed),
-        )
-    ]
-    if report.skipped + report.in_progress:
-        lines.append(
+    if not resuming:
+        await reply(
+            update,
             t._(
-                "Already received before: {count}.",
-                count=format_number(report.skipped + report.in_progress),
-            )
+                "⏳ Sending the announcement to {unit} (recipients: {count})…",
+                count=format_number(len(sends)),
+                unit=escape_html(unit.name),
+            ),
         )
-    await reply(update, "\n".join(lines))
+    report = await scheduler(context.application).delivery.deliver(sends)
+    await _record_delivered(context.session, unit, key, report, member, flows.now(context))
+    outcome = outcome_text(t, unit.name, report, audience.unreachable)
+    if resuming:
+        restarted = t._(
+            "The bot restarted while sending your announcement to {unit}; it has now finished.",
+            unit=escape_html(unit.name),
+        )
+        outcome = f"{restarted}\n{outcome}"
+    await reply(update, outcome)
 
 
 @guarded(Role.OFFICIAL)

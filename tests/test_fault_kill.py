@@ -1,5 +1,6 @@
 """kill -9 of real bot and CLI processes mid-flow and mid-batch, then a restart: the form
-resumes at its step and is saved once, and every message of the batch is sent exactly once.
+resumes at its step and is saved once, and every message of a batch (reminders, an announcement
+from the CLI or from the chat) is sent exactly once.
 
 Deterministic kill points: a step is "fully handled" when the fake has the bot's reply, the bot
 confirmed the update (getUpdates offset) and the database holds the form at the new prompt.
@@ -27,7 +28,7 @@ from sqlmodel import col, select
 from bot.outbox import SendKind
 from storage import state, units
 from storage.migrate import upgrade
-from storage.models import LandPledge, Schedule, SendLedger, pk
+from storage.models import AuditEvent, LandPledge, Role, Schedule, SendLedger, pk
 from tests.bot_process import bot_env, poll
 from tests.fakebot import FakeBotAPI, FakeMessage, FakeUser
 from tests.harness import TOKEN, Clock, Harness, local_noon
@@ -301,3 +302,54 @@ async def test_a_bot_killed_mid_batch_finishes_it_at_once_after_a_restart(
 
     tries = await seeded.query(attempts)
     assert sorted(set(tries)) == [1, 2]  # the orphaned claims were taken over once
+
+
+async def test_an_announcement_from_the_chat_killed_mid_batch_is_finished_after_a_restart(
+    fake: FakeBotAPI, seeded: Harness, tmp_path: Path
+) -> None:
+    people = await add_coordinators(seeded, BATCH)
+    await seeded.add_member(7401, "THOXUONG", Role.OFFICIAL, full_name="Cán bộ phường")
+    official = fake.user(7401, first_name="Hà")
+    env = environment(tmp_path, fake.base_url)
+    bot = await spawn(tmp_path, env, "run")
+    text = "Họp tổ lúc 19h thứ Sáu"
+    step = Step(seeded, official, bot)
+    await step.say(f"/thongbao {text}", "Gửi cho ai")
+    await official.press(official.messages()[-1], text="phường Thọ Xương")
+    preview = await fake.wait_for(
+        lambda: next((m for m in official.messages() if text in m.body and m.buttons), None),
+        timeout=20,
+        what="the preview",
+    )
+    # "⏳ Đang gửi…" to the official, then HELD_FROM - 1 announcements go out.
+    fake.hold("sendMessage", after=HELD_FROM, times=10 * BATCH)
+    await official.press(preview, text="✅ Gửi")
+    await cut_after(fake, seeded, SendKind.BROADCAST, bot)
+
+    # The new process handles the unfinished confirm again; Telegram no longer takes the tap's
+    # answer, and the delivery goes on from where it stopped.
+    bot = await spawn(tmp_path, env, "run")
+    try:
+        counts = ledger_counts(seeded, SendKind.BROADCAST)
+
+        async def all_sent() -> bool:
+            return await counts() == {"sent": BATCH}
+
+        await poll(all_sent, what="every announcement sent", process=bot)
+        told = await fake.wait_for(
+            lambda: next((m for m in official.messages() if "khởi động lại" in m.body), None),
+            timeout=20,
+            what="the official told how the announcement ended",
+        )
+    finally:
+        await terminate(bot, tmp_path)
+    assert_each_once(people, text)
+    assert f"{BATCH - (HELD_FROM - 1)} đã gửi" in told.body
+    assert f"Đã nhận từ trước: {HELD_FROM - 1}." in told.body
+    assert sum("⏳" in m.body for m in official.messages()) == 1
+
+    async def events(session: Any) -> list[str]:
+        query = select(AuditEvent.action).where(AuditEvent.entity == "broadcast")
+        return list((await session.exec(query.order_by(col(AuditEvent.id)))).all())
+
+    assert await seeded.query(events) == ["sent", "delivered"]
