@@ -22,8 +22,7 @@ Choices made here:
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
@@ -599,7 +598,7 @@ def chart_attachment(t: Translator, digest: Digest) -> Attachment:
     )
 
 
-def xlsx_attachment(t: Translator, digest: Digest, content: bytes) -> Attachment:
+def xlsx_attachment(t: Translator, digest: Digest, content: bytes | Drawn) -> Attachment:
     return Attachment(
         filename=f"danvan-{digest.unit.code}-{digest.period.key}.xlsx",
         content=content,
@@ -611,7 +610,7 @@ def render_digest(
     t: Translator,
     digest: Digest,
     *,
-    xlsx: bytes | None = None,
+    xlsx: bytes | Drawn | None = None,
     chart: bool = True,
     tz: tzinfo = LOCAL_TZ,
     limit: int = MESSAGE_LIMIT,
@@ -656,9 +655,8 @@ async def digest_sends(
     """One digest per active, reachable official or admin whose unit is in `unit_ids`, for
     their own unit's subtree; built once per unit and rendered once per language. The figures
     of all the units come from one aggregate query, and the period's records (for the XLSX
-    files) are read once for all of them."""
-    from bot.xlsx import digest_workbook
-
+    files) are read once for all of them. Each unit's chart and XLSX file are made when its
+    digest first goes out (Drawn), while delivery waits on Telegram's pace anyway."""
     period = period_for(kind, due, tz)
     async with db.session() as session:
         people = await area_members(session, unit_ids, DIGEST_ROLES)
@@ -680,12 +678,8 @@ async def digest_sends(
     sends = []
     for unit_id, recipients in by_unit.items():
         digest = digests[unit_id]
-        subtree = snapshot.subtree_ids(unit_id)
-        # Writing the file takes a moment: keep the event loop free. The chart is drawn when
-        # the digest goes out (Drawn).
-        workbook = await asyncio.to_thread(
-            digest_workbook, digest, [record for record in records if record.unit_id in subtree]
-        )
+        # The file is written, like the chart is drawn, when the digest first goes out.
+        workbook = Drawn(partial(_subtree_workbook, digest, records, snapshot.subtree_ids(unit_id)))
         rendered: dict[str, list[OutMessage]] = {}
         for person in recipients:
             if person.language not in rendered:
@@ -703,6 +697,14 @@ async def digest_sends(
                 )
             )
     return sends
+
+
+def _subtree_workbook(
+    digest: Digest, records: list[queries.PeriodRecord], subtree: Collection[int]
+) -> bytes:
+    from bot.xlsx import digest_workbook
+
+    return digest_workbook(digest, [record for record in records if record.unit_id in subtree])
 
 
 async def digest_messages(

@@ -481,6 +481,9 @@ async def test_two_processes_on_one_database_send_each_message_once(
     for i in ids:
         fake.user(i)
     batch = [note(i) for i in ids]
+    # Sends that take a moment, as Telegram's do. With instant ones, on SQLite, one process
+    # could claim the whole batch while the other still polls for the write lock (busy timeout).
+    fake.inject_delay("sendMessage", 0.2, times=len(ids))
     databases = [Database(database_url), Database(database_url)]
     applications = [build_application(settings, db, clock=lambda: NOW) for db in databases]
     try:
