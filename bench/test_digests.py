@@ -8,14 +8,15 @@ Two figures per backend, each the median of a few runs:
 - "data": the Digest of every official's unit (bot.digest.build_digests, what digest_sends
   builds from), against the floor: target at most 3× the floor;
 - "batch": what the scheduler does for the weekly digest before the first one goes out
-  (bot.digest.digest_sends: the digests and their XLSX files, rendered per language): target
-  under 5 s on SQLite.
+  (bot.digest.digest_sends: the digests, the period's records for their XLSX files, the texts
+  rendered per language): target under 5 s on SQLite.
 
-The charts (one PNG per unit and language) are drawn as each digest is sent (bot.outbox.Drawn),
-while delivery waits on Telegram's 30 messages a second anyway. "charts" is the time drawing
-all of them takes, one after another, reported beside the batch: a batch of 200 officials is
-about 800 messages, at least 27 s of sending. bench/test_delivery.py sends real digests, their
-charts drawn on the way, and holds its rate.
+The charts (one PNG per unit and language) and the XLSX files (one per unit) are made as each
+digest is sent (bot.outbox.Drawn), while delivery waits on Telegram's 30 messages a second
+anyway. "charts" and "xlsx" are the time making all of them takes, one after another, reported
+beside the batch, and "with_files" the three together: a batch of 200 officials is about 800
+messages, at least 27 s of sending. bench/test_delivery.py sends real digests, their files made
+on the way, and holds its rate.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from bench.conftest import REPEAT, median
 from bench.results import report
 from bench.seed import TZ, Dataset
 from bot.digest import Period, build_digests, digest_sends
-from bot.outbox import Drawn, Send, SendKind
+from bot.outbox import Attachment, Drawn, Send, SendKind
 from storage.engine import Database
 
 FLOOR_SQL = """
@@ -82,8 +83,8 @@ async def test_weekly_digests_of_every_official(dataset: Dataset) -> None:
     period = the_week(dataset)
     units = official_units(dataset)
     due = datetime.combine(dataset.end + timedelta(days=1), datetime.min.time(), TZ)
-    floors, builds, batches, charts = [], [], [], []
-    drawn = 0
+    floors, builds, batches, charts, workbooks = [], [], [], [], []
+    drawn = written = 0
     sends: list[Send] = []
     try:
         for _ in range(REPEAT):
@@ -96,16 +97,20 @@ async def test_weekly_digests_of_every_official(dataset: Dataset) -> None:
             sends = list(await digest_sends(db, SendKind.WEEKLY_DIGEST, units, period.key, due, TZ))
             batches.append(time.perf_counter() - started)
             started = time.perf_counter()
-            drawn = draw_charts(sends)
+            drawn = make_all(made_on_the_way(sends, photos=True), b"\x89PNG")
             charts.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            written = make_all(made_on_the_way(sends, photos=False), b"PK")
+            workbooks.append(time.perf_counter() - started)
     finally:
         await db.dispose()
     assert len(sends) == len(dataset.officials)
     backend = dataset.backend
     floor, build, batch = median(floors), median(builds), median(batches)
     print(
-        f"\n[bench] {backend}: {len(units)} units, {len(sends)} officials, {drawn} charts; "
-        f"floor {floors}, data {builds}, batch {batches}, charts {charts}"
+        f"\n[bench] {backend}: {len(units)} units, {len(sends)} officials, {drawn} charts, "
+        f"{written} XLSX files; floor {floors}, data {builds}, batch {batches}, "
+        f"charts {charts}, XLSX {workbooks}"
     )
     report(f"digests.{backend}.floor", floor, "s", "(the floor)", True)
     report(f"digests.{backend}.data", build, "s", "<= 3x floor", build <= 3 * floor)
@@ -115,17 +120,31 @@ async def test_weekly_digests_of_every_official(dataset: Dataset) -> None:
     report(f"digests.{backend}.batch_vs_floor", batch / floor, "x", "<= 3", batch <= 3 * floor)
     report(f"digests.{backend}.charts", median(charts), "s", "info: drawn while sending", True)
     report(f"digests.{backend}.chart_each", median(charts) / drawn * 1000, "ms", "info", True)
+    report(f"digests.{backend}.xlsx", median(workbooks), "s", "info: written while sending", True)
+    report(
+        f"digests.{backend}.with_files",
+        batch + median(charts) + median(workbooks),
+        "s",
+        "info: batch, charts and XLSX one after another",
+        True,
+    )
 
 
-def draw_charts(sends: list[Send]) -> int:
-    """Draw every chart of the batch once, as delivery would; returns how many."""
-    charts = {
+def made_on_the_way(sends: list[Send], *, photos: bool) -> list[Attachment]:
+    """The batch's files made as they are sent (Drawn), each once: its charts (photos) or its
+    XLSX files."""
+    files = {
         id(attachment.content): attachment
         for send in sends
         for message in send.messages
         for attachment in message.attachments
-        if isinstance(attachment.content, Drawn)
+        if isinstance(attachment.content, Drawn) and attachment.as_photo == photos
     }
-    for attachment in charts.values():
-        assert attachment.data().startswith(b"\x89PNG")
-    return len(charts)
+    return list(files.values())
+
+
+def make_all(files: list[Attachment], signature: bytes) -> int:
+    """Make every file once, one after another, as delivery would; returns how many."""
+    for attachment in files:
+        assert attachment.data().startswith(signature)
+    return len(files)

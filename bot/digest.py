@@ -282,8 +282,15 @@ async def load_snapshot(
 ) -> queries.Snapshot:
     """The figures the digests of `units` for `period` are made of, in one aggregate query
     over the smallest subtree holding them all."""
+    units = list(units)
     path = queries.common_path([unit.path for unit in units])
-    return await queries.snapshot(session, path, digest_ranges(period), (period.start, period.end))
+    return await queries.snapshot(
+        session,
+        path,
+        digest_ranges(period),
+        (period.start, period.end),
+        [pk(unit) for unit in units],
+    )
 
 
 def digest_of(

@@ -18,7 +18,7 @@ Definitions, shared by the text digest, the chart and the XLSX file:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -114,6 +114,9 @@ class Figures:
 
     def is_zero(self) -> bool:
         return all(not getattr(self, f.name) for f in fields(self))
+
+
+NOTHING = Figures()  # of a range without facts
 
 
 @dataclass(frozen=True)
@@ -531,9 +534,11 @@ def _slices(ranges: Sequence[tuple[date, date]]) -> list[date]:
 class Snapshot:
     """The figures of a subtree per unit and per slice of dates, read in one aggregate query,
     with the subtree's units, the largest pledges and the unreachable members of a detail
-    range: every digest of a unit in the subtree is derived from it in Python, with the same
-    definitions as the single-unit queries above. The ranges asked of it must be among those
-    it was loaded for (or unions of their slices)."""
+    range (the digests' period): every digest of the digest units it was loaded for is
+    derived from it in Python, with the same definitions as the single-unit queries above.
+    The ranges asked of it must be among those it was loaded for (or unions of their slices).
+    Within the detail range it knows every unit's figures; outside it, only the digest units'
+    own (the other units' sums are handed to their parents, see `snapshot`)."""
 
     def __init__(
         self,
@@ -544,8 +549,12 @@ class Snapshot:
         unreachable: list[tuple[str, UnreachableMember]],
         *,
         path: str,
+        detail: range,
+        digest_units: Collection[int],
     ) -> None:
         self.path = path  # the subtree it covers
+        self._detail = detail  # the slices of the period itself
+        self._digest_units = frozenset(digest_units)
         self.units = {unit.id: unit for unit in units}
         self.boundaries = boundaries
         self._pledges = pledges
@@ -563,7 +572,7 @@ class Snapshot:
             row = self._own.get(unit_id)
             if row is None:
                 row = self._own[unit_id] = [None] * width
-            row[slice_index] = list(values)  # one row per unit and slice from the GROUP BY
+            row[slice_index] = values  # one row per unit and slice from the GROUP BY
         self._rolled = self._roll_up(width)
         # Digests of a unit and of its parent ask for the same groups' figures.
         self._figures: dict[tuple[bool, int, int, int], Figures] = {}
@@ -605,14 +614,21 @@ class Snapshot:
         found = self._figures.get(key)
         if found is not None:
             return found
-        totals: list[Any] = [0] * len(FIGURES)
+        in_detail = self._detail.start <= slices.start and slices.stop <= self._detail.stop
+        if not in_detail and not (rolled and unit_id in self._digest_units):
+            raise ValueError("outside the period, only the digest units' figures are known")
+        totals: list[Any] | None = None
         row = (self._rolled if rolled else self._own).get(unit_id)
         if row is not None:
             for index in slices:
                 cell = row[index]
                 if cell is not None:
-                    totals = [a + b for a, b in zip(totals, cell, strict=True)]
-        found = self._figures[key] = Figures.from_values(totals)
+                    totals = (
+                        cell
+                        if totals is None
+                        else [a + b for a, b in zip(totals, cell, strict=True)]
+                    )
+        found = self._figures[key] = NOTHING if totals is None else Figures.from_values(totals)
         return found
 
     def _subtree(self, unit: TreeUnit | Unit) -> list[TreeUnit]:
@@ -744,10 +760,14 @@ async def snapshot(
     path: str,
     ranges: Sequence[tuple[date, date]],
     detail: tuple[date, date],
+    digest_units: Collection[int],
 ) -> Snapshot:
-    """Everything the digests of the units under `path` need for `ranges` (every range any of
-    them will ask for) and the `detail` range (largest pledges): four queries in all."""
+    """Everything the digests of `digest_units` (all under `path`) need for `ranges` (every
+    range any of them will ask for) and the `detail` range (the period itself: its children,
+    groups and largest pledges): four queries in all."""
     boundaries = _slices(ranges)
+    start, end = detail
+    detail_slices = range(boundaries.index(start), boundaries.index(end + timedelta(days=1)))
     units_query: Select[*tuple[Any, ...]] = Select(
         col(Unit.id),
         col(Unit.code),
@@ -757,7 +777,9 @@ async def snapshot(
         col(Unit.path),
         col(Unit.active),
     ).where(col(Unit.path).startswith(path))
-    units = [TreeUnit(*row) for row in (await session.exec(units_query)).all()]
+    # Through the connection: plain rows, without the ORM's loading of each one.
+    connection = await session.connection()
+    units = [TreeUnit(*row) for row in (await connection.execute(units_query)).all()]
 
     facts = _facts(path, boundaries[0], boundaries[-1] - timedelta(days=1))
     # The slice of each fact, computed in a subquery: PostgreSQL would not match a CASE with
@@ -772,22 +794,53 @@ async def snapshot(
         ).label("slice"),
         *[facts.c[name] for name in FIGURES],
     ).subquery("sliced")
+    per_unit = (
+        core_select(
+            sliced.c.unit_id, sliced.c.slice, *[func.sum(sliced.c[n]).label(n) for n in FIGURES]
+        )
+        .group_by(sliced.c.unit_id, sliced.c.slice)
+        .subquery("per_unit")
+    )
+    # Outside the detail range only the digest units' own figures are asked for, rolled up:
+    # there a unit that is not one of them may hand its sums to its parent, which lies in the
+    # same digest units' subtrees. Most rows are groups': this folds them into far fewer.
+    handed_up = (
+        core_select(
+            case(
+                (per_unit.c.slice.between(detail_slices.start, detail_slices.stop - 1), Unit.id),
+                (col(Unit.id).in_(sorted(digest_units)), Unit.id),
+                else_=Unit.parent_id,
+            ).label("unit_id"),
+            per_unit.c.slice,
+            *[per_unit.c[name] for name in FIGURES],
+        )
+        .join_from(per_unit, Unit, col(Unit.id) == per_unit.c.unit_id)
+        .subquery("handed_up")
+    )
     sums_query: Select[*tuple[Any, ...]] = Select(
-        sliced.c.unit_id, sliced.c.slice, *[func.sum(sliced.c[name]) for name in FIGURES]
-    ).group_by(sliced.c.unit_id, sliced.c.slice)
+        handed_up.c.unit_id, handed_up.c.slice, *[func.sum(handed_up.c[n]) for n in FIGURES]
+    ).group_by(handed_up.c.unit_id, handed_up.c.slice)
     sums = []
-    for unit_id, slice_index, *values in (await session.exec(sums_query)).all():
+    for unit_id, slice_index, *values in (await connection.execute(sums_query)).all():
         index = int(slice_index)
-        if 0 <= index < len(boundaries) - 1:
+        if unit_id is not None and 0 <= index < len(boundaries) - 1:
             sums.append((int(unit_id), index, values))
 
-    start, end = detail
     pledges = await _pledge_rows(
         session, _live_pledges(col(Unit.path).startswith(path), start, end)
     )
 
     unreachable = await _unreachable_under(session, path)
-    return Snapshot(units, boundaries, sums, pledges, unreachable, path=path)
+    return Snapshot(
+        units,
+        boundaries,
+        sums,
+        pledges,
+        unreachable,
+        path=path,
+        detail=detail_slices,
+        digest_units=digest_units,
+    )
 
 
 # --- the period's records, for exports ------------------------------------------------------------

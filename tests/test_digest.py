@@ -21,6 +21,7 @@ from bot.digest import (
     Period,
     Totals,
     build_digest,
+    build_digests,
     digest_sends,
     mask_donor,
     render_digest,
@@ -28,9 +29,11 @@ from bot.digest import (
 from bot.formatting import MESSAGE_LIMIT, utf16_length
 from bot.i18n import Translator
 from bot.outbox import SendKind
+from bot.schedule import week_start
 from bot.unit_csv import parse_unit_csv
+from storage import digest as queries
 from storage import records, units
-from storage.digest import ChildRow, Figures, GroupRef, WeekPoint
+from storage.digest import ChildRow, Figures, GroupRef, WeekPoint, series_ranges
 from storage.engine import Database
 from storage.models import LandPledge, Member, Role, pk
 from tests.fakebot.html_check import parse_html
@@ -698,3 +701,54 @@ async def test_digest_sends_one_digest_per_official(db: Database) -> None:
         assert [a.filename.rsplit(".", 1)[1] for a in attachments] == ["png", "xlsx"]
         assert attachments[0].as_photo and attachments[0].data().startswith(b"\x89PNG")
         assert attachments[1].data().startswith(b"PK")  # a zip: the XLSX
+
+
+# --- a batch of digests against the single-unit queries -------------------------------------------
+
+
+@pytest.mark.parametrize("period", [W48, NOVEMBER], ids=["week", "month"])
+async def test_a_batch_of_digests_matches_the_single_unit_queries(
+    db: Database, period: Period
+) -> None:
+    """A batch's snapshot hands the sums of units that are not digest units up to their
+    parents outside the period; every digest of every batch must still show exactly what the
+    single-unit queries count, with records also at the province and a commune themselves."""
+    found = await seed(db)
+    async with db.session() as session:
+        for name, official, on in (
+            ("P1", "Cán bộ tỉnh", "2026-11-24"),  # W48, at the province itself
+            ("X1a", "Cán bộ xã Một", "2026-10-05"),  # October, at the commune itself
+        ):
+            answers = {"on_date": on, "kind": "hop_dan", "participants": 7, "photos": []}
+            found[name] = await records.save_activity(session, found[official], answers, NOW)
+    codes = ("P", "X1", "X2", "X3", "G1", "G2", "G3", "G4", "G5", "G6", "G7")
+    batches = [codes, ("X1", "G1"), ("P",), ("X2", "G3", "X3"), ("G7", "X1")]
+    previous = period.previous()
+    ranges = [
+        (period.start, period.end),
+        (previous.start, previous.end),
+        (period.ytd_start, period.end),
+    ]
+    for batch in batches:
+        digests = await build_digests(
+            db, [pk(found[code]) for code in batch], period, mask_donors=True
+        )
+        async with db.session() as session:
+            for code in batch:
+                unit, digest = found[code], digests[pk(found[code])]
+                current, before, ytd = await queries.figures(session, unit, ranges)
+                assert digest.totals == Totals(current, before, ytd), (batch, code)
+                assert digest.children == await queries.children(
+                    session, unit, period.start, period.end
+                ), (batch, code)
+                series = series_ranges(week_start(period.end), period.end)
+                expected = await queries.figures(session, unit, series)
+                assert [(p.records, p.land_m2) for p in digest.weekly_series] == [
+                    (f.records, f.land_m2) for f in expected
+                ], (batch, code)
+                assert digest.top_groups == await queries.top_groups(
+                    session, unit, period.start, period.end
+                ), (batch, code)
+                assert digest.silent_groups == await queries.silent_groups(
+                    session, unit, period.start, period.end, nil_reports_count=period.kind == "week"
+                ), (batch, code)
