@@ -71,10 +71,14 @@ def _decimal(value: object) -> Decimal:
     """A sum as Decimal with two places (SQLite hands NUMERIC sums back as floats)."""
     if value is None:
         return ZERO
+    if type(value) is Decimal:  # PostgreSQL's, as it is: the common case, kept quick
+        return value.quantize(CENT)
     return Decimal(str(value)).quantize(CENT)
 
 
 def _int(value: object) -> int:
+    if type(value) is int:
+        return value
     return int(Decimal(str(value))) if value is not None else 0
 
 
@@ -705,17 +709,18 @@ class Snapshot:
         self, unit: Unit, start: date, end: date, limit: int = 5
     ) -> list[PledgeRow]:
         """From the pledges of the detail range (which must cover `start`..`end`)."""
+        path = unit.path
         found = [
             pledge
             for pledge in self._pledges
-            if start <= pledge.on_date <= end
-            and self.units[pledge.unit_id].path.startswith(unit.path)
+            if start <= pledge.on_date <= end and self.units[pledge.unit_id].path.startswith(path)
         ]
         found.sort(key=lambda pledge: (-pledge.area_m2, pledge.on_date, pledge.pledge_id))
         return found[:limit]
 
     def unreachable_members(self, unit: Unit) -> list[UnreachableMember]:
-        return [member for path, member in self._unreachable if path.startswith(unit.path)]
+        under = unit.path
+        return [member for path, member in self._unreachable if path.startswith(under)]
 
     def weekly_series(
         self, unit: Unit, last_week: date, end: date, weeks: int = 12

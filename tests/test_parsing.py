@@ -12,6 +12,7 @@ from babel.numbers import format_decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.formatting import format_number
 from bot.parsing import (
     AREA_UNITS,
     Area,
@@ -183,6 +184,17 @@ def test_parse_decimal_round_trip(value: Decimal) -> None:
 def test_parse_decimal_reads_babel_vi_output(value: Decimal) -> None:
     text = format_decimal(value, format="#,##0.##", locale="vi")
     assert parse_decimal(text).value == value
+
+
+@given(st.decimals(min_value=-(10**11), max_value=10**11, places=2, allow_nan=False))
+def test_numbers_are_shown_as_babel_writes_them_in_vietnamese(value: Decimal) -> None:
+    """format_number keeps Babel's parsed pattern and locale: the same text as asking Babel."""
+    assert format_number(value) == format_decimal(value, format="#,##0.##", locale="vi")
+    assert format_number(value, max_decimals=0) == format_decimal(
+        value, format="#,##0", locale="vi"
+    )
+    if value >= 0:
+        assert format_number(value) == vn_format(value)
 
 
 # --- parse_int ----------------------------------------------------------------------------
