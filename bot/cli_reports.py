@@ -158,6 +158,7 @@ def cmd_broadcast(settings: Settings, t: Translator, args: argparse.Namespace) -
         broadcast_sends,
         clean_announcement,
         describe_problem,
+        record_delivered,
     )
 
     if settings.telegram_bot_token is None:
@@ -220,21 +221,8 @@ def cmd_broadcast(settings: Settings, t: Translator, args: argparse.Namespace) -
                 delivery = Delivery(bot, db, clock=_utcnow, claimant=claimant)
                 report = await delivery.deliver(sends)
             async with db.session() as session:
-                await record(
-                    session,
-                    "broadcast",
-                    pk(unit),
-                    "delivered",
-                    None,
-                    {
-                        "key": broadcast_key(token),
-                        "sent": report.sent,
-                        "unreachable": report.unreachable,
-                        "failed": report.failed,
-                        "skipped": report.skipped + report.in_progress,
-                    },
-                    actor_label=CLI_ACTOR,
-                    at=_utcnow(),
+                await record_delivered(
+                    session, unit, broadcast_key(token), report, _utcnow(), actor_label=CLI_ACTOR
                 )
         finally:
             await db.dispose()

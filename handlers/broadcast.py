@@ -55,7 +55,7 @@ from storage import export as store
 from storage import scope
 from storage.audit import broadcast_started, record
 from storage.export import Audience
-from storage.models import Member, Role, Unit, pk
+from storage.models import Role, Unit, pk
 
 MAX_LENGTH = 3000
 DRAFT = "broadcast"  # user_data: {"token": hex, "text": the announcement}
@@ -171,9 +171,17 @@ def outcome_text(t: Translator, unit_name: str, report: Report, known_unreachabl
     return "\n".join(lines)
 
 
-async def _record_delivered(
-    session: AsyncSession, unit: Unit, key: str, report: Report, sender: Member, at: datetime
+async def record_delivered(
+    session: AsyncSession,
+    unit: Unit,
+    key: str,
+    report: Report,
+    at: datetime,
+    *,
+    actor_id: int | None = None,
+    actor_label: str | None = None,
 ) -> None:
+    """The audit event that closes an announcement's "sent": how its delivery ended."""
     await record(
         session,
         "broadcast",
@@ -187,7 +195,8 @@ async def _record_delivered(
             "failed": report.failed,
             "skipped": report.skipped + report.in_progress,
         },
-        actor_id=sender.id,
+        actor_id=actor_id,
+        actor_label=actor_label,
         at=at,
     )
 
@@ -414,7 +423,9 @@ async def on_confirm(update: Update, context: DanvanContext) -> None:
             ),
         )
     report = await scheduler(context.application).delivery.deliver(sends)
-    await _record_delivered(context.session, unit, key, report, member, flows.now(context))
+    await record_delivered(
+        context.session, unit, key, report, flows.now(context), actor_id=member.id
+    )
     outcome = outcome_text(t, unit.name, report, audience.unreachable)
     if resuming:
         restarted = t._(

@@ -58,6 +58,20 @@ async def seeded(fake: FakeBotAPI, tmp_path: Path) -> AsyncIterator[Harness]:
         await harness.db.dispose()
 
 
+_spawned: list[asyncio.subprocess.Process] = []
+
+
+@pytest.fixture(autouse=True)
+async def reap() -> AsyncIterator[None]:
+    """Kill what a failed test left running, so that it does not answer the next test's fake."""
+    yield
+    while _spawned:
+        process = _spawned.pop()
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
 def environment(tmp_path: Path, api_url: str, **extra: str) -> dict[str, str]:
     return bot_env(api_url, f"sqlite:///{tmp_path / 'danvan.db'}", **extra)
 
@@ -66,7 +80,7 @@ async def spawn(tmp_path: Path, env: dict[str, str], *args: str) -> asyncio.subp
     """`python -m bot.cli ARGS`, its log in a file (a full pipe would block it)."""
     log = (tmp_path / "process.log").open("ab")
     try:
-        return await asyncio.create_subprocess_exec(
+        process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
             "bot.cli",
@@ -78,6 +92,8 @@ async def spawn(tmp_path: Path, env: dict[str, str], *args: str) -> asyncio.subp
         )
     finally:
         log.close()
+    _spawned.append(process)
+    return process
 
 
 async def kill(process: asyncio.subprocess.Process) -> None:
