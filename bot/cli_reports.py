@@ -30,7 +30,7 @@ from bot.formatting import format_date, format_number
 from bot.i18n import Translator
 from bot.settings import Settings
 from storage import ledger, units
-from storage.audit import record, unfinished_sends
+from storage.audit import record
 from storage.engine import Database
 from storage.export import broadcast_audience
 from storage.migrate import upgrade
@@ -134,17 +134,13 @@ async def unfinished_broadcast(
             .limit(200)
         )
     ).all()
-    latest = next(
-        (
-            event
-            for event in events
-            if event.action == "sent"
-            and (event.after or {}).get("text") == text
-            and (event.after or {}).get("sender") == sender
-        ),
-        None,
-    )
-    return latest if latest is not None and latest in unfinished_sends(events) else None
+    delivered = {(e.after or {}).get("key") for e in events if e.action == "delivered"}
+    for event in events:
+        after = event.after or {}
+        if event.action != "sent" or after.get("text") != text or after.get("sender") != sender:
+            continue
+        return None if after.get("key") in delivered else event
+    return None
 
 
 def _utcnow() -> datetime:

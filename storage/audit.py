@@ -16,7 +16,6 @@ Members keep their events when they move unit: the actor's CURRENT unit decides.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -131,17 +130,6 @@ async def events_in_scope(
         for event, name, code in (await session.exec(query)).all()
     ]
     return LogPage(lines, total, page, pages)
-
-
-def unfinished_sends(events: Sequence[AuditEvent]) -> list[AuditEvent]:
-    """The "sent" events of announcements among `events` that have no "delivered" event with
-    their key: whoever was sending them was killed before the end."""
-    delivered = {(event.after or {}).get("key") for event in events if event.action == "delivered"}
-    return [
-        event
-        for event in events
-        if event.action == "sent" and (event.after or {}).get("key") not in delivered
-    ]
 
 
 async def broadcast_started(session: AsyncSession, unit_id: int, key: str) -> bool:

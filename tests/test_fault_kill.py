@@ -241,6 +241,16 @@ async def cut_after(
     fake.release_held()
 
 
+async def all_sent(harness: Harness, kind: SendKind, process: asyncio.subprocess.Process) -> None:
+    """Wait until the ledger has every send of the batch as sent."""
+    counts = ledger_counts(harness, kind)
+
+    async def done() -> bool:
+        return await counts() == {"sent": BATCH}
+
+    await poll(done, what=f"every {kind.value} sent", process=process)
+
+
 def assert_each_once(people: list[FakeUser], needle: str) -> None:
     got = {person.id: sum(needle in m.body for m in person.messages()) for person in people}
     assert got == {person.id: 1 for person in people}
@@ -299,12 +309,7 @@ async def test_a_bot_killed_mid_batch_finishes_it_at_once_after_a_restart(
     # its catch-up sends the rest of the batch.
     bot = await spawn(tmp_path, env, "run")
     try:
-        counts = ledger_counts(seeded, SendKind.REMINDER)
-
-        async def all_sent() -> bool:
-            return await counts() == {"sent": BATCH}
-
-        await poll(all_sent, what="every reminder sent", process=bot)
+        await all_sent(seeded, SendKind.REMINDER, bot)
         assert_each_once(people, "Tổ của bạn chưa báo cáo")
         # Polling goes on.
         answer = await people[0].ask("/trogiup", timeout=20)
@@ -346,12 +351,7 @@ async def test_an_announcement_from_the_chat_killed_mid_batch_is_finished_after_
     # answer, and the delivery goes on from where it stopped.
     bot = await spawn(tmp_path, env, "run")
     try:
-        counts = ledger_counts(seeded, SendKind.BROADCAST)
-
-        async def all_sent() -> bool:
-            return await counts() == {"sent": BATCH}
-
-        await poll(all_sent, what="every announcement sent", process=bot)
+        await all_sent(seeded, SendKind.BROADCAST, bot)
         told = await fake.wait_for(
             lambda: next((m for m in official.messages() if "khởi động lại" in m.body), None),
             timeout=20,
