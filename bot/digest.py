@@ -57,7 +57,7 @@ from storage.digest import (
     UnreachableMember,
     WeekPoint,
 )
-from storage.engine import Database
+from storage.engine import Database, begin_reading
 from storage.models import Role, Unit, pk
 from storage.reminders import Recipient, area_members
 
@@ -354,6 +354,7 @@ async def _build_all(
     db: Database, unit_ids: Iterable[int], period: Period, *, mask_donors: bool
 ) -> tuple[queries.Snapshot | None, dict[int, Digest]]:
     async with db.session() as session:
+        await begin_reading(session)  # on SQLite, writers (people saving forms) need not wait
         units = await _units(session, unit_ids)
         if not units:
             return None, {}
@@ -666,6 +667,7 @@ async def digest_sends(
     digest first goes out (Drawn), while delivery waits on Telegram's pace anyway."""
     period = period_for(kind, due, tz)
     async with db.session() as session:
+        await begin_reading(session)
         people = await area_members(session, unit_ids, DIGEST_ROLES)
     by_unit: dict[int, list[Recipient]] = {}
     for person in people:
@@ -674,8 +676,8 @@ async def digest_sends(
         return []
     snapshot, digests = await _build_all(db, by_unit, period, mask_donors=True)
     assert snapshot is not None
-    # A short read of its own: on SQLite every transaction holds the write lock.
     async with db.session() as session:
+        await begin_reading(session)
         records = [
             record
             async for record in queries.records_under(

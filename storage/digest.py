@@ -787,44 +787,33 @@ async def snapshot(
     units = [TreeUnit(*row) for row in (await connection.execute(units_query)).all()]
 
     facts = _facts(path, boundaries[0], boundaries[-1] - timedelta(days=1))
-    # The slice of each fact, computed in a subquery: PostgreSQL would not match a CASE with
-    # bound parameters in GROUP BY to the same CASE in the select list.
-    sliced = core_select(
-        facts.c.unit_id,
-        case(
-            *[(facts.c.day < day, literal_column(str(n - 1))) for n, day in enumerate(boundaries)][
-                1:
-            ],
-            else_=literal_column(str(len(boundaries) - 1)),
-        ).label("slice"),
-        *[facts.c[name] for name in FIGURES],
-    ).subquery("sliced")
-    per_unit = (
-        core_select(
-            sliced.c.unit_id, sliced.c.slice, *[func.sum(sliced.c[n]).label(n) for n in FIGURES]
-        )
-        .group_by(sliced.c.unit_id, sliced.c.slice)
-        .subquery("per_unit")
-    )
     # Outside the detail range only the digest units' own figures are asked for, rolled up:
-    # there a unit that is not one of them may hand its sums to its parent, which lies in the
-    # same digest units' subtrees. Most rows are groups': this folds them into far fewer.
-    handed_up = (
+    # there a unit that is not one of them hands its facts to its parent, which lies in the
+    # same digest units' subtrees. Most facts are groups': this folds them into far fewer rows.
+    # The key and the slice of each fact are computed in a subquery: PostgreSQL would not match
+    # a CASE with bound parameters in GROUP BY to the same CASE in the select list.
+    keyed = (
         core_select(
             case(
-                (per_unit.c.slice.between(detail_slices.start, detail_slices.stop - 1), Unit.id),
-                (col(Unit.id).in_(sorted(digest_units)), Unit.id),
+                (facts.c.day.between(start, end), facts.c.unit_id),
+                (facts.c.unit_id.in_(sorted(digest_units)), facts.c.unit_id),
                 else_=Unit.parent_id,
             ).label("unit_id"),
-            per_unit.c.slice,
-            *[per_unit.c[name] for name in FIGURES],
+            case(
+                *[
+                    (facts.c.day < day, literal_column(str(n - 1)))
+                    for n, day in enumerate(boundaries)
+                ][1:],
+                else_=literal_column(str(len(boundaries) - 1)),
+            ).label("slice"),
+            *[facts.c[name] for name in FIGURES],
         )
-        .join_from(per_unit, Unit, col(Unit.id) == per_unit.c.unit_id)
-        .subquery("handed_up")
+        .join_from(facts, Unit, col(Unit.id) == facts.c.unit_id)
+        .subquery("keyed")
     )
     sums_query: Select[*tuple[Any, ...]] = Select(
-        handed_up.c.unit_id, handed_up.c.slice, *[func.sum(handed_up.c[n]) for n in FIGURES]
-    ).group_by(handed_up.c.unit_id, handed_up.c.slice)
+        keyed.c.unit_id, keyed.c.slice, *[func.sum(keyed.c[n]) for n in FIGURES]
+    ).group_by(keyed.c.unit_id, keyed.c.slice)
     sums = []
     for unit_id, slice_index, *values in (await connection.execute(sums_query)).all():
         index = int(slice_index)

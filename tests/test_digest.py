@@ -10,9 +10,11 @@ import re
 import unicodedata
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from bot.digest import (
     LOCAL_TZ,
@@ -35,6 +37,7 @@ from storage import digest as queries
 from storage import records, units
 from storage.digest import ChildRow, Figures, GroupRef, WeekPoint, series_ranges
 from storage.engine import Database
+from storage.migrate import upgrade
 from storage.models import LandPledge, Member, Role, pk
 from tests.fakebot.html_check import parse_html
 
@@ -752,3 +755,30 @@ async def test_a_batch_of_digests_matches_the_single_unit_queries(
                 assert digest.silent_groups == await queries.silent_groups(
                     session, unit, period.start, period.end, nil_reports_count=period.kind == "week"
                 ), (batch, code)
+
+
+async def test_building_a_digest_batch_leaves_sqlite_s_write_lock_to_writers(
+    tmp_path: Path,
+) -> None:
+    """The batch only reads: its transactions begin DEFERRED, so people saving forms on SQLite
+    do not wait for it (an IMMEDIATE one would hold the one write lock while it reads)."""
+    url = f"sqlite:///{tmp_path / 'digests.db'}"
+    await upgrade(url)
+    db = Database(url)
+    try:
+        found = await seed(db)
+        begun: list[str] = []
+
+        @event.listens_for(db.engine.sync_engine, "before_cursor_execute")
+        def note_begin(*args: Any) -> None:
+            statement = args[2]
+            if statement.startswith("BEGIN"):
+                begun.append(statement)
+
+        due = datetime(2026, 11, 30, 7, 30, tzinfo=LOCAL_TZ)
+        unit_ids = [pk(found[code]) for code in ("P", "X1", "X2", "G1")]
+        sends = await digest_sends(db, SendKind.WEEKLY_DIGEST, unit_ids, "2026-W48", due, LOCAL_TZ)
+    finally:
+        await db.dispose()
+    assert sends
+    assert begun == ["BEGIN DEFERRED"] * 3  # the members, the figures, the week's records
