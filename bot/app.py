@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from telegram import Update
-from telegram.error import BadRequest
+from telegram.error import BadRequest, NetworkError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, ExtBot
 from telegram.request import HTTPXRequest
 
@@ -109,9 +109,11 @@ def inbox(application: Application[Any, Any, Any, Any, Any, Any]) -> InboxQueue:
 
 
 class DanvanBot(ExtBot[int]):
-    """PTB's bot, for whom answering a button tap is a courtesy: an update handled again after
-    a restart, or late under load, carries a query Telegram no longer takes ("query is too
-    old"), and the handler goes on instead of failing over the spinner."""
+    """PTB's bot, for whom answering a button tap is a courtesy (it stops the spinner, which
+    stops by itself anyway): when Telegram no longer takes the answer ("query is too old": an
+    update handled again after a restart, or late under load) or fails to take it (5xx, a
+    timeout), the handler goes on with the tap's real work instead of failing, and the
+    person is not told to try again what was done."""
 
     async def answer_callback_query(self, *args: Any, **kwargs: Any) -> bool:
         try:
@@ -120,7 +122,9 @@ class DanvanBot(ExtBot[int]):
             if "query is too old" not in str(exc).lower():
                 raise
             log.info("A button tap was answered too late: %s", exc)
-            return False
+        except NetworkError as exc:
+            log.warning("A button tap could not be answered: %s", exc)
+        return False
 
 
 def build_application(

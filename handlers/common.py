@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import Message, Update
+from telegram.error import NetworkError
 from telegram.ext import Application, CallbackContext, ConversationHandler, ExtBot, filters
 
 from bot import access
@@ -64,6 +65,21 @@ async def reply(update: Update, text: str, **kwargs: Any) -> None:
     chat = update.effective_chat
     if chat is not None:
         await chat.send_message(text, parse_mode="HTML", **kwargs)
+
+
+KEPT_REPLY_ATTEMPTS = 3
+
+
+async def reply_kept(update: Update, text: str, **kwargs: Any) -> None:
+    """Tell of something already committed (a saved record). A Bot API failure is tried
+    again rather than raised: the error handler's "try again" would be untrue, and trying
+    again would only meet the duplicate warning. If every attempt fails, the log has it."""
+    for attempt in range(1, KEPT_REPLY_ATTEMPTS + 1):
+        try:
+            await reply(update, text, **kwargs)
+            return
+        except NetworkError as exc:  # 5xx and timeouts; a timed-out one may have arrived
+            log.warning("Confirmation not sent (attempt %d): %s", attempt, exc)
 
 
 def not_registered_text(t: Translator) -> str:

@@ -22,7 +22,7 @@ from bot.formatting import escape_html
 from bot.i18n import Translator, translator
 from bot.records import ACTIVITY, FLOWS, LAND, WORKDAY
 from bot.review import KIND_OF_FLOW
-from handlers.common import DanvanContext, guarded, reply
+from handlers.common import DanvanContext, guarded, reply, reply_kept
 from handlers.keyboards import contact_keyboard, inline, main_menu, reply_choices
 from storage import records
 from storage.models import Role
@@ -258,7 +258,7 @@ async def save(update: Update, context: DanvanContext, flow: Flow, draft: Draft,
     # Kept before the person is told: a confirmation that fails (or times out after Telegram
     # took it) must not undo the record.
     await context.session.commit()
-    await reply(
+    await reply_kept(
         update,
         t._(
             "✅ Saved as <b>{reference}</b>. Thank you!",

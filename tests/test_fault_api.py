@@ -1,6 +1,7 @@
 """The Bot API fails for a stretch (500s, a call hanging past PTB's 5 s read timeout): the bot
-does not crash, loses no record, the person gets their answer or a "try again", a due digest
-batch reaches everyone exactly once, and polling goes on afterwards."""
+does not crash, loses no record, the person is told what was kept (never "try again" for a
+saved record), a due digest batch reaches everyone exactly once, and polling goes on
+afterwards."""
 
 from __future__ import annotations
 
@@ -70,21 +71,12 @@ async def test_saving_while_the_api_fails_keeps_the_record_once(
     await harness.settle(fake.last_update_id)
     assert fake.unused_faults() == []
     told = " ".join(m.body for m in person.user.messages(include_deleted=True)[seen:])
-    if SAVED not in told:
-        assert fault != "tidy-500", told  # tidying the card is no reason to fail
-    if SAVED not in told and "✅ Lưu" in card.button_texts:
-        # Told nothing, or to try again, and the card is as it was: pressed once more.
-        await person.user.press(card, text="✅ Lưu")
-        await harness.settle(fake.last_update_id)
-        told = " ".join(m.body for m in person.user.messages(include_deleted=True)[seen:])
-        assert SAVED in told, told
-    if SAVED not in told:
-        # The confirmation itself was lost, after the record was kept; the card shows which
-        # button was pressed, and the person was told to try again, or nothing at all.
-        assert "✅ Lưu" not in card.button_texts and (TRY_AGAIN in told or fault.endswith("twice"))
     (pledge,) = await pledges(harness)
-    if SAVED in told:
-        assert f"#L-{pledge.id}" in told  # what the person was told is what was kept
+    # Saved on the first press whatever failed: a tap that could not be answered is no reason
+    # to stop, and a confirmation that failed after the record was kept is sent again, never
+    # replaced by a "try again" (a timed-out one may have arrived as well: then it shows twice).
+    assert SAVED in told and f"#L-{pledge.id}" in told, told
+    assert TRY_AGAIN not in told, told
     # Normal service: the next message is answered.
     (menu,) = await person.say("/trogiup")
     assert menu.body
