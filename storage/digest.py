@@ -553,14 +553,14 @@ class Snapshot:
         unreachable: list[tuple[str, UnreachableMember]],
         *,
         path: str,
-        detail: range,
+        detail: tuple[date, date],
         digest_units: Collection[int],
     ) -> None:
         self.path = path  # the subtree it covers
-        self._detail = detail  # the slices of the period itself
-        self._digest_units = frozenset(digest_units)
         self.units = {unit.id: unit for unit in units}
         self.boundaries = boundaries
+        self._detail = self._range(*detail)  # the slices of the period itself
+        self._digest_units = frozenset(digest_units)
         self._pledges = pledges
         self._unreachable = unreachable
         self._children: dict[int, list[TreeUnit]] = {}
@@ -772,7 +772,6 @@ async def snapshot(
     groups and largest pledges): four queries in all."""
     boundaries = _slices(ranges)
     start, end = detail
-    detail_slices = range(boundaries.index(start), boundaries.index(end + timedelta(days=1)))
     units_query: Select[*tuple[Any, ...]] = Select(
         col(Unit.id),
         col(Unit.code),
@@ -832,7 +831,7 @@ async def snapshot(
         pledges,
         unreachable,
         path=path,
-        detail=detail_slices,
+        detail=detail,
         digest_units=digest_units,
     )
 
