@@ -12,8 +12,8 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from telegram import Update
 from telegram.error import BadRequest, NetworkError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, ExtBot
-from telegram.request import HTTPXRequest
 
+from bot.bot_api_http import AiohttpRequest
 from bot.i18n import translator
 from bot.inbox import InboxQueue
 from bot.jobs import scheduler
@@ -147,9 +147,9 @@ def build_application(
                 settings.telegram_bot_token.get_secret_value(),
                 base_url=settings.bot_base_url(),
                 base_file_url=settings.bot_file_url(),
-                # What ApplicationBuilder gives its own bot: a pool for concurrent updates.
-                request=HTTPXRequest(connection_pool_size=256),
-                get_updates_request=HTTPXRequest(),
+                # A pool for concurrent updates, as ApplicationBuilder gives its own bot.
+                request=AiohttpRequest(pool_size=256),
+                get_updates_request=AiohttpRequest(pool_size=1),
                 rate_limiter=AIORateLimiter(max_retries=3),
             )
         )

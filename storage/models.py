@@ -11,7 +11,17 @@ from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any, Protocol
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Index,
+    Numeric,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.types import DateTime, TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -316,3 +326,10 @@ class RuntimeStatus(SQLModel, table=True):
     last_update_at: datetime | None = _timestamp(nullable=True)
     scheduled_jobs: int = 0
     next_job_at: datetime | None = _timestamp(nullable=True)
+
+
+# The tables themselves, for the statements run on every update (storage/runtime.py,
+# storage/state.py): Core INSERT and UPDATE skip the ORM's bulk-DML bookkeeping, which took a
+# third of those statements' time under load.
+CONVERSATION_STATE: Table = SQLModel.metadata.tables[str(ConversationState.__tablename__)]
+UPDATE_INBOX: Table = SQLModel.metadata.tables[str(UpdateInbox.__tablename__)]

@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import RuntimeStatus, UpdateInbox
+from storage.models import UPDATE_INBOX, RuntimeStatus, UpdateInbox
 
 # Telegram keeps an update for 24 hours at most, so a handled one older than this cannot come
 # back; dropping it keeps the table small.
@@ -27,20 +27,35 @@ def _insert_for(session: AsyncSession) -> Any:
 async def receive(session: AsyncSession, update_id: int, payload: Any, now: datetime) -> bool:
     """Store an update as received; False when it was received before (Telegram sent it
     again, or an earlier process stored it), so that it is handled once."""
+    return bool(await receive_many(session, [(update_id, payload)], now))
+
+
+async def receive_many(
+    session: AsyncSession, updates: list[tuple[int, Any]], now: datetime
+) -> set[int]:
+    """Store (update_id, payload) pairs as received in one statement; returns the ids that
+    were new (the others were received before)."""
+    if not updates:
+        return set()
     statement = (
-        _insert_for(session)(UpdateInbox)
-        .values(update_id=update_id, payload=payload, received_at=now)
-        .on_conflict_do_nothing(index_elements=[col(UpdateInbox.update_id)])
-        .returning(col(UpdateInbox.update_id))
+        _insert_for(session)(UPDATE_INBOX)
+        .values(
+            [
+                {"update_id": update_id, "payload": payload, "received_at": now}
+                for update_id, payload in updates
+            ]
+        )
+        .on_conflict_do_nothing(index_elements=["update_id"])
+        .returning(UPDATE_INBOX.c.update_id)
     )
     result = await session.exec(statement)
-    return result.first() is not None
+    return set(result.scalars())
 
 
 async def mark_handled(session: AsyncSession, update_id: int, now: datetime) -> None:
     await session.exec(
-        update(UpdateInbox)
-        .where(col(UpdateInbox.update_id) == update_id)
+        update(UPDATE_INBOX)
+        .where(UPDATE_INBOX.c.update_id == update_id)
         .values(handled_at=now, payload={})  # the content is no longer needed
     )
 

@@ -14,10 +14,10 @@ from typing import Any
 from sqlalchemy import LargeBinary, type_coerce
 from sqlalchemy import delete as sql_delete
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import col, select
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import ConversationState, utcnow
+from storage.models import CONVERSATION_STATE, ConversationState, utcnow
 
 NAMESPACE_LENGTH = 100  # the column sizes in storage.models.ConversationState
 KEY_LENGTH = 200
@@ -100,11 +100,11 @@ async def save(session: AsyncSession, namespace: str, key: str, data: Any) -> No
             payload = type_coerce(json.dumps(data).encode(), LargeBinary)
     else:  # pragma: no cover - the engine only makes these two
         raise RuntimeError(f"no upsert for {dialect}")
-    statement = insert(ConversationState).values(
+    statement = insert(CONVERSATION_STATE).values(
         namespace=namespace, key=key, data=payload, updated_at=utcnow()
     )
     statement = statement.on_conflict_do_update(
-        index_elements=[col(ConversationState.namespace), col(ConversationState.key)],
+        index_elements=["namespace", "key"],
         set_={"data": statement.excluded.data, "updated_at": statement.excluded.updated_at},
     )
     await session.exec(statement)
@@ -112,8 +112,8 @@ async def save(session: AsyncSession, namespace: str, key: str, data: Any) -> No
 
 async def delete(session: AsyncSession, namespace: str, key: str) -> bool:
     """Remove the key; True when there was a row."""
-    statement = sql_delete(ConversationState).where(
-        col(ConversationState.namespace) == namespace, col(ConversationState.key) == key
+    statement = sql_delete(CONVERSATION_STATE).where(
+        CONVERSATION_STATE.c.namespace == namespace, CONVERSATION_STATE.c.key == key
     )
     result = await session.exec(statement)
     return bool(result.rowcount)
