@@ -113,7 +113,20 @@ class DanvanBot(ExtBot[int]):
     stops by itself anyway): when Telegram no longer takes the answer ("query is too old": an
     update handled again after a restart, or late under load) or fails to take it (5xx, a
     timeout), the handler goes on with the tap's real work instead of failing, and the
-    person is not told to try again what was done."""
+    person is not told to try again what was done.
+
+    With an `inbox`, each polled batch of updates is stored in it in one transaction before
+    PTB puts the updates in the queue one by one."""
+
+    def __init__(self, *args: Any, inbox: InboxQueue | None = None, **kwargs: Any) -> None:
+        self._inbox = inbox
+        super().__init__(*args, **kwargs)
+
+    async def get_updates(self, *args: Any, **kwargs: Any) -> tuple[Update, ...]:
+        updates = await super().get_updates(*args, **kwargs)
+        if self._inbox is not None:
+            await self._inbox.receive_batch(updates)
+        return updates
 
     async def answer_callback_query(self, *args: Any, **kwargs: Any) -> bool:
         try:
@@ -151,6 +164,7 @@ def build_application(
                 request=AiohttpRequest(pool_size=256),
                 get_updates_request=AiohttpRequest(pool_size=1),
                 rate_limiter=AIORateLimiter(max_retries=3),
+                inbox=queue,
             )
         )
         .context_types(ContextTypes(context=DanvanContext))

@@ -11,6 +11,7 @@ connection, and the status and body of every answer, errors included, for PTB to
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 from telegram.error import NetworkError, TimedOut
@@ -23,6 +24,7 @@ WRITE_TIMEOUT = 5.0
 POOL_TIMEOUT = 1.0
 MEDIA_WRITE_TIMEOUT = 20.0
 _DEFAULT = type(BaseRequest.DEFAULT_NONE)  # "not given": the timeout set here applies
+URLENCODED = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 def _total(*parts: float | None) -> float | None:
@@ -97,11 +99,17 @@ class AiohttpRequest(BaseRequest):
             raise RuntimeError("This AiohttpRequest is not initialized!")
         files = request_data.multipart_data if request_data else None
         fields = request_data.json_parameters if request_data else None
-        body: aiohttp.FormData | dict[str, str] | None = fields
+        body: aiohttp.FormData | bytes | None = None
+        headers = None
         if files:
             body = aiohttp.FormData(fields or {})
             for name, (filename, content, mime_type) in files.items():
                 body.add_field(name, content, filename=filename, content_type=mime_type)
+        elif fields:
+            # What aiohttp would make of the dict, without the FormData it builds for it
+            # (a random multipart boundary each time, though the form is never multipart).
+            body = urlencode(fields).encode()
+            headers = URLENCODED
         read = self._timeout(read_timeout, "read")
         connect = self._timeout(connect_timeout, "connect")
         pool = self._timeout(pool_timeout, "pool")
@@ -113,7 +121,9 @@ class AiohttpRequest(BaseRequest):
             sock_read=read,
         )
         try:
-            async with self._session.request(method, url, data=body, timeout=timeout) as answer:
+            async with self._session.request(
+                method, url, data=body, headers=headers, timeout=timeout
+            ) as answer:
                 return answer.status, await answer.read()
         except TimeoutError as exc:  # aiohttp's timeouts are TimeoutErrors too
             raise TimedOut from exc

@@ -3,19 +3,19 @@ it, so that an update is neither lost by a process killed mid-way nor handled tw
 
 PTB's poller confirms updates with its next getUpdates offset right after putting them in the
 queue, and the webhook answers 200 right after; both wait for `put`, which stores the update
-first. Once handled, it is marked so in the transaction that writes the conversation state it
-left (bot/persistence.py's FlushingApplication). The next active process handles what is left
-(see `replay`).
+first. A polled batch is stored whole, in one transaction, before PTB puts its updates
+(`receive_batch`, called by bot/app.py's DanvanBot.get_updates). Once handled, an update is
+marked so in the transaction that writes the conversation state it left (bot/persistence.py's
+FlushingApplication). The next active process handles what is left (see `replay`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import Bot, Update
 
 from storage import runtime
@@ -31,12 +31,37 @@ class InboxQueue(asyncio.Queue[object]):
         self.clock = clock
         self.last_update_id: int | None = None
         self.last_update_at: datetime | None = None
+        # update_id -> whether it was new, for updates `receive_batch` stored and `put` awaits.
+        self._batch: dict[int, bool] = {}
 
     async def put(self, item: object) -> None:
-        if isinstance(item, Update) and not await self._receive(item):
-            log.info("Update %s was received before; not handling it again", item.update_id)
-            return
+        if isinstance(item, Update):
+            new = self._batch.pop(item.update_id, None)
+            if new is None:
+                new = await self._receive(item)
+            if not new:
+                log.info("Update %s was received before; not handling it again", item.update_id)
+                return
         await super().put(item)
+
+    async def receive_batch(self, updates: Sequence[Update]) -> None:
+        """Store a polled batch in one transaction, ahead of the `put` of each update."""
+        if not updates:
+            return
+        try:
+            async with self.db.session() as session:
+                new = await runtime.receive_many(
+                    session,
+                    [(update.update_id, update.to_dict()) for update in updates],
+                    self.clock(),
+                )
+        except Exception as exc:  # as in _receive: handled without a copy
+            log.warning(
+                "Could not store %d updates (%r); handling them without a copy", len(updates), exc
+            )
+            new = {update.update_id for update in updates}
+        for update in updates:
+            self._batch[update.update_id] = update.update_id in new
 
     async def _receive(self, update: Update) -> bool:
         try:
@@ -67,17 +92,12 @@ class InboxQueue(asyncio.Queue[object]):
         if isinstance(update, Update):
             self.last_update_id, self.last_update_at = update.update_id, self.clock()
 
-    def marking(self, update: object) -> Callable[[AsyncSession], Awaitable[None]] | None:
-        """What marks `update` handled inside someone else's transaction (None: not an
-        Update, nothing to mark)."""
+    def handled_mark(self, update: object) -> runtime.HandledMark | None:
+        """The mark that `update` was handled, for someone else's transaction to write (None:
+        not an Update, nothing to mark)."""
         if not isinstance(update, Update):
             return None
-        update_id = update.update_id
-
-        async def mark(session: AsyncSession) -> None:
-            await runtime.mark_handled(session, update_id, self.clock())
-
-        return mark
+        return runtime.HandledMark(update.update_id, self.clock())
 
     def mark_failed(self, update: object, exc: Exception) -> None:
         """It may be handled again after a restart; the log says why."""

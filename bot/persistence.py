@@ -18,18 +18,18 @@ Callback data (arbitrary_callback_data) is not stored either.
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram.ext import Application, BasePersistence, ConversationHandler, PersistenceInput
 
 from bot.inbox import InboxQueue
-from storage import state
+from storage import runtime, state
 from storage.engine import Database, begin_reading
 
 USER_DATA = "user_data"
@@ -63,6 +63,26 @@ class _Write:
     canonical: str | None
 
 
+@dataclass
+class _Commit:
+    """One update's writes, waiting for the transaction that takes them."""
+
+    writes: list[_Write]
+    handled: runtime.HandledMark | None
+    done: asyncio.Future[None]
+
+    def fail(self, exc: BaseException) -> None:
+        if self.done.done():
+            return
+        if isinstance(exc, Exception):
+            self.done.set_exception(exc)
+        else:  # the committer was cancelled or stopped: so is this write
+            self.done.cancel()
+
+
+# At most this many updates' writes in one transaction (SQLite allows 32.766 bound values).
+MAX_GROUP = 200
+
 # While set (see `collecting`), the update_* methods add their writes here instead of writing.
 _collected: ContextVar[list[_Write] | None] = ContextVar("danvan_persistence", default=None)
 
@@ -85,9 +105,12 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
 
     PTB hands over the user and chat data of every update, changed or not (a private chat's
     chat_data is always empty). What is already stored, as loaded or last written by this
-    process, is not written again: the only writer is this process (see `refresh_user_data`)."""
+    process, is not written again: the only writer is this process (see `refresh_user_data`).
 
-    __slots__ = ("_stored", "db")
+    Writes are committed in groups: those handed to `write` while a transaction is being
+    written go together in the next one (see `write`)."""
+
+    __slots__ = ("_committer", "_pending", "_stored", "db")
 
     def __init__(self, db: Database, update_interval: float = 60) -> None:
         super().__init__(
@@ -99,6 +122,8 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
         self.db = db
         # namespace -> key -> the stored data as canonical JSON, for the namespaces loaded.
         self._stored: dict[str, dict[str, str]] = {}
+        self._pending: list[_Commit] = []
+        self._committer: asyncio.Task[None] | None = None
 
     async def _load(self, namespace: str) -> dict[str, Any]:
         async with self.db.session() as session:
@@ -126,35 +151,84 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
             await self.write([write])
 
     async def write(
-        self,
-        writes: list[_Write],
-        *,
-        also: Callable[[AsyncSession], Awaitable[None]] | None = None,
+        self, writes: list[_Write], *, handled: runtime.HandledMark | None = None
     ) -> None:
-        """Write `writes` in order, and run `also` (say, marking the update handled), in one
-        transaction."""
-        if not writes and also is None:
+        """Write `writes` in order and mark the update `handled`, in one transaction, and
+        return once it is committed.
+
+        Group commit: what other updates hand over while a transaction is being written goes
+        together into the next one. Each transaction costs the same few round trips to the
+        database whatever it holds, and SQLite takes one writer at a time, so under load one
+        transaction per update would queue them all behind each other. An update's own writes
+        are never split across transactions. If a group fails, each of its parts is tried
+        alone, so that one update's bad write does not fail the others."""
+        if not writes and handled is None:
             return
         for write in writes:
             stored = self._stored.get(write.namespace)
             if stored is not None:
                 stored.pop(write.key, None)  # unknown until this commits
+        commit = _Commit(writes, handled, asyncio.get_running_loop().create_future())
+        self._pending.append(commit)
+        if self._committer is None:
+            self._committer = asyncio.ensure_future(self._commit_pending())
+        await commit.done
+
+    async def _commit_pending(self) -> None:
+        group: list[_Commit] = []
+        try:
+            while self._pending:
+                group = self._pending[:MAX_GROUP]
+                del self._pending[:MAX_GROUP]
+                try:
+                    await self._commit(group)
+                except Exception as exc:
+                    if len(group) == 1:
+                        group[0].fail(exc)
+                        continue
+                    for commit in group:
+                        try:
+                            await self._commit([commit])
+                        except Exception as alone:
+                            commit.fail(alone)
+        except BaseException as exc:  # cancelled, say at shutdown: no one waits for ever
+            for commit in [*group, *self._pending]:
+                commit.fail(exc)
+            self._pending.clear()
+            raise
+        finally:
+            self._committer = None
+
+    async def _commit(self, group: list[_Commit]) -> None:
+        latest: dict[tuple[str, str], _Write] = {}  # a key written twice: its last write wins
+        for commit in group:
+            for write in commit.writes:
+                latest.pop((write.namespace, write.key), None)
+                latest[(write.namespace, write.key)] = write
+        marks = [commit.handled for commit in group if commit.handled is not None]
         async with self.db.session() as session:
-            for write in writes:
-                if write.data is None:
-                    await state.delete(session, write.namespace, write.key)
+            await state.delete_many(
+                session, [key for key, write in latest.items() if write.data is None]
+            )
+            await state.save_many(
+                session,
+                [(*key, write.data) for key, write in latest.items() if write.data is not None],
+            )
+            if marks:
+                await runtime.mark_handled_many(
+                    session, [mark.update_id for mark in marks], max(mark.at for mark in marks)
+                )
+        for commit in group:
+            for write in commit.writes:
+                stored = self._stored.get(write.namespace)
+                if stored is None:
+                    continue
+                if write.canonical is None:
+                    stored.pop(write.key, None)
                 else:
-                    await state.save(session, write.namespace, write.key, write.data)
-            if also is not None:
-                await also(session)
-        for write in writes:
-            stored = self._stored.get(write.namespace)
-            if stored is None:
-                continue
-            if write.canonical is None:
-                stored.pop(write.key, None)
-            else:
-                stored[write.key] = write.canonical
+                    stored[write.key] = write.canonical
+            if not commit.done.done():  # its update may have been cancelled meanwhile
+                commit.done.set_result(None)
 
     async def get_user_data(self) -> dict[int, Data]:
         return await self._load_by_id(USER_DATA)
@@ -211,7 +285,9 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
         """Not stored."""
 
     async def flush(self) -> None:
-        """Every update_* has already committed."""
+        """Every update_* has already committed, or is being committed: wait for it."""
+        while self._committer is not None:
+            await asyncio.shield(self._committer)
 
 
 def _canonical(data: Any) -> str:
@@ -248,7 +324,7 @@ class FlushingApplication(Application[Any, Any, Any, Any, Any, Any]):
             return
         inbox.note_handled(update)
         try:
-            await persistence.write(writes, also=inbox.marking(update))
+            await persistence.write(writes, handled=inbox.handled_mark(update))
         except Exception as exc:
             if not writes:  # only the mark failed: as inbox.handled, it is logged, not raised
                 inbox.mark_failed(update, exc)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import delete, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -52,10 +52,24 @@ async def receive_many(
     return set(result.scalars())
 
 
+class HandledMark(NamedTuple):
+    """An update handled, and when."""
+
+    update_id: int
+    at: datetime
+
+
 async def mark_handled(session: AsyncSession, update_id: int, now: datetime) -> None:
+    await mark_handled_many(session, [update_id], now)
+
+
+async def mark_handled_many(session: AsyncSession, update_ids: list[int], now: datetime) -> None:
+    """Mark the updates handled, in one statement."""
+    if not update_ids:
+        return
     await session.exec(
         update(UPDATE_INBOX)
-        .where(UPDATE_INBOX.c.update_id == update_id)
+        .where(UPDATE_INBOX.c.update_id.in_(update_ids))
         .values(handled_at=now, payload={})  # the content is no longer needed
     )
 

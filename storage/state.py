@@ -11,7 +11,7 @@ import json
 import math
 from typing import Any
 
-from sqlalchemy import LargeBinary, type_coerce
+from sqlalchemy import LargeBinary, tuple_, type_coerce
 from sqlalchemy import delete as sql_delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import select
@@ -81,28 +81,38 @@ async def load_one(session: AsyncSession, namespace: str, key: str) -> Any | Non
 
 async def save(session: AsyncSession, namespace: str, key: str, data: Any) -> None:
     """Insert or replace the data under the key; one atomic statement on either backend."""
-    # PostgreSQL would refuse longer strings and SQLite keep them; refuse them on both.
-    if len(namespace) > NAMESPACE_LENGTH or len(key) > KEY_LENGTH:
-        raise ValueError(
-            f"namespace {namespace[:20]!r}… or key {key[:20]!r}… too long "
-            f"(at most {NAMESPACE_LENGTH} and {KEY_LENGTH} characters)"
-        )
-    ensure_json_native(data, f"{namespace}[{key!r}]")
+    await save_many(session, [(namespace, key, data)])
+
+
+async def save_many(session: AsyncSession, items: list[tuple[str, str, Any]]) -> None:
+    """Insert or replace (namespace, key, data) items in one statement; each key at most
+    once (the statement could not say which of two wins)."""
+    if not items:
+        return
     dialect = session.get_bind().dialect.name
-    payload: Any = data
     if dialect == "postgresql":
         insert: Any = postgresql.insert
     elif dialect == "sqlite":
         insert = sqlite.insert
-        if type(data) in (int, float):
+    else:  # pragma: no cover - the engine only makes these two
+        raise RuntimeError(f"no upsert for {dialect}")
+    now = utcnow()
+    rows = []
+    for namespace, key, data in items:
+        # PostgreSQL would refuse longer strings and SQLite keep them; refuse them on both.
+        if len(namespace) > NAMESPACE_LENGTH or len(key) > KEY_LENGTH:
+            raise ValueError(
+                f"namespace {namespace[:20]!r}… or key {key[:20]!r}… too long "
+                f"(at most {NAMESPACE_LENGTH} and {KEY_LENGTH} characters)"
+            )
+        ensure_json_native(data, f"{namespace}[{key!r}]")
+        payload: Any = data
+        if dialect == "sqlite" and type(data) in (int, float):
             # A column declared JSON has NUMERIC affinity in SQLite, which would store the text
             # "1.0" as the integer 1 and a big int as a float; a BLOB is kept byte for byte.
             payload = type_coerce(json.dumps(data).encode(), LargeBinary)
-    else:  # pragma: no cover - the engine only makes these two
-        raise RuntimeError(f"no upsert for {dialect}")
-    statement = insert(CONVERSATION_STATE).values(
-        namespace=namespace, key=key, data=payload, updated_at=utcnow()
-    )
+        rows.append({"namespace": namespace, "key": key, "data": payload, "updated_at": now})
+    statement = insert(CONVERSATION_STATE).values(rows)
     statement = statement.on_conflict_do_update(
         index_elements=["namespace", "key"],
         set_={"data": statement.excluded.data, "updated_at": statement.excluded.updated_at},
@@ -112,8 +122,15 @@ async def save(session: AsyncSession, namespace: str, key: str, data: Any) -> No
 
 async def delete(session: AsyncSession, namespace: str, key: str) -> bool:
     """Remove the key; True when there was a row."""
+    return bool(await delete_many(session, [(namespace, key)]))
+
+
+async def delete_many(session: AsyncSession, keys: list[tuple[str, str]]) -> int:
+    """Remove the (namespace, key) pairs in one statement; returns how many rows there were."""
+    if not keys:
+        return 0
     statement = sql_delete(CONVERSATION_STATE).where(
-        CONVERSATION_STATE.c.namespace == namespace, CONVERSATION_STATE.c.key == key
+        tuple_(CONVERSATION_STATE.c.namespace, CONVERSATION_STATE.c.key).in_(keys)
     )
     result = await session.exec(statement)
-    return bool(result.rowcount)
+    return int(result.rowcount)
