@@ -15,10 +15,12 @@ with one answerCallbackQuery, driven by the same people with the same 11-update 
 
 Latency of one step: from the person's update being queued in the fake (from where the bot's
 pending long poll takes it) to the fake having handled the bot's answer to it. "step" is the
-answer that completes the step: for danvan the next question or the saved confirmation
-(sendMessage), which is what the person waits for; for the echo bot its sendMessage or
-answerCallbackQuery. "first_reply" is the first answer of any kind in that chat (sendMessage,
-editMessageText, editMessageReplyMarkup, answerCallbackQuery), e.g. a button's spinner stopping.
+answer that completes the step: for danvan the next question (sendMessage after a typed
+answer, editMessageText after a tap, which writes the next question into the pressed message)
+or the saved confirmation (sendMessage), which is what the person waits for; for the echo bot
+its sendMessage or answerCallbackQuery. "first_reply" is the first answer of any kind in that
+chat (sendMessage, editMessageText, editMessageReplyMarkup, answerCallbackQuery), e.g. a
+button's spinner stopping.
 
 Two load models, both with all 200 people at once:
 
@@ -44,7 +46,8 @@ Telegram's flood limits are left out: both bots get an AIORateLimiter without th
 limit (the fake enforces none), so what is measured is the bot's own capacity. With
 DANVAN_BENCH_RATE_LIMIT=production the limiter stays as bot/app.py makes it: 30 requests with
 a chat_id per second for the whole bot, sendMessage and edits alike, which then bounds danvan at
-about 15 updates/s (2 such requests per step).
+about 25 updates/s (13 such requests in the 11 steps of a land pledge; answering a button
+carries no chat_id).
 
 Figures are noisy: the machine has 2 cores and other test runs share it, and the bot, the fake
 and the simulated people share one core here. DANVAN_BENCH_PROFILE=FILE writes a cProfile of
@@ -210,15 +213,18 @@ class Phase:
         return statistics.quantiles(which, n=100, method="inclusive")[q - 1]
 
 
-DoneMethod = Callable[[str], str]
+DoneMethod = Callable[[Step], str]
 
 
-def danvan_done(kind: str) -> str:
-    return "sendMessage"  # every step of the flow ends with the next question (or "saved")
+def danvan_done(step: Step) -> str:
+    """Each step ends with the next question: a new message after a typed answer, the pressed
+    message edited after a tap; "✅ Lưu" ends with the "saved" message."""
+    kind, text = step
+    return "editMessageText" if kind == "tap" and text != "✅ Lưu" else "sendMessage"
 
 
-def echo_done(kind: str) -> str:
-    return "sendMessage" if kind == "say" else "answerCallbackQuery"
+def echo_done(step: Step) -> str:
+    return "sendMessage" if step[0] == "say" else "answerCallbackQuery"
 
 
 async def run_phase(
@@ -241,7 +247,7 @@ async def run_phase(
         for step, (kind, text) in enumerate(script(index, round_)):
             if think:
                 await asyncio.sleep(rng.uniform(*think))
-            watch = Watch(done_method(kind))
+            watch = Watch(done_method((kind, text)))
             fake.watches[user.id] = watch
             if kind == "say":
                 await user.send(text)

@@ -6,6 +6,7 @@ Used for every language, because reports are shared across languages and printed
 from __future__ import annotations
 
 import html
+import re
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from functools import cache
@@ -48,12 +49,18 @@ def escape_html(text: str | None) -> str:
     return html.escape(text or "", quote=False)
 
 
-MESSAGE_LIMIT = 4096
+MESSAGE_LIMIT = 4096  # Telegram's, in UTF-16 code units of the visible text
+_TAG = re.compile(r"<[^>]+>")
 
 
 def utf16_length(text: str) -> int:
     """Telegram counts message length in UTF-16 code units."""
     return len(text.encode("utf-16-le")) // 2
+
+
+def visible_length(text_html: str) -> int:
+    """How long Telegram counts an HTML message: its visible text in UTF-16 code units."""
+    return utf16_length(html.unescape(_TAG.sub("", text_html)))
 
 
 def split_lines(lines: list[str], limit: int = MESSAGE_LIMIT) -> list[str]:

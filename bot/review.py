@@ -8,7 +8,6 @@ Column values are Python values (Decimal, date); answers and audit values are JS
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -18,12 +17,14 @@ from typing import Any
 
 from bot.flow import Env, Flow
 from bot.formatting import (
+    MESSAGE_LIMIT,
     escape_html,
     format_area,
     format_date,
     format_datetime,
     format_money,
     format_number,
+    visible_length,
 )
 from bot.i18n import N_, Translator
 from bot.records import (
@@ -45,7 +46,6 @@ Record = Activity | LandPledge | Workday
 
 PAGE_SIZE = 10
 MAX_HISTORY = 15  # the latest events shown under a record
-MESSAGE_LIMIT = 4096  # Telegram's, in UTF-16 code units of the visible text
 SHOWN_TEXT = 80  # how much of a long text value the history quotes
 SHOWN_NAME = 60  # how much of a reporter's name the list shows
 CALLBACK_PREFIX = "rv"
@@ -421,12 +421,6 @@ def describe(t: Translator, entry: HistoryEntry) -> str:
 def history_line(t: Translator, entry: HistoryEntry, tz: tzinfo) -> str:
     who = escape_html(_shorten(entry.actor, SHOWN_NAME)) if entry.actor else "—"
     return f"• {format_datetime(entry.at, tz)} · {who}: {describe(t, entry)}"
-
-
-def visible_length(text_html: str) -> int:
-    """How long Telegram counts an HTML message: its visible text in UTF-16 code units."""
-    visible = html.unescape(re.sub(r"<[^>]+>", "", text_html))
-    return len(visible.encode("utf-16-le")) // 2
 
 
 def record_text(

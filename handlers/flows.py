@@ -18,7 +18,7 @@ from telegram.ext import Application, BaseHandler, CallbackQueryHandler, Command
 
 from bot import flow as engine
 from bot.flow import Draft, Env, Flow, Input, InputKind, Outcome, Prompt
-from bot.formatting import escape_html
+from bot.formatting import MESSAGE_LIMIT, escape_html, visible_length
 from bot.i18n import Translator, translator
 from bot.records import ACTIVITY, FLOWS, LAND, WORKDAY
 from bot.review import KIND_OF_FLOW
@@ -75,16 +75,19 @@ async def flow_extra(context: DanvanContext, flow: Flow) -> dict[str, Any]:
 
 
 async def show(update: Update, context: DanvanContext, draft: Draft, reply_: engine.Reply) -> None:
-    """Send the reply's notes and prompt, and tidy the previous prompt's buttons."""
+    """Send the reply's notes and prompt, and tidy the previous prompt's buttons. A button of
+    the current prompt gets its answer in the same message instead (see `_show_in_place`)."""
     assert reply_.prompt is not None
     chat = update.effective_chat
     assert chat is not None
+    prompt: Prompt = reply_.prompt
+    text = "\n".join([*reply_.notes, prompt.text]) if reply_.notes else prompt.text
+    if await _show_in_place(update, context, draft, prompt, text):
+        return
     # The old prompt is tidied while the new one is sent: the person waits for one round trip
     # to Telegram, not two.
     retiring = asyncio.ensure_future(_retire(update, context, _take_prompt(draft)))
     try:
-        prompt: Prompt = reply_.prompt
-        text = "\n".join([*reply_.notes, prompt.text]) if reply_.notes else prompt.text
         if prompt.ask_contact:
             markup: Any = contact_keyboard(prompt)
             draft["reply_choices"] = reply_choices(prompt)
@@ -101,6 +104,50 @@ async def show(update: Update, context: DanvanContext, draft: Draft, reply_: eng
         sent.message_id if markup is not None and not prompt.ask_contact else None
     )
     draft["prompt_html"] = text
+
+
+async def _show_in_place(
+    update: Update, context: DanvanContext, draft: Draft, prompt: Prompt, text: str
+) -> bool:
+    """After a button of the current prompt, write what was chosen and the next question
+    into that same message: the chat reads as before (each question, then ➡️ the answer),
+    but one message holds a form's run of taps, and each tap costs Telegram one edit instead
+    of an edit and a new message. The confirmation card starts the message afresh: it
+    repeats every answer. False (nothing done) where a new message is needed: a typed
+    answer, a reply keyboard, a message grown too long, or one Telegram will not edit."""
+    query = update.callback_query
+    message_id = draft.get("prompt_message_id")
+    pressed = _pressed_label(update)
+    if (
+        query is None
+        or query.message is None
+        or query.message.message_id != message_id
+        or pressed is None
+        or prompt.ask_contact
+        or draft.get("reply_choices")
+    ):
+        return False
+    if draft["step"] == engine.CONFIRM_STEP:
+        combined = text
+    else:
+        combined = f"{draft.get('prompt_html', '')}\n➡️ <b>{pressed}</b>\n\n{text}"
+    if visible_length(combined) > MESSAGE_LIMIT:
+        return False
+    markup = inline(prompt, draft["id"])
+    try:
+        await context.bot.edit_message_text(
+            combined,
+            chat_id=query.message.chat.id,
+            message_id=message_id,
+            parse_mode="HTML",
+            reply_markup=markup,
+        )
+    except BadRequest as exc:  # deleted by the person, say: ask in a new message
+        log.debug("Could not edit prompt %s in place: %s", message_id, exc)
+        return False
+    draft["prompt_message_id"] = message_id if markup is not None else None
+    draft["prompt_html"] = combined
+    return True
 
 
 async def _retire_prompt(update: Update, context: DanvanContext, draft: Draft) -> None:
@@ -121,10 +168,11 @@ async def _retire(update: Update, context: DanvanContext, prompt: tuple[int | No
     if not message_id or chat is None:
         return
     pressed = _pressed_label(update)
+    answered = f"{prompt_html}\n➡️ <b>{pressed}</b>"
     try:
-        if pressed is not None:
+        if pressed is not None and visible_length(answered) <= MESSAGE_LIMIT:
             await context.bot.edit_message_text(
-                f"{prompt_html}\n➡️ <b>{pressed}</b>",
+                answered,
                 chat_id=chat.id,
                 message_id=message_id,
                 parse_mode="HTML",

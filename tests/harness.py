@@ -62,11 +62,15 @@ class Person:
 
     async def tap(self, label: str, message: FakeMessage | None = None) -> list[FakeMessage]:
         """Press the inline button labelled `label` on `message` (default: the newest message
-        that has such a button)."""
+        that has such a button); returns the bot's answer: its new messages or, when it sent
+        none and edited the pressed message instead (a form's next question), that message."""
         target = message or self.find_button(label)
-        seen = self._seen()
+        seen, edits = self._seen(), len(target.edits)
         await self.user.press(target, text=label)
-        return await self._after(self.harness.fake.last_update_id, seen)
+        replies = await self._after(self.harness.fake.last_update_id, seen)
+        if not replies and len(target.edits) > edits:
+            return [target]
+        return replies
 
     def find_button(self, label: str) -> FakeMessage:
         for message in reversed(self.user.messages()):

@@ -42,6 +42,45 @@ async def fill_land(person: Person, area: str = "2 sào") -> None:
     await person.tap("Không có ảnh")
 
 
+async def test_a_tapped_answer_and_the_next_question_share_the_pressed_message(
+    harness: Harness,
+) -> None:
+    """After a tap, the pressed question shows the answer and the next question follows in the
+    same message, with its buttons; a typed answer gets a new message, and the confirmation
+    card starts its message afresh."""
+    person = await coordinator(harness)
+    await person.say("🏡 Hiến đất")
+    await person.say("Hộ ông Nguyễn Văn An")
+    (prompt,) = await person.say("2 sào")
+    assert await person.tap("Đất ở") == [prompt]
+    assert prompt.body.endswith("Loại đất gì?\n➡️ Đất ở\n\nĐất hiến để làm gì?")
+    assert "Mở rộng đường" in prompt.button_texts and "Đất ở" not in prompt.button_texts
+    assert await person.tap("Mở rộng đường") == [prompt]
+    assert "➡️ Đất ở" in prompt.body and "➡️ Mở rộng đường" in prompt.body
+    for label in ("Cam kết", "Hôm nay", "Bỏ qua", "Bỏ qua"):
+        assert await person.tap(label, prompt) == [prompt]
+    assert await person.tap("Không có ảnh", prompt) == [prompt]
+    assert "➡️" not in prompt.body and "Mở rộng đường" in prompt.body  # only the card
+    assert prompt.button_texts == ["✅ Lưu", "✏️ Sửa", "✖️ Hủy", "◀ Quay lại"]
+    assert person.user.messages()[2:] == [prompt]  # after the two typed answers' questions
+
+
+async def test_a_prompt_gone_before_its_answer_is_asked_again_in_a_new_message(
+    harness: Harness,
+) -> None:
+    person = await coordinator(harness)
+    await person.say("🏡 Hiến đất")
+    await person.say("Hộ ông Nguyễn Văn An")
+    (prompt,) = await person.say("2 sào")
+    await person.user.press(prompt, text="Đất ở")
+    prompt.deleted = True  # by the person, before the bot could edit it
+    await harness.settle(harness.fake.last_update_id)
+    question = person.last
+    assert question.message_id != prompt.message_id
+    assert "Đất hiến để làm gì?" in question.body and "Mở rộng đường" in question.button_texts
+    assert await person.tap("Mở rộng đường") == [question]
+
+
 async def test_land_pledge_of_two_sao_by_following_the_buttons(harness: Harness) -> None:
     person = await coordinator(harness)
     (question,) = await person.say("🏡 Hiến đất")

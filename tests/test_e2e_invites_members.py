@@ -193,7 +193,7 @@ async def test_official_invites_a_coordinator_who_joins_with_the_qr_link(harness
 
     (card,) = await person.say("/moi")
     assert card.button_texts == ["➕ Invite a coordinator", "📋 Open invites"]
-    assert await person.tap("➕ Invite a coordinator") == []  # the card becomes the picker
+    assert await person.tap("➕ Invite a coordinator") == [card]  # the card becomes the picker
     assert card.button_texts == ["📍 phường Thọ Xương", "Cung Nhượng 1", "Cung Nhượng 2"]
     assert "coordinator" in card.body
     await person.tap("Cung Nhượng 1")

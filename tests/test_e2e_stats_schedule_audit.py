@@ -342,8 +342,8 @@ async def test_a_digest_time_by_button_in_the_quiet_hours_and_a_monthly_day(
     weekly = EN._("Weekly digest")
     await official.tap(f"✏️ {weekly}")
     await official.tap(EN._("Sunday"))
-    assert await official.tap("19:00") == []  # the question became the card again
     card = official.user.message(card.message_id)
+    assert await official.tap("19:00") == [card]  # the question became the card again
     assert f"{weekly}: Sunday at 19:00 (own setting)" in card.body
     assert "quiet hours (" not in card.body
     assert "slot:weekly_digest:6:None:19:00:00" in slot_jobs(harness)

@@ -259,8 +259,8 @@ async def test_adding_a_unit_step_by_step_with_bad_input_on_the_way(harness: Har
     confirm = card.data_for("✅ Confirm")
     assert "Cung Nhượng 3" in card.body and "CN3" in card.body and "tổ dân phố" in card.body
     assert await get_unit_or_none(harness, "CN3") is None  # not before ✅
-    assert await admin.tap("✅ Confirm") == []
-    done = admin.user.message(card.message_id)
+    (done,) = await admin.tap("✅ Confirm")
+    assert done.message_id == card.message_id  # the card itself, edited
     assert done.body.startswith("✅") and "Cung Nhượng 3 (CN3)" in done.body
 
     added = await get_unit(harness, "CN3")

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from itertools import count
@@ -16,6 +18,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import event
 from sqlmodel import select
 from telegram import Update
 from telegram.constants import ChatType
@@ -430,6 +433,115 @@ async def test_an_update_is_marked_handled_with_the_state_it_left(db: Database) 
     assert (await rows(db))[(USER_DATA, str(USER_ID))] == {
         "asked_at": "2025-01-02T03:04:05+00:00"  # no "name": written with update 2, undone
     }
+
+
+@contextmanager
+def counting_commits(db: Database) -> Iterator[list[None]]:
+    """The transactions committed while inside, one element each."""
+    commits: list[None] = []
+
+    def count(_connection: Any) -> None:
+        commits.append(None)
+
+    event.listen(db.engine.sync_engine, "commit", count)
+    try:
+        yield commits
+    finally:
+        event.remove(db.engine.sync_engine, "commit", count)
+
+
+async def test_writes_handed_over_together_are_committed_together(db: Database) -> None:
+    """Group commit: the state of updates that finish at about the same time goes into one
+    transaction, and each write returns only once it is committed."""
+    persistence = DatabasePersistence(db)
+    with counting_commits(db) as commits:
+        await asyncio.gather(
+            *(persistence.update_user_data(user, {"step": user}) for user in range(1, 31)),
+            persistence.update_chat_data(99, {"greeted": True}),
+        )
+    assert len(commits) == 1
+    stored = await rows(db)
+    assert {key: data for (namespace, key), data in stored.items() if namespace == USER_DATA} == {
+        str(user): {"step": user} for user in range(1, 31)
+    }
+    assert stored[(CHAT_DATA, "99")] == {"greeted": True}
+    with counting_commits(db) as commits:  # a write and a delete of other keys, together
+        await asyncio.gather(
+            persistence.update_user_data(1, {}), persistence.update_user_data(2, {"step": 0})
+        )
+    assert len(commits) == 1
+    stored = await rows(db)
+    assert (USER_DATA, "1") not in stored and stored[(USER_DATA, "2")] == {"step": 0}
+
+
+async def test_a_bad_write_fails_alone_in_its_group(db: Database) -> None:
+    """One update's write the database refuses fails that update only: the others in its
+    group are written."""
+    persistence = DatabasePersistence(db)
+    outcomes = await asyncio.gather(
+        persistence.update_user_data(1, {"name": "Lan"}),
+        persistence.update_conversation("x" * (NAMESPACE_LENGTH + 1), (1, 1), "asking"),
+        persistence.update_user_data(2, {"name": "Huệ"}),
+        return_exceptions=True,
+    )
+    assert outcomes[0] is None and outcomes[2] is None
+    assert isinstance(outcomes[1], ValueError) and "too long" in str(outcomes[1])
+    stored = await rows(db)
+    assert stored[(USER_DATA, "1")] == {"name": "Lan"}
+    assert stored[(USER_DATA, "2")] == {"name": "Huệ"}
+    assert not any(namespace.startswith("conversation:") for namespace, _ in stored)
+
+
+async def test_updates_handled_together_are_marked_with_their_states(db: Database) -> None:
+    """Several chats' updates handled at once: each one's state and handled mark are written,
+    in fewer transactions than updates."""
+    queue = InboxQueue(db, lambda: datetime(2025, 1, 2, tzinfo=UTC))
+    app = build(db, StubRequest(), update_queue=queue)
+    await app.initialize()
+    updates = []
+    for chat in range(5):
+        update = message_update(app, 100 + chat, "/start")
+        assert update.message is not None
+        payload = update.to_dict()
+        payload["message"]["chat"]["id"] = payload["message"]["from"]["id"] = USER_ID + chat
+        moved = Update.de_json(payload, app.bot)
+        assert moved is not None
+        await queue.put(moved)
+        updates.append(queue.get_nowait())
+    with counting_commits(db) as commits:
+        await asyncio.gather(*(app.process_update(update) for update in updates))
+    await app.shutdown()
+    assert 1 <= len(commits) < len(updates)
+    async with db.session() as session:
+        assert await runtime.unhandled(session) == []
+    stored = await rows(db)
+    for chat in range(5):
+        key = str(USER_ID + chat)
+        assert stored[(USER_DATA, key)] == {"asked_at": "2025-01-02T03:04:05+00:00"}
+        assert stored[(conversation_namespace("demo"), f"[{key},{key}]")] == ASKING
+
+
+async def test_a_polled_batch_is_stored_at_once_and_repeats_are_not_handled(
+    db: Database,
+) -> None:
+    """The poller's batch goes into the inbox in one transaction before its updates are
+    queued; an update received before (Telegram sending it again) is not queued again."""
+    queue = InboxQueue(db, lambda: datetime(2025, 1, 2, tzinfo=UTC))
+    app = build(db, StubRequest(), update_queue=queue)
+    await app.initialize()
+    await queue.put(message_update(app, 1, "/start"))
+    assert queue.get_nowait().update_id == 1  # type: ignore[attr-defined]
+    batch = [message_update(app, update_id, "/start") for update_id in (1, 2, 3)]
+    with counting_commits(db) as commits:
+        await queue.receive_batch(batch)
+        for update in batch:
+            await queue.put(update)
+    assert len(commits) == 1
+    queued = [queue.get_nowait() for _ in range(queue.qsize())]
+    assert [update.update_id for update in queued] == [2, 3]  # type: ignore[attr-defined]
+    async with db.session() as session:
+        assert [row.update_id for row in await runtime.unhandled(session)] == [1, 2, 3]
+    await app.shutdown()
 
 
 async def test_plain_application_writes_only_at_the_interval(db: Database) -> None:
