@@ -2,7 +2,8 @@
 message with one sendMessage and each button press with one answerCallbackQuery.
 
 It is built like danvan's (bot/app.py): long polling, the same per-chat concurrent update
-processor, AIORateLimiter; no persistence, no database. Its replies carry one inline button,
+processor (at the number of updates at once that suits it best), AIORateLimiter; no
+persistence, no database. Its replies carry one inline button,
 so that the load's simulated people have something to press.
 """
 
@@ -53,7 +54,9 @@ def build_echo_application(
         .token(token)
         .base_url(f"{api_url}/bot")
         .base_file_url(f"{api_url}/file/bot")
-        .concurrent_updates(PerChatUpdateProcessor())
+        # 64 at once, not danvan's 256: PTB's httpx client slows down with many requests at
+        # once, and this is the echo bot's best here (about 350 updates/s against 150 at 256).
+        .concurrent_updates(PerChatUpdateProcessor(64))
         .rate_limiter(rate_limiter or AIORateLimiter(max_retries=3))
         .build()
     )

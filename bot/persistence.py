@@ -203,7 +203,6 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
         latest: dict[tuple[str, str], _Write] = {}  # a key written twice: its last write wins
         for commit in group:
             for write in commit.writes:
-                latest.pop((write.namespace, write.key), None)
                 latest[(write.namespace, write.key)] = write
         marks = [commit.handled for commit in group if commit.handled is not None]
         async with self.db.session() as session:

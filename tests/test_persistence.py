@@ -603,6 +603,23 @@ async def test_awkward_values_round_trip(db: Database, value: Any) -> None:
     assert json.dumps(loaded) == json.dumps(value)
 
 
+async def test_values_of_every_kind_saved_together_round_trip(db: Database) -> None:
+    """One statement for several keys (group commit) keeps each value as one alone would."""
+    values: list[Any] = [1, 2**70, 1.0, -0.0, True, None, "1.0", {"f": 1.0}, [1, "a"], {}]
+    async with db.session() as session:
+        await state.save_many(session, [("mix", str(n), value) for n, value in enumerate(values)])
+    async with db.session() as session:
+        loaded = await state.load_namespace(session, "mix")
+    assert [json.dumps(loaded[str(n)]) for n in range(len(values))] == [
+        json.dumps(value) for value in values
+    ]
+    async with db.session() as session:
+        assert await state.delete_many(session, [("mix", "0"), ("mix", "1"), ("mix", "x")]) == 2
+        assert sorted(await state.load_namespace(session, "mix")) == [
+            str(n) for n in range(2, len(values))
+        ]
+
+
 async def test_overlong_names_are_refused_on_every_backend(db: Database) -> None:
     async with db.session() as session:
         with pytest.raises(ValueError, match="too long"):
