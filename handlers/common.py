@@ -121,7 +121,7 @@ def guarded(needs: Role | None) -> Callable[[Callback[R]], Callback[R | int]]:
                     # transaction, committed (or rolled back) as one when the callback ends.
                     member = None
                     if user is not None:
-                        await begin_reading(session)
+                        await begin_reading(session, one_statement=True)
                         member = await members.by_telegram_id(session, user.id)
                         await session.commit()
                     if member is not None and member.unreachable_at is not None:

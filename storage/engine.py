@@ -23,6 +23,8 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 # An execution option: this transaction only reads, so on SQLite it begins DEFERRED and takes no
 # write lock (see `begin_reading`).
 READS_ONLY = "danvan_reads_only"
+# With READS_ONLY: the transaction is one statement, which SQLite runs atomically without BEGIN.
+ONE_STATEMENT = "danvan_one_statement"
 _HOLDS_TURN = "danvan_holds_writer_turn"
 
 
@@ -114,8 +116,10 @@ def _configure_sqlite(engine: AsyncEngine, *, foreign_keys: bool) -> None:
         # when another writer got in first; IMMEDIATE takes the lock up front and waits. Only a
         # transaction declared read-only begins DEFERRED: in WAL mode it never waits for, nor
         # holds up, a writer.
-        if connection.get_execution_options().get(READS_ONLY):
-            connection.exec_driver_sql("BEGIN DEFERRED")
+        options = connection.get_execution_options()
+        if options.get(READS_ONLY):
+            if not options.get(ONE_STATEMENT):  # each BEGIN costs three thread round trips
+                connection.exec_driver_sql("BEGIN DEFERRED")
             return
         if not connection.info.get(_HOLDS_TURN):
             turns.take()
@@ -155,15 +159,20 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
 
 
-async def begin_reading(session: AsyncSession) -> None:
+async def begin_reading(session: AsyncSession, *, one_statement: bool = False) -> None:
     """Begin the session's next transaction as one that only reads: on SQLite it then takes no
     write lock, so it neither waits for other writers nor makes them wait (PostgreSQL never
     locks for reads anyway). Call it before the session's first statement and end the
     transaction (commit) before writing anything: on SQLite a write in it fails at once with
-    "database is locked" whenever another connection wrote since it began."""
+    "database is locked" whenever another connection wrote since it began.
+
+    `one_statement`: the transaction is a single SELECT, which SQLite then runs without BEGIN
+    (on its own it is atomic anyway), for the lookups made on every update. Never write in
+    it: on SQLite the write would be committed at once."""
     if session.in_transaction():
         raise RuntimeError("begin_reading() must come before the transaction's first statement")
-    await session.connection(execution_options={READS_ONLY: True})
+    options = {READS_ONLY: True, ONE_STATEMENT: one_statement}
+    await session.connection(execution_options=options)
 
 
 class Database:
