@@ -36,16 +36,16 @@ class InboxQueue(asyncio.Queue[object]):
 
     async def put(self, item: object) -> None:
         if isinstance(item, Update):
-            new = self._batch.pop(item.update_id, None)
-            if new is None:
-                new = await self._receive(item)
-            if not new:
+            if item.update_id not in self._batch:  # not polled: a webhook's, or replayed
+                await self.receive_batch([item])
+            if not self._batch.pop(item.update_id):
                 log.info("Update %s was received before; not handling it again", item.update_id)
                 return
         await super().put(item)
 
     async def receive_batch(self, updates: Sequence[Update]) -> None:
-        """Store a polled batch in one transaction, ahead of the `put` of each update."""
+        """Store updates in one transaction, ahead of the `put` of each (a polled batch, or
+        one update that `put` stores itself)."""
         if not updates:
             return
         try:
@@ -55,25 +55,15 @@ class InboxQueue(asyncio.Queue[object]):
                     [(update.update_id, update.to_dict()) for update in updates],
                     self.clock(),
                 )
-        except Exception as exc:  # as in _receive: handled without a copy
+        except Exception as exc:  # the database is down: handle them anyway; people hear why
             log.warning(
-                "Could not store %d updates (%r); handling them without a copy", len(updates), exc
+                "Could not store update(s) %s (%r); handling them without a copy",
+                ", ".join(str(update.update_id) for update in updates),
+                exc,
             )
             new = {update.update_id for update in updates}
         for update in updates:
             self._batch[update.update_id] = update.update_id in new
-
-    async def _receive(self, update: Update) -> bool:
-        try:
-            async with self.db.session() as session:
-                return await runtime.receive(
-                    session, update.update_id, update.to_dict(), self.clock()
-                )
-        except Exception as exc:  # the database is down: handle it anyway; the person hears why
-            log.warning(
-                "Could not store update %s (%r); handling it without a copy", update.update_id, exc
-            )
-            return True
 
     async def handled(self, update: object) -> None:
         """Mark `update` handled once every handler is done with it (in a transaction of its

@@ -24,17 +24,12 @@ def _insert_for(session: AsyncSession) -> Any:
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
-async def receive(session: AsyncSession, update_id: int, payload: Any, now: datetime) -> bool:
-    """Store an update as received; False when it was received before (Telegram sent it
-    again, or an earlier process stored it), so that it is handled once."""
-    return bool(await receive_many(session, [(update_id, payload)], now))
-
-
 async def receive_many(
     session: AsyncSession, updates: list[tuple[int, Any]], now: datetime
 ) -> set[int]:
     """Store (update_id, payload) pairs as received in one statement; returns the ids that
-    were new (the others were received before)."""
+    were new. The others were received before (Telegram sent them again, or an earlier
+    process stored them), so that each update is handled once."""
     if not updates:
         return set()
     statement = (
