@@ -22,6 +22,7 @@ Choices made here:
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, tzinfo
@@ -192,17 +193,22 @@ _DONOR_PREFIXES = (
 )
 
 
+_PLAIN_DONOR_PREFIXES = tuple(tuple(map(fold, prefix)) for prefix in _DONOR_PREFIXES)
+_LONGEST_DONOR_PREFIX = max(map(len, _DONOR_PREFIXES))
+
+
 def _prefix_length(words: list[str]) -> int:
-    lowered = [word.lower() for word in words]
-    plain = [fold(word) for word in words]
-    for prefix in _DONOR_PREFIXES:
+    head = words[:_LONGEST_DONOR_PREFIX]
+    lowered = [word.lower() for word in head]
+    plain = [fold(word) for word in head]
+    for prefix, plain_prefix in zip(_DONOR_PREFIXES, _PLAIN_DONOR_PREFIXES, strict=True):
         size = len(prefix)
         if tuple(lowered[:size]) == prefix:
             return size
         # Typed without diacritics ("ho ong Nguyen Van An"): only a prefix of several words
         # is unambiguous enough.
-        typed_plain = all(fold(word) == word.lower() for word in words[:size])
-        if size > 1 and typed_plain and tuple(plain[:size]) == tuple(map(fold, prefix)):
+        typed_plain = plain[:size] == lowered[:size]
+        if size > 1 and typed_plain and tuple(plain[:size]) == plain_prefix:
             return size
     return 0
 
@@ -346,21 +352,50 @@ async def build_digests(
 ) -> dict[int, Digest]:
     """The digests of many units for one period at once: the figures of all of them are read
     in one aggregate query (see storage.digest.Snapshot) rather than unit by unit."""
-    _, digests = await _build_all(db, unit_ids, period, mask_donors=mask_donors)
-    return digests
+    built = await _build_all(db, unit_ids, period, mask_donors=mask_donors)
+    return built.digests if built is not None else {}
+
+
+@dataclass(frozen=True)
+class _Built:
+    snapshot: queries.Snapshot
+    digests: dict[int, Digest]
+    records: list[queries.PeriodRecord]  # the period's, when asked for (for the XLSX files)
 
 
 async def _build_all(
-    db: Database, unit_ids: Iterable[int], period: Period, *, mask_donors: bool
-) -> tuple[queries.Snapshot | None, dict[int, Digest]]:
+    db: Database,
+    unit_ids: Iterable[int],
+    period: Period,
+    *,
+    mask_donors: bool,
+    with_records: bool = False,
+) -> _Built | None:
     async with db.session() as session:
         await begin_reading(session)  # on SQLite, writers (people saving forms) need not wait
         units = await _units(session, unit_ids)
         if not units:
-            return None, {}
-        snapshot = await load_snapshot(session, units, period)
+            return None
+        if with_records:
+            # On a second connection at the same time: the database reads the records while
+            # this one's aggregate runs and its rows are turned into the snapshot.
+            path = queries.common_path([unit.path for unit in units])
+            snapshot, records = await asyncio.gather(
+                load_snapshot(session, units, period), _period_records(db, path, period)
+            )
+        else:
+            snapshot, records = await load_snapshot(session, units, period), []
     digests = {pk(u): digest_of(snapshot, u, period, mask_donors=mask_donors) for u in units}
-    return snapshot, digests
+    return _Built(snapshot, digests, records)
+
+
+async def _period_records(db: Database, path: str, period: Period) -> list[queries.PeriodRecord]:
+    async with db.session() as session:
+        await begin_reading(session)
+        return [
+            record
+            async for record in queries.records_under(session, path, period.start, period.end)
+        ]
 
 
 async def _units(session: AsyncSession, unit_ids: Iterable[int]) -> list[Unit]:
@@ -674,19 +709,12 @@ async def digest_sends(
         by_unit.setdefault(person.unit_id, []).append(person)
     if not by_unit:
         return []
-    snapshot, digests = await _build_all(db, by_unit, period, mask_donors=True)
-    assert snapshot is not None
-    async with db.session() as session:
-        await begin_reading(session)
-        records = [
-            record
-            async for record in queries.records_under(
-                session, snapshot.path, period.start, period.end
-            )
-        ]
+    built = await _build_all(db, by_unit, period, mask_donors=True, with_records=True)
+    assert built is not None
+    snapshot, records = built.snapshot, built.records
     sends = []
     for unit_id, recipients in by_unit.items():
-        digest = digests[unit_id]
+        digest = built.digests[unit_id]
         # The file is written, like the chart is drawn, when the digest first goes out.
         workbook = Drawn(partial(_subtree_workbook, digest, records, snapshot.subtree_ids(unit_id)))
         rendered: dict[str, list[OutMessage]] = {}

@@ -197,6 +197,15 @@ def test_numbers_are_shown_as_babel_writes_them_in_vietnamese(value: Decimal) ->
         assert format_number(value) == vn_format(value)
 
 
+def test_negative_zero_is_shown_as_zero_whatever_was_formatted_before() -> None:
+    """Formatted numbers are cached by value, and -0 equals 0."""
+    assert format_number(Decimal("-0.00")) == "0"
+    assert format_number(0) == "0"
+    assert format_number(Decimal("-0.004")) == format_decimal(
+        Decimal("-0.004"), format="#,##0.##", locale="vi"
+    )
+
+
 # --- parse_int ----------------------------------------------------------------------------
 
 
