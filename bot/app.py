@@ -177,6 +177,7 @@ def build_application(
     application.bot_data["settings"] = settings
     application.bot_data["db"] = db
     application.bot_data["clock"] = now
+    application.bot_data["members"] = queue.members
     application.bot_data["instance"] = instance
     # One group, so the first handler that matches wins and the fallback comes last.
     application.add_handlers(

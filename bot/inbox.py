@@ -20,15 +20,19 @@ from telegram import Bot, Update
 
 from storage import runtime
 from storage.engine import Database
+from storage.members import MemberCache, change_generation
 
 log = logging.getLogger(__name__)
 
 
 class InboxQueue(asyncio.Queue[object]):
-    def __init__(self, db: Database, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self, db: Database, clock: Callable[[], datetime], members: MemberCache | None = None
+    ) -> None:
         super().__init__()
         self.db = db
         self.clock = clock
+        self.members = members if members is not None else MemberCache()
         self.last_update_id: int | None = None
         self.last_update_at: datetime | None = None
         # update_id -> whether it was new, for updates `receive_batch` stored and `put` awaits.
@@ -48,6 +52,7 @@ class InboxQueue(asyncio.Queue[object]):
         one update that `put` stores itself)."""
         if not updates:
             return
+        generation = None
         try:
             async with self.db.session() as session:
                 new = await runtime.receive_many(
@@ -55,6 +60,8 @@ class InboxQueue(asyncio.Queue[object]):
                     [(update.update_id, update.to_dict()) for update in updates],
                     self.clock(),
                 )
+                # Members as they are now, for these updates (see MemberCache).
+                generation = await change_generation(session)
         except Exception as exc:  # the database is down: handle them anyway; people hear why
             log.warning(
                 "Could not store update(s) %s (%r); handling them without a copy",
@@ -62,6 +69,7 @@ class InboxQueue(asyncio.Queue[object]):
                 exc,
             )
             new = {update.update_id for update in updates}
+        self.members.check(generation)
         for update in updates:
             self._batch[update.update_id] = update.update_id in new
 

@@ -51,6 +51,12 @@ class DanvanContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any]
         return settings
 
     @property
+    def members(self) -> members.MemberCache:
+        """The senders already looked up (None in an application built without one)."""
+        cache: members.MemberCache = self.application.bot_data.get("members") or _NO_CACHE
+        return cache
+
+    @property
     def session(self) -> AsyncSession:
         if self._session is None:
             raise RuntimeError("no session: is the handler wrapped in @guarded?")
@@ -94,13 +100,37 @@ async def refuse(update: Update, context: DanvanContext, denial: access.Denial) 
     t = context.t
     if update.callback_query is not None:
         await update.callback_query.answer()
+    await reply(update, denial_text(t, denial))
+
+
+def denial_text(t: Translator, denial: access.Denial) -> str:
     if denial is access.Denial.NOT_REGISTERED:
-        await reply(update, not_registered_text(t))
-        return
+        return not_registered_text(t)
     if denial is access.Denial.INACTIVE:
-        await reply(update, t._("Your account has been deactivated. Please contact your official."))
-        return
-    await reply(update, t._("Sorry, you do not have permission to do that."))
+        return t._("Your account has been deactivated. Please contact your official.")
+    return t._("Sorry, you do not have permission to do that.")
+
+
+_NO_CACHE = members.MemberCache()  # never checked, so it remembers nothing
+
+
+async def _sender(context: DanvanContext, session: AsyncSession, telegram_id: int) -> Member | None:
+    """The member who sent the update: remembered (merged into this session without a query),
+    or read in a read-only transaction ended at once. Most updates (a step of a form) need
+    nothing more from the database, and their Bot API calls must not hold a transaction open,
+    least of all SQLite's one write lock. What the callback reads or writes runs in the
+    session's next transaction, committed (or rolled back) as one when the callback ends."""
+    cache = context.members
+    remembered = cache.get(telegram_id)
+    if remembered is not None:
+        return await session.merge(remembered, load=False)
+    generation = cache.generation
+    await begin_reading(session, one_statement=True)
+    member = await members.by_telegram_id(session, telegram_id)
+    await session.commit()
+    if member is not None:
+        cache.put(member, generation)
+    return member
 
 
 def guarded(needs: Role | None) -> Callable[[Callback[R]], Callback[R | int]]:
@@ -114,16 +144,9 @@ def guarded(needs: Role | None) -> Callable[[Callback[R]], Callback[R | int]]:
             async with context.db.session() as session:
                 context._session = session
                 try:
-                    # Who it is, in a read-only transaction ended at once: most updates (a
-                    # step of a form) need nothing more from the database, and their Bot API
-                    # calls must not hold a transaction open, least of all SQLite's one write
-                    # lock. What the callback reads or writes runs in the session's next
-                    # transaction, committed (or rolled back) as one when the callback ends.
                     member = None
                     if user is not None:
-                        await begin_reading(session, one_statement=True)
-                        member = await members.by_telegram_id(session, user.id)
-                        await session.commit()
+                        member = await _sender(context, session, user.id)
                     if member is not None and member.unreachable_at is not None:
                         member.unreachable_at = None  # they talk to us again: reachable
                     context.member = member

@@ -16,13 +16,14 @@ from telegram import Message, ReplyKeyboardRemove, Update
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, BaseHandler, CallbackQueryHandler, CommandHandler
 
+from bot import access
 from bot import flow as engine
 from bot.flow import Draft, Env, Flow, Input, InputKind, Outcome, Prompt
 from bot.formatting import MESSAGE_LIMIT, escape_html, visible_length
 from bot.i18n import Translator, translator
 from bot.records import ACTIVITY, FLOWS, LAND, WORKDAY
 from bot.review import KIND_OF_FLOW
-from handlers.common import DanvanContext, guarded, reply, reply_kept
+from handlers.common import DanvanContext, denial_text, guarded, reply, reply_kept
 from handlers.keyboards import contact_keyboard, inline, main_menu, reply_choices
 from storage import records
 from storage.models import Role
@@ -241,6 +242,13 @@ async def advance(update: Update, context: DanvanContext, given: Input) -> bool:
         return False
     t = context.t
     flow = FLOWS[draft["flow"]]
+    # A form is begun by someone allowed to, but they may have been deactivated since.
+    denial = None if flow.name == "join" else access.check(context.member, Role.COORDINATOR)
+    if denial is not None:
+        await _retire_prompt(update, context, draft)
+        end(context)
+        await reply(update, denial_text(t, denial), reply_markup=_menu_or_none(context))
+        return True
     if (
         given.kind is InputKind.TEXT
         and draft.get("reply_choices")

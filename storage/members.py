@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import func, union_all
 from sqlalchemy import select as core_select
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, make_transient_to_detached
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -19,11 +19,68 @@ from bot.access import in_scope
 from bot.textnorm import nfc
 from storage import scope, units
 from storage.audit import record
-from storage.models import Activity, LandPledge, Member, Role, Unit, Workday, pk, utcnow
+from storage.models import (
+    Activity,
+    LandPledge,
+    Member,
+    MemberChange,
+    Role,
+    Unit,
+    Workday,
+    pk,
+    utcnow,
+)
 
 
 async def by_telegram_id(session: AsyncSession, telegram_id: int) -> Member | None:
     return (await session.exec(select(Member).where(Member.telegram_id == telegram_id))).first()
+
+
+async def change_generation(session: AsyncSession) -> int:
+    """The member table's change counter (see storage.models.MemberChange)."""
+    return (await session.exec(select(MemberChange.generation))).one()
+
+
+class MemberCache:
+    """Members by Telegram id, so that an update need not look its sender up again.
+
+    Looking the sender up was a query on every update; under load, waiting for a pooled
+    connection for it cost the bot a third of its throughput. The cache is only as old as the
+    last check of the member table's change counter, which the bot makes in the transaction
+    that stores each batch of updates it receives (bot/inbox.py): when the counter has moved,
+    everything is forgotten before those updates are handled. So an update is judged by its
+    sender as they were when it arrived, at the latest: a member deactivated by the CLI is
+    refused from the next update on. Before the first check, nothing is remembered."""
+
+    def __init__(self) -> None:
+        self._generation: int | None = None
+        self._members: dict[int, Member] = {}
+
+    def check(self, generation: int | None) -> None:
+        """After reading the counter (None: it could not be read)."""
+        if generation is None or generation != self._generation:
+            self._members.clear()
+        self._generation = generation
+
+    @property
+    def generation(self) -> int | None:
+        return self._generation
+
+    def get(self, telegram_id: int) -> Member | None:
+        """A detached copy, to be merged into the session that uses it."""
+        return self._members.get(telegram_id) if self._generation is not None else None
+
+    def put(self, member: Member, generation: int | None) -> None:
+        """Remember `member`, read when the counter was at `generation`; a member read before
+        the counter moved is not kept (it may be what changed)."""
+        if generation is None or generation != self._generation:
+            return
+        copy = Member(**{name: getattr(member, name) for name in _MEMBER_COLUMNS})
+        make_transient_to_detached(copy)
+        self._members[member.telegram_id] = copy
+
+
+_MEMBER_COLUMNS = tuple(Member.__table__.columns.keys())  # type: ignore[attr-defined]
 
 
 async def roots(session: AsyncSession) -> list[Unit]:

@@ -127,6 +127,18 @@ class Member(SQLModel, table=True):
     updated_at: datetime = _timestamp()
 
 
+class MemberChange(SQLModel, table=True):
+    """One row counting changes to the member table, kept by database triggers (migration
+    0004) on every insert, update and delete, whoever makes them: a bot, the CLI, or someone
+    at the psql prompt. The bot reads it with each batch of updates it receives and forgets
+    the members it remembered when it moved (storage/members.py's MemberCache)."""
+
+    __tablename__ = "member_change"
+
+    id: int = Field(default=1, primary_key=True, sa_column_kwargs={"autoincrement": False})
+    generation: int = Field(default=0, sa_type=BigInteger)
+
+
 class Invite(SQLModel, table=True):
     __tablename__ = "invite"
 

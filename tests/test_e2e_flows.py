@@ -7,8 +7,10 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import event
 from sqlmodel import col, func, select
 
+from storage import members
 from storage.models import Activity, AuditEvent, LandPledge, NilReport, Workday
 from tests.harness import Harness, Person
 
@@ -393,6 +395,39 @@ async def test_a_deactivated_member_can_no_longer_log(harness: Harness) -> None:
     for attempt in ("🏡 Hiến đất", "/hiendat", "hien dat"):
         (reply,) = await person.say(attempt)
         assert "đã bị khóa" in reply.body
+    assert await rows(harness, LandPledge) == []
+
+
+async def test_the_sender_is_remembered_until_someone_changes_the_members(
+    harness: Harness,
+) -> None:
+    """The sender is looked up once, not on every update, until the member table changes,
+    by anyone: deactivated from another connection (as the CLI does), they are refused at
+    their next message."""
+    person = await coordinator(harness)
+    lookups: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "FROM member" in statement and "telegram_id" in statement:
+            lookups.append(statement)
+
+    engine = harness.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        await person.say("🏡 Hiến đất")
+        await person.say("Hộ ông Nguyễn Văn An")
+        await person.say("2 sào")
+        await person.tap("Đất ở")
+        assert len(lookups) == 1
+        async with harness.db.session() as session:
+            member = await members.by_telegram_id(session, person.user.id)
+            assert member is not None
+            member.active = False
+        (reply,) = await person.tap("Mở rộng đường")
+        assert "đã bị khóa" in reply.body
+        assert len(lookups) == 3  # ours, then the bot's again
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
     assert await rows(harness, LandPledge) == []
 
 

@@ -243,3 +243,59 @@ async def test_fifty_concurrent_writers_all_succeed(db: Database) -> None:
     async with db.session() as session:
         count = (await session.exec(select(func.count()).select_from(Activity))).one()
     assert count == 50
+
+
+async def test_every_change_to_a_member_moves_the_change_counter(db: Database) -> None:
+    """The triggers of migration 0004, whoever writes: the bot's MemberCache relies on them."""
+    await import_csv(db, PROVINCE_CSV)
+
+    async def generation() -> int:
+        async with db.session() as session:
+            return await members.change_generation(session)
+
+    start = await generation()
+    async with db.session() as session:
+        group = await units.by_code(session, "CN1")
+        assert group is not None
+        session.add(
+            Member(telegram_id=5001, full_name="Lan", role=Role.COORDINATOR, unit_id=pk(group))
+        )
+    inserted = await generation()
+    assert inserted > start
+    async with db.engine.begin() as connection:  # as an operator at the psql prompt would
+        await connection.exec_driver_sql(
+            "UPDATE member SET active = false WHERE telegram_id = 5001"
+        )
+    updated = await generation()
+    assert updated > inserted
+    async with db.engine.begin() as connection:
+        await connection.exec_driver_sql(
+            "UPDATE unit SET name = 'Cung Nhượng Một' WHERE code = 'CN1'"
+        )
+    assert await generation() == updated  # other tables leave it be
+    async with db.engine.begin() as connection:
+        await connection.exec_driver_sql("DELETE FROM member WHERE telegram_id = 5001")
+    assert await generation() > updated
+
+
+def test_the_member_cache_keeps_only_what_was_read_since_the_last_check() -> None:
+    cache = members.MemberCache()
+    lan = Member(id=1, telegram_id=5001, full_name="Lan", role=Role.COORDINATOR, unit_id=1)
+    cache.put(lan, cache.generation)
+    assert cache.get(5001) is None  # never checked: nothing is remembered
+    cache.check(7)
+    cache.put(lan, 7)
+    remembered = cache.get(5001)
+    assert remembered is not None and remembered is not lan  # a copy, for merging
+    assert (remembered.id, remembered.full_name, remembered.active) == (1, "Lan", True)
+    cache.check(7)
+    assert cache.get(5001) is not None  # the counter did not move
+    cache.check(8)
+    assert cache.get(5001) is None  # it moved: everything is forgotten
+    cache.put(lan, 7)  # read before it moved: maybe the very change
+    assert cache.get(5001) is None
+    cache.put(lan, 8)
+    cache.check(None)  # the counter could not be read
+    assert cache.get(5001) is None
+    cache.put(lan, None)
+    assert cache.get(5001) is None
