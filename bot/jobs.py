@@ -130,7 +130,7 @@ class Scheduler:
 
     async def run(self, slot: Slot, due: datetime, now: datetime) -> None:
         """Send what `slot` due at `due` calls for, as seen at `now`."""
-        effective_due = self.quiet.release(due)
+        effective_due = self.quiet.release(due.astimezone(self.tz))  # quiet hours are local
         decision = catch_up(slot.kind, effective_due, now, self.quiet, self.tz)
         if decision is CatchUp.WAIT:
             queue = self.application.job_queue
@@ -148,8 +148,7 @@ class Scheduler:
         if decision is CatchUp.SKIP:
             skipped = await self.skips_for(slot, due)
             async with self.db.session() as session:
-                for kind, chat_id, key in skipped:
-                    await ledger.record_skip(session, kind, chat_id, key, "too late", now)
+                await ledger.record_skips(session, skipped, "too late", now)
             log.info("Skipped %d %s send(s) due %s", len(skipped), slot.kind, due)
             return
         sends = await self.sends_for(slot, due)
@@ -216,9 +215,14 @@ class Scheduler:
         ]
         if slot.kind is SendKind.MONTHLY_DIGEST:
             day = due.astimezone(self.tz).date()
+            wanted = set(unit_ids)
+            async with self.db.session() as session:
+                reporters = await queries.stale_pledge_reporters(session, day)
+            stale_key = period_key(SendKind.STALE_PLEDGES, due)
             skipped += [
-                (send.kind, send.chat_id, send.period_key)
-                for send in await self._stale_pledges(unit_ids, day, due)
+                (SendKind.STALE_PLEDGES, person.telegram_id, stale_key)
+                for person in reporters
+                if person.unit_id in wanted
             ]
         return skipped
 

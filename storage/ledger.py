@@ -30,6 +30,7 @@ import hashlib
 import os
 import secrets
 import socket
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -132,24 +133,8 @@ async def _insert(session: AsyncSession, **values: object) -> bool:
     error log), and it costs half as much. Of concurrent inserts of one key on PostgreSQL,
     the later ones wait for the first to commit, then insert nothing.
     """
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        insert: Any = postgresql.insert
-    elif dialect == "sqlite":
-        insert = sqlite.insert
-    else:  # pragma: no cover - the engine only makes these two
-        raise RuntimeError(f"no INSERT ... ON CONFLICT for {dialect}")
-    statement = (
-        insert(SendLedger)
-        .values(**values)
-        .on_conflict_do_nothing(
-            index_elements=[
-                col(SendLedger.kind),
-                col(SendLedger.recipient),
-                col(SendLedger.period_key),
-            ]
-        )
-        .returning(col(SendLedger.id))  # psycopg reports no rowcount for this INSERT
+    statement = _insert_new(session, values).returning(
+        col(SendLedger.id)  # psycopg reports no rowcount for this INSERT
     )
     result = await session.exec(statement)
     return result.first() is not None
@@ -276,6 +261,53 @@ async def mark_unreachable(
         .where(col(Member.telegram_id) == recipient, col(Member.unreachable_at).is_(None))
         .values(unreachable_at=now)
     )
+
+
+def _insert_new(session: AsyncSession, values: dict[str, object] | list[dict[str, object]]) -> Any:
+    """INSERT of the row(s) whose keys are not taken yet (see `_insert`)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        insert: Any = postgresql.insert
+    elif dialect == "sqlite":
+        insert = sqlite.insert
+    else:  # pragma: no cover - the engine only makes these two
+        raise RuntimeError(f"no INSERT ... ON CONFLICT for {dialect}")
+    return (
+        insert(SendLedger)
+        .values(values)
+        .on_conflict_do_nothing(
+            index_elements=[
+                col(SendLedger.kind),
+                col(SendLedger.recipient),
+                col(SendLedger.period_key),
+            ]
+        )
+    )
+
+
+SKIPS_PER_STATEMENT = 500
+
+
+async def record_skips(
+    session: AsyncSession, sends: Sequence[tuple[str, int, str]], reason: str, now: datetime
+) -> None:
+    """`record_skip` for many (kind, recipient, period key), a few hundred rows a statement:
+    a start-up after downtime skips thousands."""
+    rows: list[dict[str, object]] = [
+        {
+            "kind": kind,
+            "recipient": recipient,
+            "period_key": period_key,
+            "state": LedgerState.SKIPPED,
+            "attempts": 0,
+            "error": reason,
+            "claimed_at": now,
+            "done_at": now,
+        }
+        for kind, recipient, period_key in sends
+    ]
+    for start in range(0, len(rows), SKIPS_PER_STATEMENT):
+        await session.exec(_insert_new(session, rows[start : start + SKIPS_PER_STATEMENT]))
 
 
 async def record_skip(

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Subquery, and_, exists, func, or_, union_all
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import Select
 
 from storage.models import (
     Activity,
@@ -212,32 +213,69 @@ class StalePledge:
     since: date
 
 
+def _stuck_pledges(today: date, days: int) -> list[ColumnElement[bool]]:
+    """Live pledges stuck at cam kết or ký biên bản for more than `days`."""
+    cutoff = today - timedelta(days=days)
+    return [
+        col(LandPledge.deleted_at).is_(None),
+        or_(
+            and_(col(LandPledge.stage) == PledgeStage.PLEDGED, col(LandPledge.pledged_on) < cutoff),
+            and_(col(LandPledge.stage) == PledgeStage.SIGNED, col(LandPledge.signed_on) < cutoff),
+        ),
+    ]
+
+
+_RECIPIENT_COLUMNS = (
+    col(Member.id),
+    col(Member.telegram_id),
+    col(Member.language),
+    col(Member.unit_id),
+    col(Member.full_name),
+)
+_STALE_REPORTERS = [Role.COORDINATOR, Role.OFFICIAL, Role.ADMIN]
+
+
 async def stale_pledges(
     session: AsyncSession, today: date, days: int = 30
 ) -> dict[Recipient, list[StalePledge]]:
-    """Pledges stuck at cam kết or ký biên bản for more than `days`, by their reporter."""
-    cutoff = today - timedelta(days=days)
-    stuck = or_(
-        and_(col(LandPledge.stage) == PledgeStage.PLEDGED, col(LandPledge.pledged_on) < cutoff),
-        and_(col(LandPledge.stage) == PledgeStage.SIGNED, col(LandPledge.signed_on) < cutoff),
-    )
-    rows = (
-        await session.exec(
-            select(Member, LandPledge)
-            .join(LandPledge, col(LandPledge.reporter_id) == Member.id)
-            .where(
-                col(LandPledge.deleted_at).is_(None),
-                stuck,
-                *_reachable([Role.COORDINATOR, Role.OFFICIAL, Role.ADMIN]),
-            )
-            .order_by(col(Member.id), col(LandPledge.id))
+    """Pledges stuck at cam kết or ký biên bản for more than `days`, by their reporter. Only
+    the columns the nudge shows are read: a province has tens of thousands of them."""
+    query: Select[*tuple[Any, ...]] = (
+        Select(
+            *_RECIPIENT_COLUMNS,
+            col(LandPledge.id),
+            col(LandPledge.donor),
+            col(LandPledge.area_m2),
+            col(LandPledge.stage),
+            col(LandPledge.pledged_on),
+            col(LandPledge.signed_on),
         )
-    ).all()
+        .join(LandPledge, col(LandPledge.reporter_id) == Member.id)
+        .where(*_stuck_pledges(today, days), *_reachable(_STALE_REPORTERS))
+        .order_by(col(Member.id), col(LandPledge.id))
+    )
     result: dict[Recipient, list[StalePledge]] = {}
-    for member, pledge in rows:
-        since = pledge.pledged_on if pledge.stage == PledgeStage.PLEDGED else pledge.signed_on
-        assert pledge.id is not None and since is not None
-        result.setdefault(_recipient(member), []).append(
-            StalePledge(pledge.id, pledge.donor, pledge.area_m2, pledge.stage, since)
+    for row in await session.exec(query):
+        *person, pledge_id, donor, area_m2, stage, pledged_on, signed_on = row
+        since = pledged_on if stage == PledgeStage.PLEDGED else signed_on
+        result.setdefault(Recipient(*person), []).append(
+            StalePledge(pledge_id, donor, area_m2, stage, since)
         )
     return result
+
+
+async def stale_pledge_reporters(
+    session: AsyncSession, today: date, days: int = 30
+) -> list[Recipient]:
+    """Who `stale_pledges` would nudge, without their pledges (for a nudge skipped)."""
+    query: Select[*tuple[Any, ...]] = (
+        Select(*_RECIPIENT_COLUMNS)
+        .where(
+            col(Member.id).in_(
+                Select(col(LandPledge.reporter_id)).where(*_stuck_pledges(today, days))
+            ),
+            *_reachable(_STALE_REPORTERS),
+        )
+        .order_by(col(Member.id))
+    )
+    return [Recipient(*row) for row in await session.exec(query)]

@@ -194,12 +194,12 @@ async def test_jobs_follow_the_schedules_without_a_restart(harness: Harness) -> 
     assert (local.weekday(), local.hour) == (3, 17)
 
 
-async def test_pledges_stuck_for_a_month_get_one_monthly_nudge(harness: Harness) -> None:
-    people = await setup(harness)
+async def stuck_pledge(harness: Harness, telegram_id: int) -> int:
+    """A pledge of `telegram_id`'s, at cam kết since 01/10/2026."""
     async with harness.db.session() as session:
         from storage import members, records
 
-        member = await members.by_telegram_id(session, 8001)
+        member = await members.by_telegram_id(session, telegram_id)
         assert member is not None
         answers: dict[str, Any] = {
             "donor": "Hộ bà Lê Thị Hoa",
@@ -213,7 +213,12 @@ async def test_pledges_stuck_for_a_month_get_one_monthly_nudge(harness: Harness)
             "value_vnd": None,
             "photos": [],
         }
-        pledge_id = await records.save_land(session, member, answers, harness.clock())
+        return await records.save_land(session, member, answers, harness.clock())
+
+
+async def test_pledges_stuck_for_a_month_get_one_monthly_nudge(harness: Harness) -> None:
+    people = await setup(harness)
+    pledge_id = await stuck_pledge(harness, 8001)
     december = datetime(2026, 12, 1, 0, 30, tzinfo=UTC)  # 07:30 local on the 1st
     harness.clock.now = december
     monthly = Slot(SendKind.MONTHLY_DIGEST, time(7, 30), day=1)
@@ -227,3 +232,20 @@ async def test_pledges_stuck_for_a_month_get_one_monthly_nudge(harness: Harness)
     count = len(harness.fake.bot_messages())
     await jobs(harness).run(monthly, december, december)
     assert len(harness.fake.bot_messages()) == count
+
+
+async def test_a_monthly_send_found_too_late_records_its_digests_and_nudges_as_skipped(
+    harness: Harness,
+) -> None:
+    await setup(harness)
+    await stuck_pledge(harness, 8001)
+    december = datetime(2026, 12, 1, 0, 30, tzinfo=UTC)  # 07:30 local: not in quiet hours
+    harness.clock.now = datetime(2026, 12, 2, 3, 0, tzinfo=UTC)  # the bot was down 26½ hours
+    sent = len(harness.fake.bot_messages())
+    monthly = Slot(SendKind.MONTHLY_DIGEST, time(7, 30), day=1)
+    await jobs(harness).run(monthly, december, harness.clock())
+    assert len(harness.fake.bot_messages()) == sent
+    assert {(row.kind, row.recipient, row.state) for row in await ledger_rows(harness)} == {
+        (SendKind.MONTHLY_DIGEST, 8009, "skipped"),
+        (SendKind.STALE_PLEDGES, 8001, "skipped"),
+    }

@@ -121,6 +121,22 @@ async def test_a_recorded_skip_blocks_every_later_claim(db: Database) -> None:
     assert (row.state, row.error, row.attempts, row.done_at) == ("skipped", "too late", 0, NOW)
 
 
+async def test_many_skips_are_recorded_a_few_hundred_a_statement_keeping_existing_rows(
+    db: Database,
+) -> None:
+    assert await claim(db)  # KEY is taken: its row stays claimed
+    count = 2 * ledger.SKIPS_PER_STATEMENT + 1
+    sends = [(KEY[0], KEY[1] + n, KEY[2]) for n in range(count)]
+    async with db.session() as session:
+        await ledger.record_skips(session, sends, "too late", NOW)
+        await ledger.record_skips(session, sends[:3], "again", NOW)  # nothing changes
+    found = await rows(db)
+    assert len(found) == count
+    assert found[0].state == "claimed"
+    assert {(r.state, r.error, r.done_at) for r in found[1:]} == {("skipped", "too late", NOW)}
+    assert not await claim(db, key=sends[-1])
+
+
 async def test_a_skip_does_not_replace_a_claim(db: Database) -> None:
     assert await claim(db)
     async with db.session() as session:

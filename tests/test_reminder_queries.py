@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 from bot.unit_csv import parse_unit_csv
@@ -110,6 +111,9 @@ async def test_stale_pledges_by_reporter(db: Database) -> None:
             session, people["G2-2"], {**land, "stage": "ky_bien_ban", "on_date": "2026-09-15"}, NOW
         )
         stale = await queries.stale_pledges(session, date(2026, 11, 27))
+        reporters = await queries.stale_pledge_reporters(session, date(2026, 11, 27))
+    assert reporters == list(stale)  # what a skipped nudge records, without the pledges
+    assert [p.area_m2 for pledges in stale.values() for p in pledges] == [Decimal("720.00")] * 2
     found = {
         person.telegram_id: [(p.stage, p.since) for p in pledges]
         for person, pledges in stale.items()
