@@ -19,7 +19,7 @@ from datetime import datetime
 from telegram import Bot, Update
 
 from storage import runtime
-from storage.engine import Database
+from storage.engine import Database, begin_writing_first
 from storage.members import MemberCache, change_generation
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,7 @@ class InboxQueue(asyncio.Queue[object]):
         generation = None
         try:
             async with self.db.session() as session:
+                await begin_writing_first(session)  # the updates and the next poll wait
                 new = await runtime.receive_many(
                     session,
                     [(update.update_id, update.to_dict()) for update in updates],

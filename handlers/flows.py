@@ -265,8 +265,12 @@ async def advance(update: Update, context: DanvanContext, given: Input) -> bool:
         )
         return True
     if result.outcome is Outcome.SAVE:
-        await _retire_prompt(update, context, draft)
-        await save(update, context, flow, draft, env)
+        # The card's buttons come off while the record is written.
+        retiring = asyncio.ensure_future(_retire(update, context, _take_prompt(draft)))
+        try:
+            await save(update, context, flow, draft, env)
+        finally:
+            await retiring
         return True
     await show(update, context, draft, result)
     return True

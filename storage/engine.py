@@ -26,6 +26,9 @@ READS_ONLY = "danvan_reads_only"
 # With READS_ONLY: the transaction is one statement, which SQLite runs atomically without BEGIN.
 ONE_STATEMENT = "danvan_one_statement"
 _HOLDS_TURN = "danvan_holds_writer_turn"
+# A writer that goes ahead of those waiting on SQLite: storing received updates, which every
+# update of the batch (and the next poll) waits for.
+WRITES_FIRST = "danvan_writes_first"
 
 
 class DatabaseUrlError(ValueError):
@@ -67,16 +70,20 @@ class WriterTurns:
         self._taken = False
         self._waiting: deque[asyncio.Future[None]] = deque()
 
-    def take(self) -> None:
-        """Take the turn; from synchronous code run by SQLAlchemy's async layer (greenlet)."""
+    def take(self, *, first: bool = False) -> None:
+        """Take the turn, or wait for it at the end of the line (at its head when `first`);
+        from synchronous code run by SQLAlchemy's async layer (greenlet)."""
         if not self._taken and not self._waiting:
             self._taken = True
             return
-        await_only(self._wait())
+        await_only(self._wait(first))
 
-    async def _wait(self) -> None:
+    async def _wait(self, first: bool) -> None:
         turn = asyncio.get_running_loop().create_future()
-        self._waiting.append(turn)
+        if first:
+            self._waiting.appendleft(turn)
+        else:
+            self._waiting.append(turn)
         try:
             await turn  # give_back hands the turn over by setting the result
         except asyncio.CancelledError:
@@ -122,7 +129,7 @@ def _configure_sqlite(engine: AsyncEngine, *, foreign_keys: bool) -> None:
                 connection.exec_driver_sql("BEGIN DEFERRED")
             return
         if not connection.info.get(_HOLDS_TURN):
-            turns.take()
+            turns.take(first=bool(options.get(WRITES_FIRST)))
             connection.info[_HOLDS_TURN] = True
         try:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
@@ -173,6 +180,14 @@ async def begin_reading(session: AsyncSession, *, one_statement: bool = False) -
         raise RuntimeError("begin_reading() must come before the transaction's first statement")
     options = {READS_ONLY: True, ONE_STATEMENT: one_statement}
     await session.connection(execution_options=options)
+
+
+async def begin_writing_first(session: AsyncSession) -> None:
+    """Begin the session's next transaction ahead of the writers waiting for SQLite's write
+    lock (PostgreSQL: an ordinary transaction). For short writes that many wait on."""
+    if session.in_transaction():
+        raise RuntimeError("begin_writing_first() must come before the first statement")
+    await session.connection(execution_options={WRITES_FIRST: True})
 
 
 class Database:

@@ -138,3 +138,41 @@ async def test_a_one_statement_read_runs_without_begin_beside_a_writer(tmp_path:
     finally:
         event.remove(db.engine.sync_engine, "before_cursor_execute", note)
         await db.dispose()
+
+
+async def test_received_updates_are_stored_ahead_of_the_writers_waiting(tmp_path: Path) -> None:
+    """begin_writing_first (the inbox's): its transaction takes the next turn at SQLite's write
+    lock, before writers that asked earlier; they keep their order behind it."""
+    db = await database(tmp_path)
+    release = asyncio.Event()
+    try:
+
+        async def hold() -> None:
+            async with db.session() as session:
+                await session.exec(text("INSERT INTO written VALUES (0)"))  # type: ignore[call-overload]
+                await release.wait()
+
+        async def write(writer: int, *, first: bool = False) -> None:
+            async with db.session() as session:
+                if first:
+                    await engine.begin_writing_first(session)
+                await session.exec(  # type: ignore[call-overload]
+                    text("INSERT INTO written (writer) VALUES (:writer)"), params={"writer": writer}
+                )
+
+        holder = asyncio.create_task(hold())
+        await asyncio.sleep(0.05)
+        waiting = []
+        for writer in (1, 2):  # one by one: opening their connections takes varying time
+            waiting.append(asyncio.create_task(write(writer)))
+            await asyncio.sleep(0.05)
+        inbox = asyncio.create_task(write(3, first=True))
+        await asyncio.sleep(0.05)
+        release.set()
+        await asyncio.wait_for(asyncio.gather(holder, inbox, *waiting), timeout=10)
+        async with db.session() as session:
+            rows = await session.exec(text("SELECT writer FROM written ORDER BY rowid"))  # type: ignore[call-overload]
+            written = [row[0] for row in rows]
+    finally:
+        await db.dispose()
+    assert written == [0, 3, 1, 2]
