@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, make_url, text
 from sqlmodel import SQLModel, col, func, select
 
 from bot.unit_csv import RowProblem, parse_unit_csv
@@ -16,6 +16,7 @@ from storage import invites, members, units
 from storage.engine import Database
 from storage.migrate import current_revision, head_revision, upgrade
 from storage.models import Activity, AuditEvent, Invite, Member, Role, Unit, pk
+from tests.tcp_proxy import TcpProxy
 
 PROVINCE_CSV = """code,name,level,parent_code,former_name
 BN,Bắc Ninh,tỉnh,,
@@ -299,3 +300,23 @@ def test_the_member_cache_keeps_only_what_was_read_since_the_last_check() -> Non
     assert cache.get(5001) is None
     cache.put(lan, None)
     assert cache.get(5001) is None
+
+
+async def test_a_postgresql_restart_while_the_bot_is_quiet_fails_no_query(
+    postgres_schema_url: str,
+) -> None:
+    """The pool's connections die with the server: each is pinged before use and replaced."""
+    url = make_url(postgres_schema_url)
+    async with TcpProxy(url.host or "127.0.0.1", url.port or 5432) as proxy:
+        db = Database(url.set(host="127.0.0.1", port=proxy.port).render_as_string(False))
+        try:
+            async with db.session() as session:
+                await session.exec(text("SELECT 1"))  # type: ignore[call-overload]
+            proxy.cut()
+            proxy.restore()
+            await asyncio.sleep(0.1)  # the drop reaches the pooled connection
+            async with db.session() as session:
+                result = await session.exec(text("SELECT 2"))  # type: ignore[call-overload]
+                assert result.one()[0] == 2
+        finally:
+            await db.dispose()
