@@ -360,6 +360,12 @@ class Delivery:
     async def deliver_one(self, send: Send, *, force: bool = False) -> Outcome:
         """Claim, send and record one Send."""
         key = (send.kind.value, send.chat_id, send.period_key)
+        parts = _parts(send.messages)
+        # What the files need from the database is read before the claim: if that fails, the
+        # batch stops as when a claim fails, with nothing of this send gone out.
+        for part in parts:
+            if part.attachment is not None:
+                await part.attachment.prepare()
         claimed_at = self._clock()
 
         async def give_back(lost: Outcome | None) -> None:
@@ -371,7 +377,6 @@ class Delivery:
         )
         if lost is not None:
             return lost
-        parts = _parts(send.messages)
         progress = _Progress(len(parts))
         try:
             outcome, error = await self._send(send.chat_id, parts, progress)
@@ -424,6 +429,7 @@ class Delivery:
         if part.attachment is not None:
             # A chart is drawn now, before its slot is taken: drawn after, it would reach
             # Telegram later than the pacing assumes, crowding the next second (429s).
+            await part.attachment.prepare()
             await asyncio.to_thread(part.attachment.data)
         while True:
             hit = await self.limiter.acquire(chat_id)

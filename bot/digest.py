@@ -22,7 +22,6 @@ Choices made here:
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, tzinfo
@@ -45,7 +44,7 @@ from bot.formatting import (
     utf16_length,
 )
 from bot.i18n import N_, Translator, translator
-from bot.outbox import Attachment, Drawn, OutMessage, Send, SendKind
+from bot.outbox import Attachment, Drawn, OutMessage, Send, SendKind, Shared
 from bot.records import label_of
 from bot.textnorm import fold, nfc
 from storage import digest as queries
@@ -352,41 +351,21 @@ async def build_digests(
 ) -> dict[int, Digest]:
     """The digests of many units for one period at once: the figures of all of them are read
     in one aggregate query (see storage.digest.Snapshot) rather than unit by unit."""
-    built = await _build_all(db, unit_ids, period, mask_donors=mask_donors)
-    return built.digests if built is not None else {}
-
-
-@dataclass(frozen=True)
-class _Built:
-    snapshot: queries.Snapshot
-    digests: dict[int, Digest]
-    records: list[queries.PeriodRecord]  # the period's, when asked for (for the XLSX files)
+    _, digests = await _build_all(db, unit_ids, period, mask_donors=mask_donors)
+    return digests
 
 
 async def _build_all(
-    db: Database,
-    unit_ids: Iterable[int],
-    period: Period,
-    *,
-    mask_donors: bool,
-    with_records: bool = False,
-) -> _Built | None:
+    db: Database, unit_ids: Iterable[int], period: Period, *, mask_donors: bool
+) -> tuple[queries.Snapshot | None, dict[int, Digest]]:
     async with db.session() as session:
         await begin_reading(session)  # on SQLite, writers (people saving forms) need not wait
         units = await _units(session, unit_ids)
         if not units:
-            return None
-        if with_records:
-            # On a second connection at the same time: the database reads the records while
-            # this one's aggregate runs and its rows are turned into the snapshot.
-            path = queries.common_path([unit.path for unit in units])
-            snapshot, records = await asyncio.gather(
-                load_snapshot(session, units, period), _period_records(db, path, period)
-            )
-        else:
-            snapshot, records = await load_snapshot(session, units, period), []
+            return None, {}
+        snapshot = await load_snapshot(session, units, period)
     digests = {pk(u): digest_of(snapshot, u, period, mask_donors=mask_donors) for u in units}
-    return _Built(snapshot, digests, records)
+    return snapshot, digests
 
 
 async def _period_records(db: Database, path: str, period: Period) -> list[queries.PeriodRecord]:
@@ -697,9 +676,9 @@ async def digest_sends(
 ) -> list[Send]:
     """One digest per active, reachable official or admin whose unit is in `unit_ids`, for
     their own unit's subtree; built once per unit and rendered once per language. The figures
-    of all the units come from one aggregate query, and the period's records (for the XLSX
-    files) are read once for all of them. Each unit's chart and XLSX file are made when its
-    digest first goes out (Drawn), while delivery waits on Telegram's pace anyway."""
+    of all the units come from one aggregate query. Each unit's chart and XLSX file are made
+    when its digest first goes out (Drawn), while delivery waits on Telegram's pace anyway;
+    the period's records, for the XLSX files, are read then too, once for all of them."""
     period = period_for(kind, due, tz)
     async with db.session() as session:
         await begin_reading(session)
@@ -709,14 +688,18 @@ async def digest_sends(
         by_unit.setdefault(person.unit_id, []).append(person)
     if not by_unit:
         return []
-    built = await _build_all(db, by_unit, period, mask_donors=True, with_records=True)
-    assert built is not None
-    snapshot, records = built.snapshot, built.records
+    snapshot, digests = await _build_all(db, by_unit, period, mask_donors=True)
+    assert snapshot is not None
+    # Read for the first file written, for all of them.
+    records = Shared(partial(_period_records, db, snapshot.path, period))
     sends = []
     for unit_id, recipients in by_unit.items():
-        digest = built.digests[unit_id]
+        digest = digests[unit_id]
         # The file is written, like the chart is drawn, when the digest first goes out.
-        workbook = Drawn(partial(_subtree_workbook, digest, records, snapshot.subtree_ids(unit_id)))
+        workbook = Drawn(
+            partial(_subtree_workbook, digest, records, snapshot.subtree_ids(unit_id)),
+            prepare=records.load,
+        )
         rendered: dict[str, list[OutMessage]] = {}
         for person in recipients:
             if person.language not in rendered:
@@ -737,11 +720,12 @@ async def digest_sends(
 
 
 def _subtree_workbook(
-    digest: Digest, records: list[queries.PeriodRecord], subtree: Collection[int]
+    digest: Digest, records: Shared[list[queries.PeriodRecord]], subtree: Collection[int]
 ) -> bytes:
     from bot.xlsx import digest_workbook
 
-    return digest_workbook(digest, [record for record in records if record.unit_id in subtree])
+    rows = [record for record in records.value if record.unit_id in subtree]
+    return digest_workbook(digest, rows)
 
 
 async def digest_messages(

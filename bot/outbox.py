@@ -6,11 +6,15 @@ each send in the SendLedger first so that nothing goes out twice.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
 
 
 class SendKind(enum.StrEnum):
@@ -38,10 +42,16 @@ class Button:
 class Drawn:
     """A file made the first time it is needed, then kept: a digest's chart is drawn when
     its digest goes out, while the batch waits on Telegram's pace anyway, not while every
-    digest of the batch is being built (see bot/charts.py). Recipients of one unit share it."""
+    digest of the batch is being built (see bot/charts.py). Recipients of one unit share it.
 
-    def __init__(self, make: Callable[[], bytes]) -> None:
+    `prepare`, when given, reads what `make` needs (from the database, say) and must be
+    awaited first (Attachment.prepare): `make` runs in a worker thread."""
+
+    def __init__(
+        self, make: Callable[[], bytes], prepare: Callable[[], Awaitable[object]] | None = None
+    ) -> None:
         self._make = make
+        self.prepare = prepare
         self._lock = threading.Lock()  # delivery draws in worker threads
         self._content: bytes | None = None
 
@@ -59,9 +69,39 @@ class Attachment:
     as_photo: bool = False  # a PNG chart shows inline; other files go as documents
     caption: str | None = None
 
+    async def prepare(self) -> None:
+        """Read what drawing the file needs; before `data`."""
+        if isinstance(self.content, Drawn) and self.content.prepare is not None:
+            await self.content.prepare()
+
     def data(self) -> bytes:
         """The file's bytes; a Drawn one is drawn here (slow: call it off the event loop)."""
         return self.content if isinstance(self.content, bytes) else self.content()
+
+
+class Shared(Generic[T]):
+    """Something read once, when first asked for, by whoever asks first; the others await
+    the same read. A failed read is tried again by the next one to ask."""
+
+    def __init__(self, load: Callable[[], Awaitable[T]]) -> None:
+        self._load = load
+        self._lock = asyncio.Lock()
+        self._loaded = False
+        self._value: T | None = None
+
+    async def load(self) -> T:
+        async with self._lock:
+            if not self._loaded:
+                self._value = await self._load()
+                self._loaded = True
+        return self.value
+
+    @property
+    def value(self) -> T:
+        """What was loaded (after `load`)."""
+        if not self._loaded:
+            raise RuntimeError("not loaded yet: await load() first")
+        return self._value  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import struct
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+import pytest
 from openpyxl import load_workbook
 
 from bot.charts import weekly_chart
 from bot.digest import Period, build_digest, render_digest
 from bot.i18n import Translator
-from bot.outbox import Attachment, Drawn
+from bot.outbox import Attachment, Drawn, Shared
 from bot.unit_csv import parse_unit_csv
 from bot.xlsx import build_xlsx
 from storage import records, units
@@ -76,6 +78,31 @@ def test_a_drawn_attachment_is_drawn_once_when_first_needed() -> None:
     assert calls == []  # building the digest draws nothing
     assert attachment.data() == attachment.data() == PNG_SIGNATURE
     assert calls == [1]
+
+
+async def test_files_of_a_batch_share_one_read_made_when_the_first_is_drawn() -> None:
+    """The XLSX files of a digest batch need the period's records: read once, as the first
+    file goes out; those asking meanwhile wait for that read; a failed read is tried again."""
+    reads: list[int] = []
+
+    async def read() -> list[str]:
+        reads.append(1)
+        await asyncio.sleep(0.01)
+        if len(reads) == 1:
+            raise ConnectionError("database down")
+        return ["record"]
+
+    records = Shared(read)
+    files = [
+        Attachment(f"{n}.xlsx", Drawn(lambda: str(records.value).encode(), prepare=records.load))
+        for n in range(3)
+    ]
+    assert reads == []  # building the digests reads nothing
+    with pytest.raises(ConnectionError):
+        await files[0].prepare()
+    await asyncio.gather(*(file.prepare() for file in files))
+    assert reads == [1, 1]  # the failed read, then one for all three
+    assert [file.data() for file in files] == [b"['record']"] * 3
 
 
 def test_an_empty_chart_still_draws() -> None:

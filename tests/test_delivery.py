@@ -177,6 +177,31 @@ async def test_a_chart_is_drawn_when_sent_before_its_slot_is_taken(harness: Harn
         assert photo.photo is not None and photo.photo.content == PNG
 
 
+@SQLITE_ONLY
+async def test_a_file_whose_data_cannot_be_read_stops_the_batch_before_its_send(
+    harness: Harness,
+) -> None:
+    """A digest's XLSX file reads the period's records as the first one goes out: if the
+    database fails then, that send is neither claimed nor begun (its text is not sent without
+    its file), and the batch stops as when a claim fails."""
+
+    async def read() -> None:
+        raise ConnectionError("database down")
+
+    workbook = Attachment("ky.xlsx", Drawn(lambda: b"PK", prepare=read))
+    (person,) = people(harness, 6071, 1)
+    send = Send(
+        SendKind.WEEKLY_DIGEST,
+        person,
+        PERIOD,
+        [OutMessage("Bản tin"), OutMessage("", [], [workbook])],
+    )
+    with pytest.raises(ConnectionError):
+        await delivery(harness).deliver([send])
+    assert harness.fake.user(person).messages() == []
+    assert await ledger_rows(harness.db) == {}
+
+
 async def test_the_same_send_twice_in_one_batch_goes_once(harness: Harness) -> None:
     (person,) = people(harness, 6051, 1)
     report = await delivery(harness).deliver([note(person)] * 5)
