@@ -216,6 +216,13 @@ class _Part:
     buttons: list[list[Button]]
 
 
+async def _prepare(parts: list[_Part]) -> None:
+    """Read what the parts' files need (see Attachment.prepare), before any is sent."""
+    for part in parts:
+        if part.attachment is not None:
+            await part.attachment.prepare()
+
+
 def _parts(messages: Iterable[OutMessage]) -> list[_Part]:
     parts: list[_Part] = []
     for message in messages:
@@ -350,6 +357,7 @@ class Delivery:
         and retried like the rest. Raises the TelegramError that made it give up (a 403 at
         once)."""
         parts = _parts(messages)
+        await _prepare(parts)
         progress = _Progress(len(parts))
         for part in parts:
             try:
@@ -361,11 +369,9 @@ class Delivery:
         """Claim, send and record one Send."""
         key = (send.kind.value, send.chat_id, send.period_key)
         parts = _parts(send.messages)
-        # What the files need from the database is read before the claim: if that fails, the
-        # batch stops as when a claim fails, with nothing of this send gone out.
-        for part in parts:
-            if part.attachment is not None:
-                await part.attachment.prepare()
+        # Before the claim: if reading what the files need fails, the batch stops as when a
+        # claim fails, with nothing of this send gone out.
+        await _prepare(parts)
         claimed_at = self._clock()
 
         async def give_back(lost: Outcome | None) -> None:
@@ -429,7 +435,6 @@ class Delivery:
         if part.attachment is not None:
             # A chart is drawn now, before its slot is taken: drawn after, it would reach
             # Telegram later than the pacing assumes, crowding the next second (429s).
-            await part.attachment.prepare()
             await asyncio.to_thread(part.attachment.data)
         while True:
             hit = await self.limiter.acquire(chat_id)

@@ -52,7 +52,8 @@ class DanvanContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any]
 
     @property
     def members(self) -> members.MemberCache:
-        """The senders already looked up (None in an application built without one)."""
+        """The senders already looked up (in an application built without one, a cache that
+        remembers nothing)."""
         cache: members.MemberCache = self.application.bot_data.get("members") or _NO_CACHE
         return cache
 

@@ -35,11 +35,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, delete, or_, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import UpdateBase
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.engine import dialect_insert
 from storage.models import Member, SendLedger
 
 STALE_AFTER = timedelta(minutes=10)
@@ -265,15 +265,8 @@ async def mark_unreachable(
 
 def _insert_new(session: AsyncSession, values: dict[str, object] | list[dict[str, object]]) -> Any:
     """INSERT of the row(s) whose keys are not taken yet (see `_insert`)."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        insert: Any = postgresql.insert
-    elif dialect == "sqlite":
-        insert = sqlite.insert
-    else:  # pragma: no cover - the engine only makes these two
-        raise RuntimeError(f"no INSERT ... ON CONFLICT for {dialect}")
     return (
-        insert(SendLedger)
+        dialect_insert(session)(SendLedger)
         .values(values)
         .on_conflict_do_nothing(
             index_elements=[

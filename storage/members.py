@@ -44,13 +44,14 @@ async def change_generation(session: AsyncSession) -> int:
 class MemberCache:
     """Members by Telegram id, so that an update need not look its sender up again.
 
-    Looking the sender up was a query on every update; under load, waiting for a pooled
-    connection for it cost the bot a third of its throughput. The cache is only as old as the
-    last check of the member table's change counter, which the bot makes in the transaction
-    that stores each batch of updates it receives (bot/inbox.py): when the counter has moved,
-    everything is forgotten before those updates are handled. So an update is judged by its
-    sender as they were when it arrived, at the latest: a member deactivated by the CLI is
-    refused from the next update on. Before the first check, nothing is remembered."""
+    Looking the sender up was a query on every update; under load, that query and the wait
+    for a pooled connection for it cost the bot some two fifths of its throughput. The cache
+    is only as old as the last check of the member table's change counter, which the bot
+    makes in the transaction that stores each batch of updates it receives (bot/inbox.py):
+    when the counter has moved, everything is forgotten before those updates are handled. So
+    an update is judged by its sender as they were when it arrived, at the latest: a member
+    deactivated by the CLI is refused from the next update on. Before the first check,
+    nothing is remembered."""
 
     def __init__(self) -> None:
         self._generation: int | None = None

@@ -8,20 +8,16 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from sqlalchemy import delete, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.engine import dialect_insert
 from storage.models import UPDATE_INBOX, RuntimeStatus, UpdateInbox
 
 # Telegram keeps an update for 24 hours at most, so a handled one older than this cannot come
 # back; dropping it keeps the table small.
 KEEP_HANDLED = timedelta(hours=48)
 LONG_GONE = timedelta(days=1)
-
-
-def _insert_for(session: AsyncSession) -> Any:
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
 async def receive_many(
@@ -33,7 +29,7 @@ async def receive_many(
     if not updates:
         return set()
     statement = (
-        _insert_for(session)(UPDATE_INBOX)
+        dialect_insert(session)(UPDATE_INBOX)
         .values(
             [
                 {"update_id": update_id, "payload": payload, "received_at": now}

@@ -13,10 +13,10 @@ from typing import Any
 
 from sqlalchemy import LargeBinary, tuple_, type_coerce
 from sqlalchemy import delete as sql_delete
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.engine import dialect_insert
 from storage.models import CONVERSATION_STATE, ConversationState, utcnow
 
 NAMESPACE_LENGTH = 100  # the column sizes in storage.models.ConversationState
@@ -89,13 +89,8 @@ async def save_many(session: AsyncSession, items: list[tuple[str, str, Any]]) ->
     once (the statement could not say which of two wins)."""
     if not items:
         return
+    insert = dialect_insert(session)
     dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        insert: Any = postgresql.insert
-    elif dialect == "sqlite":
-        insert = sqlite.insert
-    else:  # pragma: no cover - the engine only makes these two
-        raise RuntimeError(f"no upsert for {dialect}")
     now = utcnow()
     rows = []
     for namespace, key, data in items:

@@ -23,6 +23,22 @@ async def database(tmp_path: Path) -> Database:
     return db
 
 
+async def hold_the_lock(db: Database, release: asyncio.Event) -> None:
+    """A writer that keeps its transaction (and SQLite's write lock) until `release`."""
+    async with db.session() as session:
+        await session.exec(text("INSERT INTO written VALUES (0)"))  # type: ignore[call-overload]
+        await release.wait()
+
+
+async def write(db: Database, writer: int, *, first: bool = False) -> None:
+    async with db.session() as session:
+        if first:
+            await engine.begin_writing_first(session)
+        await session.exec(  # type: ignore[call-overload]
+            text("INSERT INTO written (writer) VALUES (:writer)"), params={"writer": writer}
+        )
+
+
 async def test_writers_of_one_process_never_meet_the_busy_handler(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -32,14 +48,14 @@ async def test_writers_of_one_process_never_meet_the_busy_handler(
     db = await database(tmp_path)
     try:
 
-        async def write(writer: int) -> None:
+        async def write_slowly(writer: int) -> None:
             async with db.session() as session:
                 await session.exec(  # type: ignore[call-overload]
                     text("INSERT INTO written (writer) VALUES (:writer)"), params={"writer": writer}
                 )
                 await asyncio.sleep(0.001)  # the transaction stays open a moment: others queue
 
-        await asyncio.gather(*(write(n) for n in range(WRITERS)))
+        await asyncio.gather(*(write_slowly(n) for n in range(WRITERS)))
         async with db.session() as session:
             await begin_reading(session)
             rows = await session.exec(text("SELECT writer FROM written"))  # type: ignore[call-overload]
@@ -72,28 +88,16 @@ async def test_a_writer_cancelled_while_waiting_leaves_the_turns_working(tmp_pat
     db = await database(tmp_path)
     release = asyncio.Event()
     try:
-
-        async def hold() -> None:
-            async with db.session() as session:
-                await session.exec(text("INSERT INTO written VALUES (0)"))  # type: ignore[call-overload]
-                await release.wait()
-
-        async def write(writer: int) -> None:
-            async with db.session() as session:
-                await session.exec(  # type: ignore[call-overload]
-                    text("INSERT INTO written (writer) VALUES (:writer)"), params={"writer": writer}
-                )
-
-        holder = asyncio.create_task(hold())
+        holder = asyncio.create_task(hold_the_lock(db, release))
         await asyncio.sleep(0.05)
-        cancelled = asyncio.create_task(write(1))
-        waiting = asyncio.create_task(write(2))
+        cancelled = asyncio.create_task(write(db, 1))
+        waiting = asyncio.create_task(write(db, 2))
         await asyncio.sleep(0.05)
         assert not cancelled.done() and not waiting.done()  # both wait for their turn
         cancelled.cancel()
         release.set()
         await asyncio.wait_for(asyncio.gather(holder, waiting), timeout=10)
-        await asyncio.wait_for(write(3), timeout=10)  # and the turns still go round
+        await asyncio.wait_for(write(db, 3), timeout=10)  # and the turns still go round
         async with db.session() as session:
             rows = await session.exec(text("SELECT writer FROM written ORDER BY rowid"))  # type: ignore[call-overload]
             written = [row[0] for row in rows]
@@ -146,27 +150,13 @@ async def test_received_updates_are_stored_ahead_of_the_writers_waiting(tmp_path
     db = await database(tmp_path)
     release = asyncio.Event()
     try:
-
-        async def hold() -> None:
-            async with db.session() as session:
-                await session.exec(text("INSERT INTO written VALUES (0)"))  # type: ignore[call-overload]
-                await release.wait()
-
-        async def write(writer: int, *, first: bool = False) -> None:
-            async with db.session() as session:
-                if first:
-                    await engine.begin_writing_first(session)
-                await session.exec(  # type: ignore[call-overload]
-                    text("INSERT INTO written (writer) VALUES (:writer)"), params={"writer": writer}
-                )
-
-        holder = asyncio.create_task(hold())
+        holder = asyncio.create_task(hold_the_lock(db, release))
         await asyncio.sleep(0.05)
         waiting = []
         for writer in (1, 2):  # one by one: opening their connections takes varying time
-            waiting.append(asyncio.create_task(write(writer)))
+            waiting.append(asyncio.create_task(write(db, writer)))
             await asyncio.sleep(0.05)
-        inbox = asyncio.create_task(write(3, first=True))
+        inbox = asyncio.create_task(write(db, 3, first=True))
         await asyncio.sleep(0.05)
         release.set()
         await asyncio.wait_for(asyncio.gather(holder, inbox, *waiting), timeout=10)
