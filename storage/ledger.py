@@ -284,8 +284,10 @@ SKIPS_PER_STATEMENT = 500
 async def record_skips(
     session: AsyncSession, sends: Sequence[tuple[str, int, str]], reason: str, now: datetime
 ) -> None:
-    """`record_skip` for many (kind, recipient, period key), a few hundred rows a statement:
-    a start-up after downtime skips thousands."""
+    """Record that these sends (kind, recipient, period key) are deliberately not made (e.g.
+    more than six hours late), which blocks any later claim of them. A send the ledger already
+    has keeps its row. A few hundred rows a statement: a start-up after downtime skips
+    thousands."""
     rows: list[dict[str, object]] = [
         {
             "kind": kind,
@@ -301,32 +303,6 @@ async def record_skips(
     ]
     for start in range(0, len(rows), SKIPS_PER_STATEMENT):
         await session.exec(_insert_new(session, rows[start : start + SKIPS_PER_STATEMENT]))
-
-
-async def record_skip(
-    session: AsyncSession,
-    kind: str,
-    recipient: int,
-    period_key: str,
-    reason: str,
-    now: datetime,
-    *,
-    due_at: datetime | None = None,
-) -> bool:
-    """Record that this send is deliberately not made (e.g. more than six hours late), which
-    blocks any later claim. False when the ledger already has the send; that row is kept."""
-    return await _insert(
-        session,
-        kind=kind,
-        recipient=recipient,
-        period_key=period_key,
-        state=LedgerState.SKIPPED,
-        attempts=0,
-        error=reason,
-        due_at=due_at,
-        claimed_at=now,
-        done_at=now,
-    )
 
 
 async def get(

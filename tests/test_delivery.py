@@ -267,8 +267,8 @@ async def test_force_sends_again_and_counts_the_attempt(harness: Harness) -> Non
 async def test_a_recorded_skip_is_not_sent(harness: Harness) -> None:
     ids = people(harness, 6131, 2)
     async with harness.db.session() as session:
-        assert await ledger.record_skip(
-            session, SendKind.WEEKLY_DIGEST, ids[0], PERIOD, "too late", harness.clock()
+        await ledger.record_skips(
+            session, [(SendKind.WEEKLY_DIGEST, ids[0], PERIOD)], "too late", harness.clock()
         )
     assert await delivery(harness).deliver([note(i) for i in ids]) == Report(sent=1, skipped=1)
     assert received(harness.fake, ids[0]) == []

@@ -112,13 +112,15 @@ async def test_finished_rows_are_never_taken_over(db: Database) -> None:
 async def test_a_recorded_skip_blocks_every_later_claim(db: Database) -> None:
     other = (KEY[0], KEY[1] + 1, KEY[2])
     async with db.session() as session:
-        assert await ledger.record_skip(session, *KEY, "too late", NOW)
-        assert not await ledger.record_skip(session, *KEY, "again", NOW)  # kept as it was
-        assert await ledger.record_skip(session, *other, "too late", NOW)  # transaction fine
+        await ledger.record_skips(session, [KEY], "too late", NOW)
+        await ledger.record_skips(session, [KEY], "again", NOW)  # kept as it was
+        await ledger.record_skips(session, [other], "too late", NOW)  # transaction fine
     assert not await claim(db)
     assert not await claim(db, NOW + timedelta(days=1))
-    row = (await rows(db))[0]
-    assert (row.state, row.error, row.attempts, row.done_at) == ("skipped", "too late", 0, NOW)
+    found = await rows(db)
+    assert [(r.state, r.error, r.attempts, r.done_at) for r in found] == [
+        ("skipped", "too late", 0, NOW)
+    ] * 2
 
 
 async def test_many_skips_are_recorded_a_few_hundred_a_statement_keeping_existing_rows(
@@ -140,7 +142,7 @@ async def test_many_skips_are_recorded_a_few_hundred_a_statement_keeping_existin
 async def test_a_skip_does_not_replace_a_claim(db: Database) -> None:
     assert await claim(db)
     async with db.session() as session:
-        assert not await ledger.record_skip(session, *KEY, "too late", NOW)
+        await ledger.record_skips(session, [KEY], "too late", NOW)
         assert await ledger.state_of(session, *KEY) == "claimed"
 
 
