@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from bot.formatting import format_date, format_number
 from bot.i18n import Translator
-from bot.parsing import AreaEcho, AreaUnit, ErrorCode, ParseError
+from bot.parsing import AREA_UNITS, AreaEcho, AreaUnit, ErrorCode, LandRegion, ParseError
 
 
 def unit_name(t: Translator, unit: AreaUnit) -> str:
@@ -31,6 +31,12 @@ def area_echo(t: Translator, echo: AreaEcho) -> str:
     return f"{typed} = {total}"
 
 
+def _region_units(t: Translator, region: object) -> str:
+    """ "m², sào, thước, mẫu or ha": the land units of the region, for a hint."""
+    names = [unit_name(t, unit) for unit in AREA_UNITS[LandRegion(str(region))]]
+    return t._("{units} or {last}", units=", ".join(names[:-1]), last=names[-1])
+
+
 def _number(value: object) -> str:
     if isinstance(value, Decimal | int):
         return format_number(value)
@@ -48,7 +54,7 @@ def explain(t: Translator, error: ParseError) -> str:
     if code is ErrorCode.TOO_MANY_DIGITS:
         return t._("That number has too many digits.")
     if code is ErrorCode.MULTIPLE_NUMBERS:
-        return t._("Please type just one number.")
+        return t._("Please type just one number, without spaces inside it (1250 or 1.250).")
     if code is ErrorCode.NEGATIVE:
         return t._("The number cannot be negative.")
     if code is ErrorCode.ZERO:
@@ -57,8 +63,8 @@ def explain(t: Translator, error: ParseError) -> str:
         return t._("Please type a whole number, such as 12.")
     if code is ErrorCode.AMBIGUOUS_NUMBER:
         return t._(
-            "I cannot tell whether you mean {value} or {alternative}; please type it again "
-            "without the comma.",
+            "I cannot tell whether you mean {value} or {alternative}; please type the one you "
+            "mean as it is written here.",
             value=_number(d.get("value")),
             alternative=_number(d.get("alternative")),
         )
@@ -66,14 +72,34 @@ def explain(t: Translator, error: ParseError) -> str:
         return t._("The number must be at least {min}.", min=_number(d.get("min")))
     if code is ErrorCode.TOO_LARGE:
         return t._("That is more than the limit of {max}.", max=_number(d.get("max")))
+    if code is ErrorCode.UNKNOWN_UNIT and d.get("money"):
+        return t._(
+            "I do not know the unit “{unit}”. Write the amount in đồng, e.g. 300.000, 300k, "
+            "2tr or 1,5 tỷ.",
+            unit=d.get("unit"),
+        )
     if code is ErrorCode.UNKNOWN_UNIT:
         return t._(
-            "I do not know the unit “{unit}”. Use m², sào, thước or mẫu.", unit=d.get("unit")
+            "I do not know the unit “{unit}”. Use {units}.",
+            unit=d.get("unit"),
+            units=_region_units(t, d.get("region", LandRegion.BAC)),
         )
     if code is ErrorCode.UNIT_NOT_IN_REGION:
-        unit = d.get("unit")
-        name = unit_name(t, unit) if isinstance(unit, AreaUnit) else str(unit)
-        return t._("The unit {unit} is not used in this region; please use m².", unit=name)
+        return t._(
+            "The unit {unit} is not used in this region; please use {units}.",
+            unit=unit_name(t, AreaUnit(str(d.get("unit")))),
+            units=_region_units(t, d.get("region", LandRegion.BAC)),
+        )
+    if code is ErrorCode.NOT_DAYS and d.get("word") == "cong":
+        return t._(
+            "Please type the days each person worked, not the total of workdays: if 12 people "
+            "worked half a day, type 0,5."
+        )
+    if code is ErrorCode.NOT_DAYS:
+        return t._(
+            "Please type the days each person worked, in days: half a day or one session "
+            "(buổi) is 0,5, a whole day is 1."
+        )
     if code is ErrorCode.MISSING_UNIT:
         return t._("Each number needs its unit, for example: 1 sào 5 thước.")
     if code is ErrorCode.REPEATED_UNIT:

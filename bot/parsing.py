@@ -9,7 +9,7 @@ Input handling common to all parsers: strings over 1.000 characters are refused 
 the text is cleaned with :func:`bot.textnorm.nfc` and refused if still longer than
 :data:`MAX_INPUT_LENGTH`; then it is accent-folded (:func:`bot.textnorm.fold`, so ``SÀO``,
 ``sao`` and NFD input are alike, ``m²`` reads as ``m2`` and full-width digits as ASCII), and
-trailing ``. ! ? ; :`` are ignored.
+trailing ``. , ! ? ; :`` and a polite ``ạ`` are ignored.
 
 Numbers (Vietnamese conventions, :func:`parse_decimal`)
     ``,`` is the decimal separator, ``.`` groups thousands: ``1.250,5`` = 1250.5.
@@ -31,7 +31,9 @@ Error codes (``ErrorCode`` values, and ``details`` keys):
     ``too_many_digits``    more than 15 digits; ``max_digits``.
     ``multiple_numbers``   two numbers where one is expected (``12 13``).
     ``unexpected_word``    a word that would change the meaning (``12 nghìn`` as a count, or any
-                           word in strict ``parse_decimal``); ``word`` (folded).
+                           word in ``parse_decimal``); ``word`` (folded).
+    ``not_days``           days each person worked given in another measure (``4 tiếng``,
+                           ``1 tuần``) or as the group's total (``6 ngày công``); ``word``.
     ``negative``           a leading minus sign.
     ``zero``               an area or an amount of money that is zero (after rounding).
     ``not_an_integer``     a count (or plain amount of đồng) with a fractional part.
@@ -40,7 +42,8 @@ Error codes (``ErrorCode`` values, and ``details`` keys):
     ``too_small``          a count below the minimum; ``min``, ``max``.
     ``too_large``          above the maximum; ``max`` (counts: also ``min``; money: ``max`` in
                            đồng; area: ``max`` in m²).
-    ``unknown_unit``       a word after a number that is no unit here; ``unit`` (folded).
+    ``unknown_unit``       a word after a number that is no unit here; ``unit`` (folded), and
+                           ``region`` (an area's :class:`LandRegion` value) or ``money`` (True).
     ``unit_not_in_region`` a land unit not used in the configured region (``sào`` in the south,
                            ``công`` in the north/centre); ``unit`` (an :class:`AreaUnit` value)
                            and ``region`` (a :class:`LandRegion` value).
@@ -84,6 +87,7 @@ __all__ = [
     "ParsedDate",
     "parse_area",
     "parse_date",
+    "parse_days",
     "parse_decimal",
     "parse_int",
     "parse_money",
@@ -115,6 +119,7 @@ class ErrorCode(StrEnum):
     TOO_MANY_DIGITS = "too_many_digits"
     MULTIPLE_NUMBERS = "multiple_numbers"
     UNEXPECTED_WORD = "unexpected_word"
+    NOT_DAYS = "not_days"
     NEGATIVE = "negative"
     ZERO = "zero"
     NOT_AN_INTEGER = "not_an_integer"
@@ -166,7 +171,8 @@ _TOKEN_RE = re.compile(
 )
 _GROUP_HEAD_RE = re.compile(r"[1-9][0-9]{0,2}")
 _MINUS_SIGNS = frozenset("-−–—")  # hyphen-minus, minus, en dash, em dash
-_TRAILING_PUNCTUATION = ".!?;: "
+_TRAILING_PUNCTUATION = ".,!?;: "
+_POLITE_ENDING = re.compile(r"(?<=\S)\s+a$")  # "2 sào ạ", "hôm qua ạ"
 
 
 def _prepare(text: str) -> str:
@@ -177,6 +183,7 @@ def _prepare(text: str) -> str:
     if len(cleaned) > MAX_INPUT_LENGTH:
         raise ParseError(ErrorCode.TOO_LONG, max_length=MAX_INPUT_LENGTH)
     folded = fold(cleaned).rstrip(_TRAILING_PUNCTUATION)
+    folded = _POLITE_ENDING.sub("", folded).rstrip(_TRAILING_PUNCTUATION)
     if not folded:
         raise ParseError(ErrorCode.EMPTY)
     return folded
@@ -303,17 +310,64 @@ class Number:
         return self.alternative is not None
 
 
-def parse_decimal(text: str, *, allow_words: bool = False) -> Number:
+def parse_decimal(text: str) -> Number:
     """Parse one non-negative Vietnamese-style number: ``12``, ``0,5``, ``1.250,5``, ``2.5``.
 
     ``1,500`` gives ``Number(Decimal("1.5"), alternative=Decimal(1500))``: ask the user.
-    With ``allow_words=True`` trailing words are ignored (``6 ngày công``) unless they change
-    the number (``k``, ``nghìn``, ``triệu``, ``rưỡi``... → ``unexpected_word``).
-    Zero is accepted. Values are returned without trailing zeros (``Decimal("1.5")``).
+    Any word after the number is ``unexpected_word``. Zero is accepted. Values are returned
+    without trailing zeros (``Decimal("1.5")``).
     """
-    reading = _single_number(text, allow_words=allow_words)
+    reading = _single_number(text, allow_words=False)
     alternative = None if reading.comma_alt is None else _tidy(reading.comma_alt)
     return Number(_tidy(reading.value), alternative)
+
+
+_PER_PERSON_WORDS = frozenset({"moi", "nguoi"})  # "1 ngày mỗi người"
+_SESSION_WORD = "buoi"  # a morning or an afternoon: half a working day
+_HALF_PREFIX = "nua"  # "nửa ngày"
+
+
+def parse_days(text: str) -> Number:
+    """Days each person worked: ``1``, ``0,5``, ``1 ngày``, ``1,5 ngày mỗi người``, and the
+    ways people say halves: ``nửa ngày`` (0,5), ``1 buổi`` (0,5), ``2 buổi`` (1),
+    ``1 ngày rưỡi`` or ``1 rưỡi`` (1,5).
+
+    Any other word is ``not_days`` rather than ignored, since it would record a wrong figure:
+    hours (``4 tiếng`` is not 4 days), weeks, or the group's total (``6 ngày công`` from 12
+    people is 0,5 each, not 6). ``1,500`` is ambiguous as in :func:`parse_decimal`.
+    """
+    tokens = _tokenize(_prepare(text))
+    if _starts_negative(tokens):
+        raise ParseError(ErrorCode.NEGATIVE)
+    first, rest = tokens[0], tokens[1:]
+    if first.kind == "word" and first.text == _HALF_PREFIX:
+        reading = _Reading(first.text, Decimal("0.5"))
+        if not rest:
+            rest = [_Tok("word", "ngay", False)]  # "nửa" alone: half a day
+    elif first.kind == "num":
+        reading = _read_number(first.text)
+    else:
+        raise ParseError(ErrorCode.UNREADABLE)
+    if any(tok.kind == "num" for tok in rest):
+        raise ParseError(ErrorCode.MULTIPLE_NUMBERS)
+    if any(tok.kind == "sym" for tok in rest):
+        raise ParseError(ErrorCode.UNREADABLE)
+    factor, half, measured = Decimal(1), Decimal(0), False
+    for tok in rest:
+        if tok.text == _SESSION_WORD and not measured:
+            factor, measured = Decimal("0.5"), True
+        elif tok.text == "ngay" and not measured:
+            measured = True
+        elif tok.text == _HALF_WORD and not half and reading.plain:
+            half = Decimal("0.5")
+        elif tok.text not in _PER_PERSON_WORDS:
+            raise ParseError(ErrorCode.NOT_DAYS, word=tok.text)
+
+    def days(value: Decimal) -> Decimal:
+        return _tidy((value + half) * factor)
+
+    alternative = None if reading.comma_alt is None else days(reading.comma_alt)
+    return Number(days(reading.value), alternative)
 
 
 def parse_int(
@@ -409,7 +463,7 @@ def parse_money(text: str) -> Decimal:
         if i < len(tokens) and tokens[i].kind == "word":
             split = _split_money_word(tokens[i].text)
             if split is None:
-                raise ParseError(ErrorCode.UNKNOWN_UNIT, unit=tokens[i].text)
+                raise ParseError(ErrorCode.UNKNOWN_UNIT, unit=tokens[i].text, money=True)
             multiplier, ended = split
             i += 1
         elif i < len(tokens) and tokens[i].kind == "num":
@@ -661,7 +715,7 @@ def parse_area(text: str, region: LandRegion = LandRegion.BAC) -> Area:
             raise ParseError(ErrorCode.UNREADABLE)
         matched = _match_area_unit(tokens, i)
         if matched is None:
-            raise ParseError(ErrorCode.UNKNOWN_UNIT, unit=nxt.text)
+            raise ParseError(ErrorCode.UNKNOWN_UNIT, unit=nxt.text, region=region.value)
         unit, length = matched
         i += length
         if unit not in AREA_UNITS[region]:

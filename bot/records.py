@@ -36,7 +36,7 @@ from bot.parsing import (
     ParseError,
     parse_area,
     parse_date,
-    parse_decimal,
+    parse_days,
     parse_int,
     parse_money,
 )
@@ -514,7 +514,7 @@ def _days_each_step() -> Step:
             value = Decimal(given.value)
         else:
             try:
-                number = parse_decimal(given.value, allow_words=True)
+                number = parse_days(given.value)
             except ParseError as error:
                 return Reject(explain(t, error))
             if number.ambiguous:

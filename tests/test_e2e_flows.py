@@ -166,7 +166,12 @@ async def test_workdays_show_the_total_and_offer_recent_works(harness: Harness) 
     await person.tap("Bê tông hóa đường thôn")
     await person.say("25/11")
     await person.say("3")
-    (card,) = await person.say("1,5")
+    (reply,) = await person.say("6 ngày công")  # the total, not each person's days
+    assert "không phải tổng số ngày công" in reply.body
+    assert "Mỗi người làm bao nhiêu ngày?" in reply.body  # asked again
+    (reply,) = await person.say("4 tiếng")
+    assert "tính bằng ngày" in reply.body
+    (card,) = await person.say("1 ngay ruoi")
     assert "3 người × 1,5 ngày = 4,5 ngày công" in card.body
 
 

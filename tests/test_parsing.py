@@ -26,6 +26,7 @@ from bot.parsing import (
     ParseError,
     parse_area,
     parse_date,
+    parse_days,
     parse_decimal,
     parse_int,
     parse_money,
@@ -120,13 +121,72 @@ def test_parse_decimal_comma_three_digits_is_ambiguous(
     assert number.ambiguous
 
 
-def test_parse_decimal_words() -> None:
-    assert parse_decimal("6 ngày công", allow_words=True).value == 6
-    assert parse_decimal("0,5 ngày", allow_words=True).value == D("0.5")
-    assert error_of(parse_decimal, "6 ngày công").code is ErrorCode.UNEXPECTED_WORD
-    err = error_of(lambda t: parse_decimal(t, allow_words=True), "2 nghìn")
-    assert err.code is ErrorCode.UNEXPECTED_WORD
-    assert err.details == {"word": "nghin"}
+def test_parse_decimal_refuses_words() -> None:
+    err = error_of(parse_decimal, "6 ngày công")
+    assert (err.code, err.details) == (ErrorCode.UNEXPECTED_WORD, {"word": "ngay"})
+
+
+@pytest.mark.parametrize(
+    ("text", "days"),
+    [
+        ("1", D(1)),
+        ("0,5", D("0.5")),
+        ("1.5", D("1.5")),
+        ("1 ngày", D(1)),
+        ("1,5 ngay moi nguoi", D("1.5")),
+        ("2 ngày mỗi người.", D(2)),
+        ("2 ngày,", D(2)),
+        ("0,5 ngày ạ", D("0.5")),
+        ("nửa ngày", D("0.5")),
+        ("nua", D("0.5")),
+        ("1 buổi", D("0.5")),  # a morning or an afternoon
+        ("2 buoi", D(1)),
+        ("1 ngày rưỡi", D("1.5")),
+        ("1 ruoi", D("1.5")),
+    ],
+)
+def test_parse_days(text: str, days: Decimal) -> None:
+    assert parse_days(text) == Number(days)
+
+
+@pytest.mark.parametrize(
+    ("text", "word"),
+    [
+        ("4 tiếng", "tieng"),  # hours are not days
+        ("4 giờ", "gio"),
+        ("3h", "h"),
+        ("1 tuần", "tuan"),
+        ("1 tháng", "thang"),
+        ("6 ngày công", "cong"),  # the group's total, not each person's days
+        ("6 cong", "cong"),
+        ("2 nghìn", "nghin"),
+        ("1 ngày ngày", "ngay"),
+        ("1 buổi ngày", "ngay"),
+        ("1,5 ngày rưỡi", "ruoi"),
+    ],
+)
+def test_parse_days_refuses_other_measures_rather_than_ignoring_them(text: str, word: str) -> None:
+    err = error_of(parse_days, text)
+    assert (err.code, err.details) == (ErrorCode.NOT_DAYS, {"word": word})
+
+
+def test_parse_days_keeps_the_other_reading_and_the_number_errors() -> None:
+    assert parse_days("1,500") == Number(D("1.5"), D(1500))
+    assert error_of(parse_days, "-1").code is ErrorCode.NEGATIVE
+    assert error_of(parse_days, "ngày").code is ErrorCode.UNREADABLE
+    assert error_of(parse_days, "1 ngày 1 buổi").code is ErrorCode.MULTIPLE_NUMBERS
+
+
+@settings(max_examples=300)
+@given(
+    st.decimals(min_value=D(0), max_value=D(1000), places=2),
+    st.sampled_from(["", " ngày", " ngay moi nguoi", " ngày ạ", " NGÀY."]),
+)
+def test_parse_days_reads_any_day_count(value: Decimal, ending: str) -> None:
+    typed = vn_format(value)
+    number = parse_days(typed + ending)
+    assert number.value == value
+    assert parse_days(typed + " buổi").value == (value / 2).normalize()
 
 
 @pytest.mark.parametrize(
@@ -267,6 +327,7 @@ def test_parse_int_round_trip(value: int) -> None:
         ("300000", 300_000),
         ("300.000", 300_000),
         ("300.000 đ", 300_000),
+        ("300.000,", 300_000),
         ("300.000đ", 300_000),
         ("300.000 ₫", 300_000),
         ("300.000 đồng", 300_000),
@@ -341,7 +402,7 @@ def test_parse_money_error_details() -> None:
         "value": D(2_500_000),
         "alternative": D(2_050_000),
     }
-    assert error_of(parse_money, "300 usd").details == {"unit": "usd"}
+    assert error_of(parse_money, "300 usd").details == {"unit": "usd", "money": True}
 
 
 money_suffixes = st.sampled_from(
@@ -417,6 +478,8 @@ def test_parse_money_plain_round_trip(amount: int, currency: str) -> None:
         ("1 mẫu 2 sào 3 thước", D(4392)),
         ("1 sào 20 m2", D(380)),
         ("2 sào rưỡi", D(900)),
+        ("2 sào ạ", D(720)),
+        ("2 sao 5 thuoc,", D(840)),
         ("1 ha", D(10_000)),
         ("0,5 hecta", D(5000)),
         ("0,01", D("0.01")),
@@ -560,7 +623,7 @@ def test_parse_area_errors(text: str, code: ErrorCode) -> None:
 
 
 def test_parse_area_error_details() -> None:
-    assert error_of(parse_area, "2 acre", BAC).details == {"unit": "acre"}
+    assert error_of(parse_area, "2 acre", NAM).details == {"unit": "acre", "region": "nam"}
     assert error_of(parse_area, "1 sào 2 sào", BAC).details == {"unit": "sao"}
     assert error_of(parse_area, "1.000.001", BAC).details == {"max": D(1_000_000)}
 
@@ -624,6 +687,8 @@ TODAY = date(2026, 11, 27)  # a Friday (thứ sáu)
         ("hnay", TODAY),
         ("hôm qua", TODAY - timedelta(days=1)),
         ("hom qua", TODAY - timedelta(days=1)),
+        ("hôm qua ạ", TODAY - timedelta(days=1)),
+        ("hôm qua,", TODAY - timedelta(days=1)),
         ("hôm kia", TODAY - timedelta(days=2)),
         ("hom kia", TODAY - timedelta(days=2)),
         ("25/11", date(2026, 11, 25)),
@@ -758,7 +823,7 @@ def _total(func: Callable[..., object], *args: object) -> None:
 @given(any_text)
 def test_number_parsers_are_total(text: str) -> None:
     _total(parse_decimal, text)
-    _total(lambda t: parse_decimal(t, allow_words=True), text)
+    _total(parse_days, text)
     _total(parse_int, text)
     _total(parse_money, text)
 
