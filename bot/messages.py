@@ -71,7 +71,8 @@ def explain(t: Translator, error: ParseError) -> str:
     if code is ErrorCode.TOO_SMALL:
         return t._("The number must be at least {min}.", min=_number(d.get("min")))
     if code is ErrorCode.TOO_LARGE:
-        return t._("That is more than the limit of {max}.", max=_number(d.get("max")))
+        measure = {"m2": " m²", "vnd": " đ"}.get(str(d.get("measure")), "")
+        return t._("That is more than the limit of {max}.", max=_number(d.get("max")) + measure)
     if code is ErrorCode.UNKNOWN_UNIT and d.get("money"):
         return t._(
             "I do not know the unit “{unit}”. Write the amount in đồng, e.g. 300.000, 300k, "

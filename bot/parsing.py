@@ -41,7 +41,7 @@ Error codes (``ErrorCode`` values, and ``details`` keys):
                            (the Vietnamese reading) and ``alternative`` (the other reading).
     ``too_small``          a count below the minimum; ``min``, ``max``.
     ``too_large``          above the maximum; ``max`` (counts: also ``min``; money: ``max`` in
-                           đồng; area: ``max`` in m²).
+                           đồng and ``measure`` "vnd"; area: ``max`` in m² and ``measure`` "m2").
     ``unknown_unit``       a word after a number that is no unit here; ``unit`` (folded), and
                            ``region`` (an area's :class:`LandRegion` value) or ``money`` (True).
     ``unit_not_in_region`` a land unit not used in the configured region (``sào`` in the south,
@@ -476,7 +476,7 @@ def parse_money(text: str) -> Decimal:
     with localcontext(_CTX):
         total = _money_total(groups)
         if total > MAX_MONEY_VND:
-            raise ParseError(ErrorCode.TOO_LARGE, max=MAX_MONEY_VND)
+            raise ParseError(ErrorCode.TOO_LARGE, max=MAX_MONEY_VND, measure="vnd")
         rounded = total.quantize(_ONE, rounding=ROUND_HALF_UP)
     if rounded == 0:
         raise ParseError(ErrorCode.ZERO)
@@ -668,7 +668,7 @@ def _check_area(m2: Decimal) -> ParseError | None:
     if m2 <= 0:
         return ParseError(ErrorCode.ZERO)
     if m2 > MAX_AREA_M2:
-        return ParseError(ErrorCode.TOO_LARGE, max=MAX_AREA_M2)
+        return ParseError(ErrorCode.TOO_LARGE, max=MAX_AREA_M2, measure="m2")
     return None
 
 

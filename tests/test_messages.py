@@ -51,3 +51,8 @@ def test_an_ambiguous_amount_does_not_speak_of_a_comma_that_was_not_typed() -> N
 
 def test_a_number_with_spaces_in_it_is_told_to_be_written_together() -> None:
     assert "1.250" in refusal(parse_area, "1 250")
+
+
+def test_a_limit_is_given_with_its_unit() -> None:
+    assert refusal(parse_area, "2778 sào") == "Vượt quá giới hạn 1.000.000 m²."
+    assert refusal(parse_money, "1001 tỷ") == "Vượt quá giới hạn 1.000.000.000.000 đ."

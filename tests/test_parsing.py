@@ -397,7 +397,7 @@ def test_parse_money_errors(text: str, code: ErrorCode) -> None:
 
 
 def test_parse_money_error_details() -> None:
-    assert error_of(parse_money, "1001 tỷ").details == {"max": D(10**12)}
+    assert error_of(parse_money, "1001 tỷ").details == {"max": D(10**12), "measure": "vnd"}
     assert error_of(parse_money, "2tr50").details == {
         "value": D(2_500_000),
         "alternative": D(2_050_000),
@@ -625,7 +625,7 @@ def test_parse_area_errors(text: str, code: ErrorCode) -> None:
 def test_parse_area_error_details() -> None:
     assert error_of(parse_area, "2 acre", NAM).details == {"unit": "acre", "region": "nam"}
     assert error_of(parse_area, "1 sào 2 sào", BAC).details == {"unit": "sao"}
-    assert error_of(parse_area, "1.000.001", BAC).details == {"max": D(1_000_000)}
+    assert error_of(parse_area, "1.000.001", BAC).details == {"max": D(1_000_000), "measure": "m2"}
 
 
 def test_area_is_frozen() -> None:
