@@ -48,7 +48,8 @@ FROM (
     FROM land_pledge WHERE deleted_at IS NULL AND on_date BETWEEN :lo AND :hi
     UNION ALL
     SELECT unit_id, 0, 0, 0, 0, area_m2, 0, 0
-    FROM land_pledge WHERE deleted_at IS NULL AND handed_over_on BETWEEN :lo AND :hi
+    FROM land_pledge
+    WHERE deleted_at IS NULL AND stage <> 'huy' AND handed_over_on BETWEEN :lo AND :hi
     UNION ALL
     SELECT unit_id, 1, 0, 0, 0, 0, total_days, 0
     FROM workday WHERE deleted_at IS NULL AND on_date BETWEEN :lo AND :hi

@@ -14,6 +14,8 @@ from pathlib import Path
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
+from bot.formatting import format_number
+
 LANGUAGES = ("vi", "en")
 DEFAULT_LANGUAGE = "vi"
 DOMAIN = "danvan"
@@ -48,8 +50,9 @@ class Translator:
         return text.format(**values) if values else text
 
     def ngettext(self, singular: str, plural: str, count: int, /, **values: object) -> str:
+        """The form for ``count``, which is shown as a number is (1.250)."""
         text = self._translations.ngettext(singular, plural, count)
-        return text.format(count=count, **values)
+        return text.format(count=format_number(count), **values)
 
 
 def translator(language: str | None) -> Translator:

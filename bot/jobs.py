@@ -180,7 +180,7 @@ class Scheduler:
     async def sends_for(self, slot: Slot, due: datetime) -> list[Send]:
         unit_ids = await self.units_with(slot)
         day = due.astimezone(self.tz).date()
-        key = period_key(slot.kind, due)
+        key = period_key(slot.kind, due, self.tz)
         if slot.kind is SendKind.REMINDER:
             return await self._reminders(unit_ids, week_start(day), key, due)
         if slot.kind is SendKind.FOLLOWUP:
@@ -207,7 +207,7 @@ class Scheduler:
         # reported: finding which did not is what a skip should not spend time on.
         roles: tuple[Role, ...] = OFFICIALS if slot.kind is SendKind.FOLLOWUP else DIGEST_ROLES
         unit_ids = await self.units_with(slot)
-        key = period_key(slot.kind, due)
+        key = period_key(slot.kind, due, self.tz)
         async with self.db.session() as session:
             people = await queries.area_members(session, unit_ids, roles)
         skipped: list[tuple[SendKind, int, str]] = [
@@ -218,7 +218,7 @@ class Scheduler:
             wanted = set(unit_ids)
             async with self.db.session() as session:
                 reporters = await queries.stale_pledge_reporters(session, day)
-            stale_key = period_key(SendKind.STALE_PLEDGES, due)
+            stale_key = period_key(SendKind.STALE_PLEDGES, due, self.tz)
             skipped += [
                 (SendKind.STALE_PLEDGES, person.telegram_id, stale_key)
                 for person in reporters
@@ -269,7 +269,7 @@ class Scheduler:
         return sends
 
     async def _stale_pledges(self, unit_ids: list[int], today: date, due: datetime) -> list[Send]:
-        key = period_key(SendKind.STALE_PLEDGES, due)
+        key = period_key(SendKind.STALE_PLEDGES, due, self.tz)
         wanted = set(unit_ids)
         async with self.db.session() as session:
             by_person = await queries.stale_pledges(session, today)

@@ -141,10 +141,11 @@ def month_key(day: date) -> str:
     return f"{day.year}-{day.month:02d}"
 
 
-def period_key(kind: SendKind, due: datetime) -> str:
+def period_key(kind: SendKind, due: datetime, tz: tzinfo) -> str:
     """What a send is about: reminders and follow-ups the week they fall in, the weekly digest
-    the week before, the monthly digest and the pledge nudge the month before."""
-    day = due.date()
+    the week before, the monthly digest and the pledge nudge the month before; by the local
+    date in ``tz`` (Monday 06:00 local is still Sunday in UTC)."""
+    day = due.astimezone(tz).date()
     if kind is SendKind.WEEKLY_DIGEST:
         return week_key(week_start(day) - timedelta(days=7))
     if kind in (SendKind.MONTHLY_DIGEST, SendKind.STALE_PLEDGES):

@@ -72,9 +72,8 @@ async def send_command(update: Update, context: DanvanContext) -> None:
     kind = SendKind.WEEKLY_DIGEST
     # Building and delivering use sessions of their own; on SQLite ours holds the write lock.
     await context.session.commit()
-    sends = await digest_sends(
-        context.db, kind, [pk(unit)], period_key(kind, now), now, context.settings.tz
-    )
+    tz = context.settings.tz
+    sends = await digest_sends(context.db, kind, [pk(unit)], period_key(kind, now, tz), now, tz)
     if not sends:
         await reply(
             update, t._("{unit} has no official to send a digest to.", unit=escape_html(unit.name))

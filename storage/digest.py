@@ -10,9 +10,9 @@ Definitions, shared by the text digest, the chart and the XLSX file:
 - a *record* is a live (not deleted) activity, land pledge (whatever its stage, cancelled ones
   included: the group did report) or workday entry, dated by its `on_date`;
 - *land pledged* is the area of live pledges whose `on_date` falls in the range and whose stage
-  is not cancelled; *land handed over* is the area of live pledges whose `handed_over_on` falls
-  in the range; *workdays* sum `total_days`; *nil reports* count live NilReport rows whose
-  `week_start` falls in the range;
+  is not cancelled; *land handed over* is the area of live, not cancelled pledges whose
+  `handed_over_on` falls in the range; *workdays* sum `total_days`; *nil reports* count live
+  NilReport rows whose `week_start` falls in the range;
 - a *group* is an active unit with no active child unit (the level where teams live).
 """
 
@@ -238,6 +238,7 @@ def _facts(path: str, lo: date, hi: date) -> Subquery:
         handed_over_m2=col(LandPledge.area_m2),
     ).where(
         col(LandPledge.deleted_at).is_(None),
+        col(LandPledge.stage) != PledgeStage.CANCELLED.value,  # cancelled after hand-over
         in_subtree(LandPledge.unit_id, path),
         col(LandPledge.handed_over_on).between(lo, hi),
     )

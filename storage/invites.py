@@ -7,7 +7,6 @@ import enum
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import func, update
 from sqlalchemy.engine import CursorResult
@@ -16,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.audit import record
 from storage.members import ROLE_VALUES, Outcome, grantable_roles, record_refusal, unit_for
-from storage.models import Invite, Member, Role, Unit, pk
+from storage.models import Invite, Member, Role, Unit, invite_open_at, pk
 from storage.scope import member_scope, unit_id_in_scope, units_in
 
 # No 0/O or 1/I/L, so a code read aloud or typed from paper survives; 12 symbols = 60 bits.
@@ -150,14 +149,6 @@ async def create_by(
     return Created(Outcome.OK, invite, unit)
 
 
-def _open_at(now: datetime) -> tuple[Any, ...]:
-    return (
-        col(Invite.revoked_at).is_(None),
-        col(Invite.expires_at) > now,
-        col(Invite.uses) < col(Invite.max_uses),
-    )
-
-
 @dataclass(frozen=True)
 class OpenInvite:
     id: int
@@ -190,10 +181,13 @@ async def open_invites(
     page_size: int = INVITE_PAGE_SIZE,
 ) -> OpenInvitesPage:
     """The invites of the actor's scope that still let someone join (not expired, not used
-    up, not withdrawn), those expiring first first; a page past the end gives the last."""
+    up, not withdrawn), those expiring first first; a page past the end gives the last.
+    Only invites of roles the actor may give are listed: a code is a key, and an official who
+    read an admin's invite could join as admin with it."""
     where = (
         col(Invite.unit_id).in_(units_in(await member_scope(session, actor))),
-        *_open_at(now),
+        col(Invite.role).in_([role.value for role in grantable_roles(actor.role)]),
+        *invite_open_at(now),
     )
     total = int((await session.exec(select(func.count(col(Invite.id))).where(*where))).one())
     pages = max(1, -(-total // page_size))

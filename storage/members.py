@@ -21,12 +21,14 @@ from storage import scope, units
 from storage.audit import record
 from storage.models import (
     Activity,
+    Invite,
     LandPledge,
     Member,
     MemberChange,
     Role,
     Unit,
     Workday,
+    invite_open_at,
     pk,
     utcnow,
 )
@@ -442,6 +444,7 @@ async def change_role(
             actor_id=actor.id,
             at=now,
         )
+        await _withdraw_invites_of(session, member, grantable_roles(role), actor, now)
     return found
 
 
@@ -514,4 +517,34 @@ async def set_active(
             actor_id=actor.id,
             at=now,
         )
+        if not active:
+            await _withdraw_invites_of(session, member, [], actor, now)
     return found
+
+
+async def _withdraw_invites_of(
+    session: AsyncSession,
+    member: Member,
+    still_grantable: list[Role],
+    actor: Member,
+    now: datetime,
+) -> None:
+    """Withdraw the open invites `member` made for roles they may no longer give (deactivated:
+    all): an invite carries its maker's authority, and must not outlive it."""
+    query = select(Invite).where(
+        col(Invite.created_by) == pk(member),
+        col(Invite.role).not_in([role.value for role in still_grantable]),
+        *invite_open_at(now),
+    )
+    for invite in (await session.exec(query)).all():
+        invite.revoked_at = now
+        await record(
+            session,
+            "invite",
+            invite.id,
+            "revoke",
+            {"revoked_at": None},
+            {"revoked_at": now.isoformat(), "reason": "maker_lost_the_right"},
+            actor_id=actor.id,
+            at=now,
+        )

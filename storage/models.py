@@ -23,7 +23,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.types import DateTime, TypeDecorator
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col
 
 
 def utcnow() -> datetime:
@@ -152,6 +152,15 @@ class Invite(SQLModel, table=True):
     uses: int = 0
     revoked_at: datetime | None = _timestamp(nullable=True)
     created_at: datetime = _timestamp()
+
+
+def invite_open_at(now: datetime) -> tuple[Any, ...]:
+    """WHERE conditions of an invite that still lets someone join at `now`."""
+    return (
+        col(Invite.revoked_at).is_(None),
+        col(Invite.expires_at) > now,
+        col(Invite.uses) < col(Invite.max_uses),
+    )
 
 
 class Activity(SQLModel, table=True):

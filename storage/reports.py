@@ -53,6 +53,7 @@ async def group_totals(session: AsyncSession, unit_id: int, start: date, end: da
             select(func.coalesce(func.sum(LandPledge.area_m2), 0)).where(
                 col(LandPledge.unit_id).in_(in_subtree),
                 col(LandPledge.deleted_at).is_(None),
+                LandPledge.stage != PledgeStage.CANCELLED,
                 col(LandPledge.handed_over_on).between(start, end),
             )
         )

@@ -9,7 +9,7 @@ import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-from bot.i18n import LANGUAGES, LOCALE_DIR, Translator
+from bot.i18n import LANGUAGES, LOCALE_DIR, Translator, translator
 
 ROOT = Path(__file__).resolve().parent.parent
 KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2)}
@@ -55,3 +55,9 @@ def test_vietnamese_is_complete_and_keeps_placeholders_and_tags() -> None:
 def test_translator_uses_vietnamese_by_default() -> None:
     assert Translator("xx")._("official") == "cán bộ"
     assert Translator("en")._("official") == "official"
+
+
+def test_a_count_in_a_plural_phrase_is_written_as_numbers_are() -> None:
+    assert translator("vi").ngettext("{count} record", "{count} records", 2345) == (
+        "2.345 lượt ghi nhận"
+    )

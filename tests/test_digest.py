@@ -459,6 +459,19 @@ async def test_monthly_digest_of_the_province(db: Database) -> None:
     assert digest.weekly_series[-2] == WeekPoint(date(2026, 11, 23), 13, Decimal("1535.50"))
 
 
+async def test_land_handed_over_and_then_cancelled_is_not_counted_as_handed_over(
+    db: Database,
+) -> None:
+    found = await seed(db)
+    async with db.session() as session:
+        pledge = await session.get(LandPledge, found["L5"])  # 300 m², handed over 25/11/2026
+        assert pledge is not None
+        pledge.stage = "huy"
+    async with db.session() as session:
+        digest = await build_digest(session, pk(found["P"]), W48, mask_donors=True)
+    assert digest.totals.current.handed_over_m2 == Decimal(120)  # L3 only
+
+
 async def test_weekly_digest_of_a_commune(db: Database) -> None:
     found = await seed(db)
     async with db.session() as session:

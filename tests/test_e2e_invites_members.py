@@ -21,8 +21,8 @@ from bot.formatting import utf16_length
 from bot.i18n import Translator
 from bot.unit_csv import parse_unit_csv
 from handlers.flows import stale_text
-from storage import records, units
-from storage.models import Activity, AuditEvent, Invite, LandPledge, Member, Role, Workday
+from storage import members, records, units
+from storage.models import Activity, AuditEvent, Invite, LandPledge, Member, Role, Workday, pk
 from tests.fakebot import FakeMessage
 from tests.harness import Harness, Person
 
@@ -342,13 +342,16 @@ async def test_withdrawing_an_invite(harness: Harness) -> None:
     official = await harness.add_member(8001, "THOXUONG", Role.OFFICIAL, language="en")
     code = await harness.invite("CN2", uses=5)
     by_admin = await harness.invite("THOXUONG", Role.OFFICIAL)
+    admin_key = await harness.invite("CN2", Role.ADMIN)
     elsewhere = await harness.invite("DC1")
     person = harness.person(8001)
 
     await person.say("/moi")
     (listing,) = await person.tap("📋 Open invites")
-    assert code in listing.body and by_admin in listing.body and elsewhere not in listing.body
-    assert "(2)" in listing.body
+    # An official sees only the invites they could make: another role's code is a key to it.
+    assert code in listing.body and elsewhere not in listing.body
+    assert by_admin not in listing.body and admin_key not in listing.body
+    assert "(1)" in listing.body
     # An official may withdraw coordinator invites only.
     assert listing.button_texts == [f"🚫 {code}"]
     invite_ids = {invite.code: invite.id for invite in await all_invites(harness)}
@@ -376,7 +379,7 @@ async def test_withdrawing_an_invite(harness: Harness) -> None:
 
     await person.say("/moi")
     (listing,) = await person.tap("📋 Open invites")
-    assert code not in listing.body and "(1)" in listing.body
+    assert code not in listing.body and "(0)" in listing.body
 
 
 async def test_open_invites_page_and_leave_out_the_spent_ones(harness: Harness) -> None:
@@ -585,3 +588,40 @@ async def test_admin_changes_a_role_which_takes_effect(harness: Harness) -> None
         "You cannot change your own account here. Please ask an admin."
     )
     assert (await load(harness, Member, admin.id)).role == "admin"
+
+
+async def test_invites_do_not_outlive_their_maker_s_right_to_make_them(harness: Harness) -> None:
+    admin = await harness.add_member(8002, "BN", Role.ADMIN, language="en")
+    official = await harness.add_member(8001, "THOXUONG", Role.OFFICIAL)
+    other_admin = await harness.add_member(8003, "BN", Role.ADMIN)
+    by_official = await harness.invite("CN1", created_by=official.id, uses=5)
+    admin_key = await harness.invite("CN1", Role.ADMIN, created_by=other_admin.id)
+    admin_coordinator = await harness.invite("CN2", created_by=other_admin.id)
+    now = harness.clock()
+
+    async def change(work: Any) -> None:
+        async with harness.db.session() as session:
+            actor = await session.get(Member, admin.id)
+            assert (await work(session, actor)).ok
+
+    # An admin made an official: their admin invite goes, their coordinator invite stays.
+    await change(
+        lambda s, a: members.change_role(
+            s, a, pk(other_admin), expected="admin", role="official", now=now
+        )
+    )
+    # A deactivated official's invites go.
+    await change(lambda s, a: members.set_active(s, a, pk(official), active=False, now=now))
+
+    for number, code in enumerate((by_official, admin_key), start=8301):
+        (answer,) = await harness.person(number).say(f"/start {code}")
+        assert "thu hồi" in answer.body, code  # "This invite was withdrawn."
+    assert (await load_invite(harness, admin_coordinator)).revoked_at is None
+    revoked = [e for e in await events(harness, "revoke", admin.id) if e.entity == "invite"]
+    assert len(revoked) == 2
+
+
+async def load_invite(harness: Harness, code: str) -> Invite:
+    async with harness.db.session() as session:
+        found = (await session.exec(select(Invite).where(Invite.code == code))).one()
+        return found

@@ -81,12 +81,21 @@ def test_released_times_are_never_quiet_and_never_earlier(moment: datetime) -> N
 
 def test_period_keys() -> None:
     monday = local("2026-11-30T07:30")
-    assert period_key(SendKind.WEEKLY_DIGEST, monday) == "2026-W48"  # the week before
-    assert period_key(SendKind.REMINDER, local("2026-11-27T16:00")) == "2026-W48"
-    assert period_key(SendKind.MONTHLY_DIGEST, local("2026-12-01T07:30")) == "2026-11"
-    assert period_key(SendKind.MONTHLY_DIGEST, local("2027-01-01T07:30")) == "2026-12"
-    assert period_key(SendKind.WEEKLY_DIGEST, local("2026-01-05T07:30")) == "2026-W01"
-    assert period_key(SendKind.REMINDER, local("2027-01-01T16:00")) == "2026-W53"
+    assert period_key(SendKind.WEEKLY_DIGEST, monday, HANOI) == "2026-W48"  # the week before
+    assert period_key(SendKind.REMINDER, local("2026-11-27T16:00"), HANOI) == "2026-W48"
+    assert period_key(SendKind.MONTHLY_DIGEST, local("2026-12-01T07:30"), HANOI) == "2026-11"
+    assert period_key(SendKind.MONTHLY_DIGEST, local("2027-01-01T07:30"), HANOI) == "2026-12"
+    assert period_key(SendKind.WEEKLY_DIGEST, local("2026-01-05T07:30"), HANOI) == "2026-W01"
+    assert period_key(SendKind.REMINDER, local("2027-01-01T16:00"), HANOI) == "2026-W53"
+
+
+def test_period_keys_follow_the_local_date_whatever_the_time_zone_given() -> None:
+    """Monday 06:00 in Hà Nội is Sunday 23:00 UTC: still the digest of the week just ended."""
+    early_monday = local("2026-11-30T06:00").astimezone(UTC)
+    assert early_monday.date() == date(2026, 11, 29)
+    assert period_key(SendKind.WEEKLY_DIGEST, early_monday, HANOI) == "2026-W48"
+    first_of_month = local("2026-12-01T05:00").astimezone(UTC)
+    assert period_key(SendKind.MONTHLY_DIGEST, first_of_month, HANOI) == "2026-11"
 
 
 def test_catch_up_after_downtime() -> None:
