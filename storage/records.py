@@ -226,6 +226,24 @@ async def has_records_in_week(session: AsyncSession, unit_id: int, week: date) -
     return False
 
 
+async def tidy_nil_reports(session: AsyncSession, unit_id: int, now: datetime) -> None:
+    """After another unit's records and nil reports moved in (a merge): at most one "nothing
+    to report" a week, and none in a week that has a record."""
+    query = (
+        select(NilReport)
+        .where(NilReport.unit_id == unit_id, col(NilReport.deleted_at).is_(None))
+        .order_by(col(NilReport.week_start), col(NilReport.id))
+    )
+    kept: set[date] = set()
+    for report in (await session.exec(query)).all():
+        week = report.week_start
+        if week in kept or await has_records_in_week(session, unit_id, week):
+            report.deleted_at = now
+            await record(session, "nil_report", report.id, "superseded", None, None, at=now)
+        else:
+            kept.add(week)
+
+
 async def add_nil_report(
     session: AsyncSession, member: Member, week: date, now: datetime
 ) -> NilReport:

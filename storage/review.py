@@ -32,7 +32,7 @@ from bot.review import (
 )
 from storage.audit import record
 from storage.models import Activity, AuditEvent, LandPledge, Member, Unit, Workday, pk
-from storage.records import ENTITY, MODELS, RecordKind
+from storage.records import ENTITY, MODELS, RecordKind, supersede_nil_report
 from storage.units import subtree_ids
 
 
@@ -203,6 +203,8 @@ async def apply_edit(
         row.updated_at = now
         session.add(row)
         await session.flush()
+    if "on_date" in changes:  # a real record now in that week replaces its "nothing to report"
+        await supersede_nil_report(session, row.unit_id, row.on_date, now)
     return [name for name in changes if name not in NOT_AUDITED]
 
 

@@ -47,6 +47,7 @@ from storage.models import (
     Workday,
     pk,
 )
+from storage.records import tidy_nil_reports
 from storage.units import name_key, rebuild_paths
 
 # The tables whose rows belong to a unit and move with it in a merge, by table name.
@@ -606,7 +607,8 @@ async def merge(
     actor_label: str | None = None,
 ) -> Merge:
     """Move everything of `source` to `target`, then make `source` inactive. Nothing is
-    deleted except a source schedule the target overrides (kept in the audit event)."""
+    deleted except a source schedule the target overrides (kept in the audit event), and
+    "nothing to report" of a week the target has a record or one already in (superseded)."""
     plan = await plan_merge(session, source, target)
     source_id, target_id = pk(source), pk(target)
     audit: dict[str, Any] = {"actor_id": actor_id, "actor_label": actor_label, "at": now}
@@ -615,6 +617,8 @@ async def merge(
             await session.exec(
                 update(model).where(col(model.unit_id) == source_id).values(unit_id=target_id)
             )
+    if plan.records["nil_report"]:
+        await tidy_nil_reports(session, target_id, now)
     for member_id in plan.members:
         member = await session.get(Member, member_id)
         assert member is not None

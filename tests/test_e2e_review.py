@@ -17,7 +17,7 @@ from bot.i18n import Translator
 from handlers.flows import stale_text
 from storage import records, units
 from storage import review as store
-from storage.models import AuditEvent, Member, Role
+from storage.models import AuditEvent, Member, Role, Workday, pk
 from storage.records import RecordKind
 from tests.fakebot import FakeMessage
 from tests.harness import Harness, Person
@@ -445,3 +445,22 @@ async def test_list_is_empty_for_a_new_group(harness: Harness) -> None:
     (answer,) = await harness.person(7015).say("/daghi")
     assert answer.callback_data == []
     assert "#" not in answer.body
+
+
+async def test_an_edit_that_moves_a_record_into_a_week_replaces_its_nil_report(
+    harness: Harness,
+) -> None:
+    lan = await harness.add_member(7021, language="en")
+    record_id = await seed(harness, lan, RecordKind.WORKDAY)  # 24/11
+    async with harness.db.session() as session:
+        report = await records.add_nil_report(session, lan, date(2026, 11, 16), harness.clock())
+        row = await session.get(Workday, record_id)
+        assert row is not None
+        changed = {**ANSWERS[RecordKind.WORKDAY], "on_date": "2026-11-18"}
+        assert await store.apply_edit(session, row, changed, lan, harness.clock()) == ["on_date"]
+    async with harness.db.session() as session:
+        assert await records.current_nil_report(session, lan.unit_id, date(2026, 11, 16)) is None
+    assert [event.action for event in await audit(harness, "nil_report", pk(report))] == [
+        "create",
+        "superseded",
+    ]

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.cli import main
 from bot.cli_units import describe_problem, register
@@ -367,6 +367,28 @@ async def test_merge_moves_everything_and_loses_nothing(tree_db: Database) -> No
             )
         ).all()
         assert sorted(e.entity_id for e in member_events if e.entity_id) == ids["members"]
+
+
+async def test_merge_keeps_one_nil_report_a_week_and_none_beside_a_record(
+    tree_db: Database,
+) -> None:
+    async with tree_db.session() as session:
+        cn1, cn2 = await unit(session, "CN1"), await unit(session, "CN2")
+        kept = Member(telegram_id=611, full_name="Hoa", role=Role.COORDINATOR, unit_id=pk(cn1))
+        moved = Member(telegram_id=612, full_name="Minh", role=Role.COORDINATOR, unit_id=pk(cn2))
+        session.add_all([kept, moved])
+        await session.flush()
+        for member in (kept, moved):  # both said "nothing" the week of 16/11
+            await records.add_nil_report(session, member, date(2026, 11, 16), NOW)
+        await records.add_nil_report(session, moved, date(2026, 11, 9), NOW)
+        activity = {**ANSWERS[records.RecordKind.ACTIVITY], "on_date": "2026-11-11"}
+        await records.save_activity(session, kept, activity, NOW)  # CN1 did report that week
+        await unit_admin.merge(session, cn2, cn1, now=NOW, actor_label="test")
+    async with tree_db.session() as session:
+        live = select(col(NilReport.week_start)).where(
+            NilReport.unit_id == pk(cn1), col(NilReport.deleted_at).is_(None)
+        )
+        assert (await session.exec(live)).all() == [date(2026, 11, 16)]
 
 
 async def test_merge_refuses_itself_its_own_units_and_inactive_targets(tree_db: Database) -> None:
