@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Subquery, and_, exists, func, or_, union_all
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import Select
@@ -214,10 +215,24 @@ class StalePledge:
 
 
 def _stuck_pledges(today: date, days: int) -> list[ColumnElement[bool]]:
-    """Live pledges stuck at cam kết or ký biên bản for more than `days`."""
+    """Live pledges stuck at cam kết or ký biên bản for more than `days`, in the scope of
+    their reporter as the reporter is now (who moved away may no longer see or update them)."""
     cutoff = today - timedelta(days=days)
+    reporter = aliased(Member, name="reporter")
+    reporter_unit = aliased(Unit, name="reporter_unit")
+    pledge_unit = aliased(Unit, name="pledge_unit")
+    in_reporter_scope = exists().where(
+        col(reporter.id) == col(LandPledge.reporter_id),
+        col(reporter_unit.id) == col(reporter.unit_id),
+        col(pledge_unit.id) == col(LandPledge.unit_id),
+        or_(
+            col(reporter.role) == Role.ADMIN.value,
+            col(pledge_unit.path).startswith(col(reporter_unit.path)),
+        ),
+    )
     return [
         col(LandPledge.deleted_at).is_(None),
+        in_reporter_scope,
         or_(
             and_(col(LandPledge.stage) == PledgeStage.PLEDGED, col(LandPledge.pledged_on) < cutoff),
             and_(col(LandPledge.stage) == PledgeStage.SIGNED, col(LandPledge.signed_on) < cutoff),

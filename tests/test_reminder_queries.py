@@ -110,6 +110,15 @@ async def test_stale_pledges_by_reporter(db: Database) -> None:
         await records.save_land(
             session, people["G2-2"], {**land, "stage": "ky_bien_ban", "on_date": "2026-09-15"}, NOW
         )
+        moving = people["G3-3"]
+        await records.save_land(
+            session, moving, {**land, "stage": "cam_ket", "on_date": "2026-10-02"}, NOW
+        )
+        # Moved to another commune: their old group's pledge is no longer theirs to update.
+        moved, g1 = await session.get(Member, moving.id), await units.by_code(session, "G1")
+        assert moved is not None and g1 is not None
+        moved.unit_id = pk(g1)
+        await session.flush()
         stale = await queries.stale_pledges(session, date(2026, 11, 27))
         reporters = await queries.stale_pledge_reporters(session, date(2026, 11, 27))
     assert reporters == list(stale)  # what a skipped nudge records, without the pledges
