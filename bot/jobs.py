@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 SLOT_JOB_PREFIX = "slot:"
 SNOOZE_NAMESPACE = "snooze"
 OFFICIALS = (Role.OFFICIAL, Role.ADMIN)
+SHORTEST_MONTH = 28  # days
 
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 
@@ -81,6 +82,10 @@ class Scheduler:
         shift = (released.date() - sample.date()).days
         weekday = None if slot.weekday is None else (slot.weekday + shift) % 7
         day = None if slot.day is None else slot.day + shift
+        if day is not None and day > SHORTEST_MONTH:
+            # A job on the 29th would never run in February: run on the slot's own day and
+            # let `run` wait for the quiet hours to end.
+            return sample.timetz(), None, slot.day
         return released.timetz(), weekday, day
 
     async def rebuild(self) -> list[Job[Any]]:

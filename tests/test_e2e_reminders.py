@@ -162,6 +162,27 @@ async def test_quiet_hours_hold_a_send_until_morning(harness: Harness) -> None:
     assert waiting.next_t.astimezone(UTC) == datetime(2026, 11, 28, 0, 0, tzinfo=UTC)
 
 
+async def test_a_monthly_send_held_past_the_28th_still_runs_in_february(
+    harness: Harness,
+) -> None:
+    """28th at 21:30 is held until 07:00 the next day, which February may not have: the job
+    runs on the 28th and waits out the quiet hours itself."""
+    await setup(harness)
+    late = Slot(SendKind.MONTHLY_DIGEST, time(21, 30), day=28)
+    at, weekday, day = jobs(harness).fire_time(late)
+    assert (at.hour, at.minute, weekday, day) == (21, 30, None, 28)
+    early = Slot(SendKind.MONTHLY_DIGEST, time(22, 0), day=5)
+    at, weekday, day = jobs(harness).fire_time(early)
+    assert (at.hour, at.minute, weekday, day) == (7, 0, None, 6)
+    harness.clock.now = datetime(2027, 2, 28, 14, 30, tzinfo=UTC)  # 21:30 in Hà Nội
+    await jobs(harness).run(late, harness.clock(), harness.clock())
+    queue = harness.app.job_queue
+    assert queue is not None
+    (waiting,) = [job for job in queue.jobs() if job.name and job.name.startswith("wait:")]
+    assert waiting.next_t is not None
+    assert waiting.next_t.astimezone(UTC) == datetime(2027, 3, 1, 0, 0, tzinfo=UTC)
+
+
 async def test_jobs_follow_the_schedules_without_a_restart(harness: Harness) -> None:
     await setup(harness)
     made = await jobs(harness).rebuild()
