@@ -51,6 +51,14 @@ def format_datetime(value: datetime, tz: tzinfo) -> str:
     return value.astimezone(tz).strftime("%H:%M %d/%m/%Y")
 
 
+SHOWN_CODE = 50  # of a unit code or search text typed by someone and shown back
+
+
+def shorten(text: str, limit: int) -> str:
+    """At most `limit` characters, ending in "…" when cut: a name or a typed text shown back."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 def escape_html(text: str | None) -> str:
     """User text on its way into an HTML message."""
     return html.escape(text or "", quote=False)

@@ -24,6 +24,7 @@ from bot.formatting import (
     format_datetime,
     format_money,
     format_number,
+    shorten,
     visible_length,
 )
 from bot.i18n import N_, Translator
@@ -336,10 +337,6 @@ class HistoryEntry:
     after: dict[str, Any] | None
 
 
-def _shorten(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
 def figure_text(t: Translator, kind: RecordKind, figure: Decimal) -> str:
     if kind is RecordKind.ACTIVITY:
         return t._("{count} participants", count=format_number(figure))
@@ -355,7 +352,7 @@ def list_line(t: Translator, line: RecordLine) -> str:
             f"<b>{line.reference}</b> {title}",
             format_date(line.on_date),
             figure_text(t, line.kind, line.figure),
-            escape_html(_shorten(line.reporter_name, SHOWN_NAME)),
+            escape_html(shorten(line.reporter_name, SHOWN_NAME)),
         ]
     )
 
@@ -389,7 +386,7 @@ def value_text(t: Translator, name: str, value: Any) -> str:
         return str(len(value)) if isinstance(value, list) else "—"
     if name in _CHOICE_LABELS:
         return escape_html(label_of(t, _CHOICE_LABELS[name], str(value)))
-    return escape_html(_shorten(str(value), SHOWN_TEXT))
+    return escape_html(shorten(str(value), SHOWN_TEXT))
 
 
 def field_label(t: Translator, name: str) -> str:
@@ -419,7 +416,7 @@ def describe(t: Translator, entry: HistoryEntry) -> str:
 
 
 def history_line(t: Translator, entry: HistoryEntry, tz: tzinfo) -> str:
-    who = escape_html(_shorten(entry.actor, SHOWN_NAME)) if entry.actor else "—"
+    who = escape_html(shorten(entry.actor, SHOWN_NAME)) if entry.actor else "—"
     return f"• {format_datetime(entry.at, tz)} · {who}: {describe(t, entry)}"
 
 
@@ -453,7 +450,7 @@ def record_text(
     head.append(
         t._(
             "Logged by {name} ({unit}) at {when}",
-            name=escape_html(_shorten(reporter, SHOWN_NAME)),
+            name=escape_html(shorten(reporter, SHOWN_NAME)),
             unit=escape_html(unit),
             when=format_datetime(row.created_at, tz),
         )

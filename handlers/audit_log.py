@@ -15,7 +15,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from bot.formatting import escape_html
+from bot.formatting import escape_html, shorten
 from bot.i18n import N_, Translator
 from bot.records import label_of
 from handlers.common import DanvanContext, guarded, reply
@@ -44,6 +44,8 @@ ACTIONS: dict[str, str] = {
     "import_update": N_("imported (changed)"),
     "rename": N_("renamed"),
     "move": N_("moved"),
+    "merge": N_("merged into another unit"),
+    "merge_from": N_("took in a merged unit"),
     "deactivate": N_("deactivated"),
     "reactivate": N_("reactivated"),
     "revoke": N_("revoked"),
@@ -68,10 +70,6 @@ ENTITIES: dict[str, str] = {
 RECORD_KINDS = {entity: kind for kind, entity in records.ENTITY.items()}
 
 
-def _shorten(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
 def reference(line: LogLine) -> str:
     """#L-12 for a record, the code for a unit, #7 for anything else with an id."""
     if line.entity_id is None:
@@ -86,7 +84,7 @@ def reference(line: LogLine) -> str:
 def line_text(t: Translator, line: LogLine, tz: tzinfo) -> str:
     """ "25/11/2026 12:00 · Nguyễn Thị Lan · created · land donation #L-12" """
     when = line.at.astimezone(tz).strftime("%d/%m/%Y %H:%M")
-    who = escape_html(_shorten(line.actor, SHOWN_NAME)) if line.actor else "—"
+    who = escape_html(shorten(line.actor, SHOWN_NAME)) if line.actor else "—"
     action = escape_html(label_of(t, ACTIONS, line.action))
     target = " ".join(
         filter(None, [escape_html(label_of(t, ENTITIES, line.entity)), reference(line)])

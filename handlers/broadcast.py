@@ -49,7 +49,7 @@ from bot.jobs import scheduler
 from bot.outbox import OutMessage, Send, SendKind
 from bot.textnorm import nfc
 from handlers import flows
-from handlers.common import DanvanContext, guarded, reply
+from handlers.common import DanvanContext, guarded, listed_units, reply
 from handlers.export import RepliesTo
 from storage import export as store
 from storage import scope
@@ -274,20 +274,18 @@ async def _take_text(update: Update, context: DanvanContext, raw: str) -> None:
     if len(choices) == 1:
         await _preview(update, context, own, token, text)
         return
+    shown, left_out = listed_units(t, choices)
     markup = InlineKeyboardMarkup(
         [
             [InlineKeyboardButton(unit.name, callback_data=f"bc:u:{token}:{pk(unit)}")]
-            for unit in choices
+            for unit in shown
         ]
     )
-    await reply(
-        update,
-        t._(
-            "Who should receive it? The coordinators and officials of the unit you choose, and "
-            "of every unit below it."
-        ),
-        reply_markup=markup,
+    question = t._(
+        "Who should receive it? The coordinators and officials of the unit you choose, and "
+        "of every unit below it."
     )
+    await reply(update, "\n".join([question, *left_out]), reply_markup=markup)
 
 
 @guarded(Role.OFFICIAL)

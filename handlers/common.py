@@ -19,7 +19,7 @@ from bot.settings import Settings
 from storage import members
 from storage.audit import record
 from storage.engine import Database, begin_reading
-from storage.models import Member, Role
+from storage.models import Member, Role, Unit
 
 log = logging.getLogger(__name__)
 
@@ -200,3 +200,19 @@ class RepliesToBotPrompt(filters.MessageFilter):
             and question.from_user.is_bot
             and self.asked(question.text or "")
         )
+
+
+UNIT_BUTTONS = 60  # units offered as buttons at once; Telegram allows 100 buttons a message
+
+
+def listed_units(t: Translator, units: list[Unit]) -> tuple[list[Unit], list[str]]:
+    """The units that get a button, and the line to add when some were left out (a province
+    has a hundred communes)."""
+    if len(units) <= UNIT_BUTTONS:
+        return units, []
+    left_out = t._(
+        "Only the first {shown} of {count} units have a button.",
+        shown=UNIT_BUTTONS,
+        count=len(units),
+    )
+    return units[:UNIT_BUTTONS], [left_out]

@@ -10,7 +10,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.digest import Period, digest_messages, digest_sends
-from bot.formatting import escape_html
+from bot.formatting import SHOWN_CODE, escape_html, shorten
 from bot.jobs import scheduler
 from bot.outbox import SendKind
 from bot.schedule import period_key
@@ -64,7 +64,13 @@ async def send_command(update: Update, context: DanvanContext) -> None:
     codes = [arg for arg in args if arg != "--force"]
     unit = await units.by_code(context.session, codes[0]) if codes else None
     if codes and unit is None:
-        await reply(update, t._("There is no unit with code {code}.", code=escape_html(codes[0])))
+        await reply(
+            update,
+            t._(
+                "There is no unit with code {code}.",
+                code=escape_html(shorten(codes[0], SHOWN_CODE)),
+            ),
+        )
         return
     unit = unit or await units.by_id(context.session, context.member.unit_id)
     assert unit is not None

@@ -51,12 +51,13 @@ from bot.export import (
     period_range,
     write_export,
 )
-from bot.formatting import escape_html, format_date, format_number
+from bot.formatting import SHOWN_CODE, escape_html, format_date, format_number, shorten
 from bot.i18n import LANGUAGES, N_, Translator
 from bot.jobs import scheduler
 from bot.outbox import Attachment, OutMessage
 from handlers import flows
-from handlers.common import DanvanContext, RepliesToBotPrompt, guarded, reply
+from handlers.common import DanvanContext, RepliesToBotPrompt, guarded, listed_units, reply
+from handlers.stats import command_name
 from storage import export as store
 from storage import scope
 from storage.audit import record
@@ -156,11 +157,14 @@ async def export_command(update: Update, context: DanvanContext) -> None:
     assert member is not None
     args = context.args or []
     if args:
-        root = await scope.unit_in_scope(context.session, member, args[0].strip().upper())
+        root = await scope.unit_in_scope(context.session, member, args[0])
         if root is None:
             await reply(
                 update,
-                t._("There is no unit with code {code} in your area.", code=escape_html(args[0])),
+                t._(
+                    "There is no unit with code {code} in your area.",
+                    code=escape_html(shorten(args[0], SHOWN_CODE)),
+                ),
             )
             return
     else:
@@ -252,15 +256,21 @@ async def _show_units(
         await _show_formats(update, context, root, start, end, query)
         return
     span = _span(start, end)
+    shown, left_out = listed_units(t, choices)
     markup = InlineKeyboardMarkup(
         [
             [InlineKeyboardButton(unit.name, callback_data=f"xp:u:{pk(unit)}:{span}")]
-            for unit in choices
+            for unit in shown
         ]
     )
-    text = t._(
+    question = t._(
         "📤 Export {start} – {end}: which unit?", start=format_date(start), end=format_date(end)
     )
+    typed = t._(
+        "Or send a unit's code after the command, e.g. {example}.",
+        example=f"{command_name(t, 'xuat', 'export')} {escape_html(choices[1].code)}",
+    )
+    text = "\n".join([question, *left_out, typed] if left_out else [question])
     if query is not None:
         await _edit(query, text, markup)
     else:

@@ -23,12 +23,13 @@ from typing import Any
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from bot.formatting import escape_html, format_date
+from bot.formatting import escape_html, format_date, shorten
 from bot.i18n import Translator
 from bot.qr import qr_png
 from handlers import flows
 from handlers.common import DanvanContext, guarded, reply
 from handlers.members_admin import (
+    SHOWN_NAME,
     answer_problem,
     edit,
     ints,
@@ -36,7 +37,6 @@ from handlers.members_admin import (
     own_unit,
     parse,
     picker_help,
-    shorten,
     unit_picker,
 )
 from handlers.onboarding import role_label
@@ -307,7 +307,7 @@ async def _list_view(context: DanvanContext, page: int) -> tuple[str, InlineKeyb
                 "<code>{code}</code> · {role} · {unit} · {left} · until {date}",
                 code=invite.code,
                 role=role_label(t, invite.role),
-                unit=escape_html(shorten(invite.unit_name)),
+                unit=escape_html(shorten(invite.unit_name, SHOWN_NAME)),
                 left=t.ngettext("{count} use left", "{count} uses left", invite.uses_left),
                 date=format_date(invite.expires_at.astimezone(context.settings.tz).date()),
             )

@@ -27,7 +27,7 @@ from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, 
 from telegram.error import BadRequest
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from bot.formatting import escape_html, format_date
+from bot.formatting import SHOWN_CODE, escape_html, format_date, shorten
 from bot.i18n import Translator
 from handlers import flows
 from handlers.common import DanvanContext, guarded, reply
@@ -44,10 +44,6 @@ Button = InlineKeyboardButton
 
 
 # --- shared with invites_admin ---------------------------------------------------------------
-
-
-def shorten(text: str, limit: int = SHOWN_NAME) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def refusal_text(t: Translator, outcome: Outcome) -> str:
@@ -67,7 +63,8 @@ async def answer_problem(query: CallbackQuery, t: Translator, outcome: Outcome) 
 
 def no_unit_text(t: Translator, code: str) -> str:
     return t._(
-        "There is no unit with the code {code} in your area.", code=escape_html(shorten(code, 50))
+        "There is no unit with the code {code} in your area.",
+        code=escape_html(shorten(code, SHOWN_CODE)),
     )
 
 
@@ -99,9 +96,9 @@ async def unit_picker(
     member = context.member
     assert member is not None
     choices = await members.unit_choices(context.session, current, page)
-    rows = [[Button(f"📍 {shorten(current.name)}", callback_data=choose(pk(current)))]]
+    rows = [[Button(f"📍 {shorten(current.name, SHOWN_NAME)}", callback_data=choose(pk(current)))]]
     for choice in choices.units:
-        row = [Button(shorten(choice.name), callback_data=choose(choice.id))]
+        row = [Button(shorten(choice.name, SHOWN_NAME), callback_data=choose(choice.id))]
         if choice.has_children:
             row.append(Button("📂", callback_data=browse(choice.id, 0)))
         rows.append(row)
@@ -115,7 +112,13 @@ async def unit_picker(
     if current.parent_id is not None:
         parent = await scope.unit_id_in_scope(context.session, member, current.parent_id)
         if parent is not None:
-            rows.append([Button(f"⬆ {shorten(parent.name)}", callback_data=browse(pk(parent), 0))])
+            rows.append(
+                [
+                    Button(
+                        f"⬆ {shorten(parent.name, SHOWN_NAME)}", callback_data=browse(pk(parent), 0)
+                    )
+                ]
+            )
     return InlineKeyboardMarkup(rows + (extra or []))
 
 
@@ -148,9 +151,9 @@ def _line_text(t: Translator, number: int, line: MemberLine) -> str:
     text = t._(
         "{number}. <b>{name}</b> · {role} · {unit}\n    ☎ {phone} · last report: {last}",
         number=number,
-        name=escape_html(shorten(line.full_name)),
+        name=escape_html(shorten(line.full_name, SHOWN_NAME)),
         role=role_label(t, line.role),
-        unit=escape_html(shorten(line.unit_name)),
+        unit=escape_html(shorten(line.unit_name, SHOWN_NAME)),
         phone=escape_html(line.phone) if line.phone else "—",
         last=format_date(line.last_report) if line.last_report else t._("none yet"),
     )
@@ -170,7 +173,7 @@ async def _list_view(context: DanvanContext, unit: Unit, page: int) -> tuple[str
             "<b>{unit}</b>: {count} member",
             "<b>{unit}</b>: {count} members",
             listed.total,
-            unit=escape_html(shorten(unit.name)),
+            unit=escape_html(shorten(unit.name, SHOWN_NAME)),
         )
     ]
     if listed.pages > 1:

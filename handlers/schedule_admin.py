@@ -36,13 +36,13 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
-from bot.formatting import escape_html
+from bot.formatting import SHOWN_CODE, escape_html, shorten
 from bot.i18n import N_, Translator
 from bot.jobs import scheduler
 from bot.schedule import QuietHours
 from bot.textnorm import fold
 from handlers import flows
-from handlers.common import DanvanContext, guarded, reply
+from handlers.common import DanvanContext, guarded, listed_units, reply
 from handlers.stats import (
     child_units,
     command_name,
@@ -199,7 +199,10 @@ async def schedule_command(update: Update, context: DanvanContext) -> None:
         if unit is None:
             await reply(
                 update,
-                t._("There is no unit with code {code}.", code=escape_html(context.args[0])),
+                t._(
+                    "There is no unit with code {code}.",
+                    code=escape_html(shorten(context.args[0], SHOWN_CODE)),
+                ),
             )
             return
         text, markup = await _card(context, unit)
@@ -211,16 +214,18 @@ async def schedule_command(update: Update, context: DanvanContext) -> None:
         text, markup = await _card(context, own)
         await reply(update, text, reply_markup=markup)
         return
+    shown, left_out = listed_units(t, children)
     text = "\n".join(
         [
             t._("Reminder and digest times of which unit?"),
+            *left_out,
             t._(
                 "Or send a unit's code after the command, e.g. {example}.",
                 example=f"{command_name(t, 'lich', 'schedule')} {escape_html(children[0].code)}",
             ),
         ]
     )
-    markup = unit_keyboard(own, children, lambda unit: f"{PREFIX}:c:{pk(unit)}")
+    markup = unit_keyboard(own, shown, lambda unit: f"{PREFIX}:c:{pk(unit)}")
     await reply(update, text, reply_markup=markup)
 
 

@@ -18,11 +18,11 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.digest import Period, digest_messages
-from bot.formatting import escape_html
+from bot.formatting import SHOWN_CODE, escape_html, shorten
 from bot.i18n import N_, Translator
 from bot.jobs import scheduler
 from handlers import flows
-from handlers.common import DanvanContext, guarded, reply
+from handlers.common import DanvanContext, guarded, listed_units, reply
 from storage import scope
 from storage.models import Member, Role, Unit, pk
 
@@ -59,12 +59,8 @@ async def own_unit(session: AsyncSession, member: Member) -> Unit:
 
 
 async def typed_unit(session: AsyncSession, member: Member, code: str) -> Unit | None:
-    """The unit with this code (as typed, or in capitals) if it is in the member's scope."""
-    code = code.strip()
-    found = await scope.unit_in_scope(session, member, code)
-    if found is None and code != code.upper():
-        found = await scope.unit_in_scope(session, member, code.upper())
-    return found
+    """The unit with this code (in any case) if it is in the member's scope."""
+    return await scope.unit_in_scope(session, member, code)
 
 
 def unit_keyboard(
@@ -113,7 +109,10 @@ async def stats_command(update: Update, context: DanvanContext) -> None:
         if unit is None:
             await reply(
                 update,
-                t._("There is no unit with code {code}.", code=escape_html(context.args[0])),
+                t._(
+                    "There is no unit with code {code}.",
+                    code=escape_html(shorten(context.args[0], SHOWN_CODE)),
+                ),
             )
             return
         text, markup = _period_question(t, unit)
@@ -125,16 +124,18 @@ async def stats_command(update: Update, context: DanvanContext) -> None:
         text, markup = _period_question(t, own)
         await reply(update, text, reply_markup=markup)
         return
+    shown, left_out = listed_units(t, children)
     text = "\n".join(
         [
             t._("Figures for which unit?"),
+            *left_out,
             t._(
                 "Or send a unit's code after the command, e.g. {example}.",
                 example=f"{command_name(t, 'thongke', 'stats')} {escape_html(children[0].code)}",
             ),
         ]
     )
-    markup = unit_keyboard(own, children, lambda unit: f"{PREFIX}:u:{pk(unit)}")
+    markup = unit_keyboard(own, shown, lambda unit: f"{PREFIX}:u:{pk(unit)}")
     await reply(update, text, reply_markup=markup)
 
 

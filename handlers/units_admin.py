@@ -32,7 +32,15 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, Mess
 
 from bot import access
 from bot.cli_units import describe_problem
-from bot.formatting import MESSAGE_LIMIT, escape_html, format_date, split_lines, utf16_length
+from bot.formatting import (
+    MESSAGE_LIMIT,
+    SHOWN_CODE,
+    escape_html,
+    format_date,
+    shorten,
+    split_lines,
+    utf16_length,
+)
 from bot.i18n import Translator
 from bot.jobs import SLOT_JOB_PREFIX, scheduler
 from bot.unit_csv import RowError, UnitRow, describe_row_error, parse_unit_csv
@@ -232,7 +240,10 @@ async def _show_found(update: Update, context: DanvanContext, wanted: str) -> No
     if not found:
         await reply(
             update,
-            t._("No unit in your area matches “{text}”.", text=escape_html(wanted.strip())),
+            t._(
+                "No unit in your area matches “{text}”.",
+                text=escape_html(shorten(wanted.strip(), SHOWN_CODE)),
+            ),
         )
         return
     buttons = [
@@ -241,7 +252,10 @@ async def _show_found(update: Update, context: DanvanContext, wanted: str) -> No
     ]
     await reply(
         update,
-        t._("Several units match “{text}”; choose one:", text=escape_html(wanted.strip())),
+        t._(
+            "Several units match “{text}”; choose one:",
+            text=escape_html(shorten(wanted.strip(), SHOWN_CODE)),
+        ),
         reply_markup=InlineKeyboardMarkup(buttons),
     )
 
@@ -792,7 +806,10 @@ async def _on_target_text(
     targets = {pk(target) for target in await _targets(context, action, unit)}
     fitting = [other for other in found if pk(other) in targets]
     if not fitting:
-        warning = t._("No unit that fits matches “{text}”.", text=escape_html(text.strip()))
+        warning = t._(
+            "No unit that fits matches “{text}”.",
+            text=escape_html(shorten(text.strip(), SHOWN_CODE)),
+        )
         await _ask(update, context, action, question, warning, unit=pk(unit))
         return
     _data(context).pop(INPUT, None)
@@ -806,7 +823,10 @@ async def _on_target_text(
     ]
     await reply(
         update,
-        t._("Several units match “{text}”; choose one:", text=escape_html(text.strip())),
+        t._(
+            "Several units match “{text}”; choose one:",
+            text=escape_html(shorten(text.strip(), SHOWN_CODE)),
+        ),
         reply_markup=InlineKeyboardMarkup(buttons),
     )
 

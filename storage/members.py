@@ -208,20 +208,15 @@ async def unit_by_code(
     action: str,
     active_only: bool = True,
 ) -> UnitLookup:
-    """The unit with this code (as typed, or in capitals) if the actor may act on it; an
-    out-of-scope attempt is audited."""
-    text = code.strip()
-    for candidate in dict.fromkeys((text, text.upper())):
-        unit = await units.by_code(session, candidate)
-        if unit is None:
-            continue
-        if active_only and not unit.active:
-            return UnitLookup(None)
-        if await scope.unit_id_in_scope(session, actor, pk(unit)) is None:
-            await record_refusal(session, actor, "unit", unit.id, Outcome.OUT_OF_SCOPE, action, now)
-            return UnitLookup(None, out_of_scope=True)
-        return UnitLookup(unit)
-    return UnitLookup(None)
+    """The unit with this code (in any case) if the actor may act on it; an out-of-scope
+    attempt is audited."""
+    unit = await units.by_code(session, code)
+    if unit is None or (active_only and not unit.active):
+        return UnitLookup(None)
+    if await scope.unit_id_in_scope(session, actor, pk(unit)) is None:
+        await record_refusal(session, actor, "unit", unit.id, Outcome.OUT_OF_SCOPE, action, now)
+        return UnitLookup(None, out_of_scope=True)
+    return UnitLookup(unit)
 
 
 async def unit_for(

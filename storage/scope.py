@@ -10,6 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
 from bot.access import in_scope, scope_path
+from storage import units
 from storage.models import Member, Unit
 
 
@@ -28,7 +29,7 @@ def units_in(scope: str | None) -> SelectOfScalar[Any]:
 
 async def unit_in_scope(session: AsyncSession, member: Member, code: str) -> Unit | None:
     """The unit with this code if the member may act on it, else None (as if unknown)."""
-    unit = (await session.exec(select(Unit).where(Unit.code == code))).first()
+    unit = await units.by_code(session, code)
     if unit is None or not in_scope(await member_scope(session, member), unit.path):
         return None
     return unit

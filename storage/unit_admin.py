@@ -34,6 +34,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.textnorm import find_choices, nfc
 from bot.unit_csv import MAX_CODE, MAX_LEVEL, MAX_NAME
+from storage import units as unit_lookup
 from storage.audit import record
 from storage.models import (
     Activity,
@@ -144,7 +145,7 @@ def find(text: str, candidates: list[Unit]) -> list[Unit]:
 
 async def by_code(session: AsyncSession, code: str, scope: str | None) -> Unit:
     """The unit with this code in scope; UNKNOWN_UNIT otherwise (also when out of scope)."""
-    unit = (await session.exec(select(Unit).where(Unit.code == code.strip()))).first()
+    unit = await unit_lookup.by_code(session, code)
     if unit is None or (scope is not None and not unit.path.startswith(scope)):
         raise UnitAdminError(Problem.UNKNOWN_UNIT, code=code.strip())
     return unit

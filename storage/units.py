@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
@@ -36,7 +36,14 @@ class ImportPlan:
 
 
 async def by_code(session: AsyncSession, code: str) -> Unit | None:
-    return (await session.exec(select(Unit).where(Unit.code == code))).first()
+    """The unit with this code, whatever the case typed ("cn1" finds CN1, "CN2A" finds cn2a):
+    codes are unique regardless of case."""
+    code = code.strip()
+    exact = (await session.exec(select(Unit).where(Unit.code == code))).first()
+    if exact is not None:
+        return exact
+    query = select(Unit).where(func.lower(col(Unit.code)) == code.lower())
+    return (await session.exec(query)).first()
 
 
 async def by_id(session: AsyncSession, unit_id: int) -> Unit | None:

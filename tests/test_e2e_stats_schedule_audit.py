@@ -234,12 +234,47 @@ async def test_stats_for_a_unit_and_a_period(harness: Harness) -> None:
     assert "Cung Nhượng 2" in question.body and len(labels(question)) == 5
     (unknown,) = await official.say("/thongke KX1")
     assert unknown.body == VI._("There is no unit with code {code}.", code="KX1")
+    (unknown,) = await official.say("/thongke " + "X" * 4080)  # shown back cut short
+    assert unknown.body == VI._("There is no unit with code {code}.", code="X" * 49 + "…")
     # A forged button for that unit shows nothing.
     kx1 = await unit_id(harness, "KX1")
     assert await press(official, question, f"st:p:{kx1}:tw") == []
     assert official.user.answers[-1].text == stale_text(VI)
     assert await press(official, question, f"st:u:{kx1}") == []
     assert official.user.answers[-1].text == stale_text(VI)
+
+
+async def test_a_province_s_hundred_communes_are_offered_sixty_at_a_time(
+    harness: Harness,
+) -> None:
+    """Telegram refuses a message with over 100 buttons (the fake too): the pickers show the
+    first sixty units, say so, and a code typed after the command reaches the others."""
+    lines = ["code,name,level,parent_code"]
+    lines += [f"XA{n:03d},xã {n},xã,BN" for n in range(1, 101)]
+    rows, errors = parse_unit_csv("\n".join(lines).encode())
+    assert not errors
+    async with harness.db.session() as session:
+        await units.apply_import(session, await units.plan_import(session, rows), actor_label="t")
+    await harness.add_member(9411, "BN", Role.OFFICIAL)
+    official = harness.person(9411)
+
+    def left_out(count: int) -> str:
+        return VI._("Only the first {shown} of {count} units have a button.", shown=60, count=count)
+
+    (picker,) = await official.say("/thongke")
+    assert len(labels(picker)) == 61 and left_out(101) in picker.body  # the province, sixty
+    (question,) = await official.say("/thongke xa100")
+    assert "xã 100" in question.body
+    (picker,) = await official.say("/lich")
+    assert len(labels(picker)) == 61 and left_out(101) in picker.body
+    (question,) = await official.say("/xuat")
+    await official.tap(VI._("This month"))
+    units_step = official.user.message(question.message_id)
+    assert len(labels(units_step)) == 60 and left_out(102) in units_step.body
+    (picker,) = await official.say("/thongbao Họp toàn tỉnh lúc 8 giờ")
+    assert labels(picker)[0] == "Bắc Ninh" and len(labels(picker)) == 60  # the whole province
+    assert left_out(102) in picker.body
+    assert not [e for e in harness.fake.errors if e.method != "getUpdates"]
 
 
 async def test_stats_of_an_official_of_a_group_go_straight_to_the_period(

@@ -90,6 +90,21 @@ async def test_import_builds_the_tree_with_paths(db: Database) -> None:
         assert audits == 4
 
 
+async def test_a_unit_is_found_by_its_code_in_any_case(db: Database) -> None:
+    await import_csv(db, PROVINCE_CSV)
+    async with db.session() as session:
+        group = await units.by_code(session, "CN1")
+        assert group is not None
+        group.code = "cn1a"  # stored as an admin typed it
+    async with db.session() as session:
+        for typed in ("cn1a", "CN1A", " Cn1A "):
+            found = await units.by_code(session, typed)
+            assert found is not None and found.code == "cn1a", typed
+        thoxuong = await units.by_code(session, "thoxuong")
+        assert thoxuong is not None and thoxuong.code == "THOXUONG"
+        assert await units.by_code(session, "CN1") is None
+
+
 async def test_reimport_is_idempotent(db: Database) -> None:
     await import_csv(db, PROVINCE_CSV)
     again = await import_csv(db, PROVINCE_CSV)

@@ -17,6 +17,7 @@ from bot.cli_units import describe_problem, register
 from bot.i18n import Translator
 from bot.settings import load_settings
 from bot.unit_csv import parse_unit_csv
+from handlers.audit_log import ACTIONS
 from storage import invites, records, schedules, unit_admin, units
 from storage.engine import Database
 from storage.models import (
@@ -367,6 +368,9 @@ async def test_merge_moves_everything_and_loses_nothing(tree_db: Database) -> No
             )
         ).all()
         assert sorted(e.entity_id for e in member_events if e.entity_id) == ids["members"]
+        # /nhatky has words for every action a merge records.
+        actions = set((await session.exec(select(AuditEvent.action))).all())
+        assert {"merge", "merge_from"} <= actions <= set(ACTIONS)
 
 
 async def test_merge_keeps_one_nil_report_a_week_and_none_beside_a_record(

@@ -47,6 +47,7 @@ def _words(text: str) -> frozenset[str]:
 MAX_TEXT_LENGTH = 4096
 MAX_CAPTION_LENGTH = 1024
 MAX_CALLBACK_DATA_BYTES = 64
+MAX_INLINE_BUTTONS = 100  # per message (REPLY_MARKUP_TOO_LONG beyond)
 
 # Form values are JSON-encoded by PTB except plain strings, which it sends as they are. Decoding
 # these as JSON would turn a text of "123" into an int.
@@ -1206,6 +1207,8 @@ def _reply_markup(params: JSON) -> JSON | None:
     if not isinstance(markup, dict):
         raise ApiError(400, "Bad Request: can't parse reply keyboard markup JSON object")
     if "inline_keyboard" in markup:
+        if sum(len(row) for row in markup["inline_keyboard"]) > MAX_INLINE_BUTTONS:
+            raise ApiError(400, "Bad Request: reply markup is too long")
         for row in markup["inline_keyboard"]:
             for button in row:
                 if not any(action in button for action in _INLINE_BUTTON_ACTIONS):
