@@ -543,8 +543,8 @@ async def _move(query: CallbackQuery, context: DanvanContext, *, apply: bool) ->
             await query.answer(
                 t._(
                     "{name} is already in {unit}.",
-                    name=found.member.full_name,
-                    unit=found.unit.name,
+                    name=shorten(found.member.full_name, SHOWN_NAME),
+                    unit=shorten(found.unit.name, SHOWN_NAME),
                 ),
                 show_alert=True,
             )

@@ -625,3 +625,20 @@ async def load_invite(harness: Harness, code: str) -> Invite:
     async with harness.db.session() as session:
         found = (await session.exec(select(Invite).where(Invite.code == code))).one()
         return found
+
+
+async def test_an_alert_about_a_long_name_stays_within_telegram_s_limit(harness: Harness) -> None:
+    await harness.add_member(8001, "THOXUONG", Role.OFFICIAL, language="en")
+    await harness.add_member(8201, "CN1", full_name="Trần Văn " + "Bình" * 40)
+    person = harness.person(8001)
+    (listing,) = await person.say("/thanhvien CN1")
+    await person.tap(listing.button_texts[0], listing)
+    await person.tap("🏠 Move to another unit", listing)
+    await person.tap("Cung Nhượng 1", listing)
+    alert = last_alert(person)
+    assert (
+        alert is not None
+        and alert.startswith("Trần Văn Bình")
+        and alert.endswith("… is already in Cung Nhượng 1.")
+    )
+    assert len(alert) <= 200

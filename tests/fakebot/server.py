@@ -48,6 +48,7 @@ MAX_TEXT_LENGTH = 4096
 MAX_CAPTION_LENGTH = 1024
 MAX_CALLBACK_DATA_BYTES = 64
 MAX_INLINE_BUTTONS = 100  # per message (REPLY_MARKUP_TOO_LONG beyond)
+MAX_CALLBACK_ANSWER_LENGTH = 200  # the text of a button's notification or alert
 
 # Form values are JSON-encoded by PTB except plain strings, which it sends as they are. Decoding
 # these as JSON would turn a text of "123" into an int.
@@ -1012,6 +1013,8 @@ class FakeBotAPI:
         query = self._queries.get(query_id)
         if query is None or query.answered:
             raise ApiError(400, QUERY_TOO_OLD)
+        if len(_str(params, "text") or "") > MAX_CALLBACK_ANSWER_LENGTH:
+            raise ApiError(400, "Bad Request: MESSAGE_TOO_LONG")
         query.answered = True
         query.user.answers.append(
             CallbackAnswer(
