@@ -14,7 +14,14 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.audit import record
-from storage.members import ROLE_VALUES, Outcome, grantable_roles, record_refusal, unit_for
+from storage.members import (
+    ROLE_VALUES,
+    Outcome,
+    grantable_roles,
+    record_refusal,
+    unit_for,
+    withdraw_invite,
+)
 from storage.models import Invite, Member, Role, Unit, invite_open_at, pk
 from storage.scope import member_scope, unit_id_in_scope, units_in
 
@@ -245,15 +252,5 @@ async def revoke(
         )
         return Revoked(Outcome.ROLE, invite, unit)
     if apply:
-        invite.revoked_at = now
-        await record(
-            session,
-            "invite",
-            invite.id,
-            "revoke",
-            {"revoked_at": None},
-            {"revoked_at": now.isoformat()},
-            actor_id=actor.id,
-            at=now,
-        )
+        await withdraw_invite(session, invite, now, actor_id=actor.id)
     return Revoked(Outcome.OK, invite, unit)

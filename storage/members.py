@@ -532,14 +532,34 @@ async def _withdraw_invites_of(
         *invite_open_at(now),
     )
     for invite in (await session.exec(query)).all():
-        invite.revoked_at = now
-        await record(
-            session,
-            "invite",
-            invite.id,
-            "revoke",
-            {"revoked_at": None},
-            {"revoked_at": now.isoformat(), "reason": "maker_lost_the_right"},
-            actor_id=actor.id,
-            at=now,
+        await withdraw_invite(
+            session, invite, now, reason="maker_lost_the_right", actor_id=actor.id
         )
+
+
+async def withdraw_invite(
+    session: AsyncSession,
+    invite: Invite,
+    now: datetime,
+    *,
+    reason: str | None = None,
+    actor_id: int | None = None,
+    actor_label: str | None = None,
+) -> None:
+    """Withdraw the invite, with its audit event. Here rather than in storage.invites, which
+    builds on this module, because members and units withdraw invites too."""
+    invite.revoked_at = now
+    after: dict[str, Any] = {"revoked_at": now.isoformat()}
+    if reason is not None:
+        after["reason"] = reason
+    await record(
+        session,
+        "invite",
+        invite.id,
+        "revoke",
+        {"revoked_at": None},
+        after,
+        actor_id=actor_id,
+        actor_label=actor_label,
+        at=now,
+    )

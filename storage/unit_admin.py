@@ -36,6 +36,7 @@ from bot.textnorm import find_choices, nfc
 from bot.unit_csv import MAX_CODE, MAX_LEVEL, MAX_NAME
 from storage import units as unit_lookup
 from storage.audit import record
+from storage.members import withdraw_invite
 from storage.models import (
     Activity,
     AuditEvent,
@@ -537,9 +538,14 @@ async def deactivate(
     for invite_id in plan.invites:
         invite = await session.get(Invite, invite_id)
         assert invite is not None
-        invite.revoked_at = now
-        after = {"revoked_at": now.isoformat(), "reason": "unit_deactivated"}
-        await record(session, "invite", invite_id, "revoke", {"revoked_at": None}, after, **audit)
+        await withdraw_invite(
+            session,
+            invite,
+            now,
+            reason="unit_deactivated",
+            actor_id=actor_id,
+            actor_label=actor_label,
+        )
     unit.active, unit.updated_at = False, now
     after = {"active": False, "members": plan.members, "invites": plan.invites}
     await record(session, "unit", unit.id, "deactivate", {"active": True}, after, **audit)
