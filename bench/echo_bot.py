@@ -22,7 +22,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.update_processor import PerChatUpdateProcessor
+from bot.telegram.update_processor import PerChatUpdateProcessor
 
 EchoApplication = Application[Any, Any, Any, Any, Any, Any]
 

@@ -35,7 +35,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
-from bot.textnorm import fold
+from bot.domain.textnorm import fold
 from handlers.menu import CHAT_MENU_ROLES, MENU_STATE, menu_fingerprint
 from storage.migrate import head_revision, upgrade
 from storage.models import PledgeStage, Role

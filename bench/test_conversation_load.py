@@ -79,10 +79,10 @@ from telegram.ext import AIORateLimiter, Application
 
 from bench.echo_bot import BUTTON, build_echo_application
 from bench.results import report
-from bot.app import build_application, on_startup
-from bot.runner import leave_loaded_objects_to_refcounting
+from bot.domain.unit_csv import parse_unit_csv
 from bot.settings import Settings
-from bot.unit_csv import parse_unit_csv
+from bot.telegram.app import build_application, on_startup
+from bot.telegram.runner import leave_loaded_objects_to_refcounting
 from storage import units
 from storage.engine import Database
 from storage.migrate import upgrade

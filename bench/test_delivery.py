@@ -18,9 +18,9 @@ from telegram.ext import AIORateLimiter, ExtBot
 
 from bench.results import report
 from bench.seed import TZ, Dataset
-from bot.delivery import Delivery
-from bot.digest import Period, digest_sends
-from bot.outbox import Send, SendKind
+from bot.domain.outgoing import Send, SendKind
+from bot.services.digests import Period, digest_sends
+from bot.telegram.delivery import Delivery
 from storage.engine import Database
 from storage.migrate import upgrade
 from tests.fakebot import FakeBotAPI

@@ -31,9 +31,9 @@ from sqlalchemy import Date, bindparam, text
 from bench.conftest import REPEAT, median
 from bench.results import report
 from bench.seed import TZ, Dataset
-from bot.digest import Period, build_digests, digest_sends
-from bot.formatting import _format_number
-from bot.outbox import Attachment, Drawn, Send, SendKind
+from bot.domain.formatting import _format_number
+from bot.domain.outgoing import Attachment, Drawn, Send, SendKind
+from bot.services.digests import Period, build_digests, digest_sends
 from storage.engine import Database
 
 FLOOR_SQL = """

@@ -15,9 +15,9 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from bot.formatting import escape_html, shorten
-from bot.i18n import N_, Translator
-from bot.records import label_of
+from bot.domain.formatting import escape_html, shorten
+from bot.domain.forms import label_of
+from bot.domain.i18n import N_, Translator
 from handlers.common import DanvanContext, guarded, reply
 from storage import records
 from storage.audit import LogLine, LogPage, events_in_scope

@@ -42,13 +42,13 @@ from telegram import (
 from telegram.error import BadRequest
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from bot.delivery import Report
-from bot.formatting import escape_html, format_number, utf16_length
-from bot.i18n import N_, Translator, translator
-from bot.jobs import scheduler
-from bot.outbox import OutMessage, Send, SendKind
-from bot.textnorm import nfc
-from handlers import flows
+from bot.domain.formatting import escape_html, format_number, utf16_length
+from bot.domain.i18n import N_, Translator, translator
+from bot.domain.outgoing import OutMessage, Send, SendKind
+from bot.domain.textnorm import nfc
+from bot.telegram.delivery import Report
+from bot.telegram.jobs import scheduler
+from handlers import conversation as flows
 from handlers.common import DanvanContext, guarded, listed_units, reply
 from handlers.export import RepliesTo
 from storage import export as store

@@ -13,8 +13,8 @@ from telegram import Message, Update
 from telegram.error import NetworkError
 from telegram.ext import Application, CallbackContext, ConversationHandler, ExtBot, filters
 
-from bot import access
-from bot.i18n import Translator, pick_language, translator
+from bot.domain import access
+from bot.domain.i18n import Translator, pick_language, translator
 from bot.settings import Settings
 from storage import members
 from storage.audit import record

@@ -9,12 +9,12 @@ from typing import Any
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from bot.digest import Period, digest_messages, digest_sends
-from bot.formatting import SHOWN_CODE, escape_html, shorten
-from bot.jobs import scheduler
-from bot.outbox import SendKind
-from bot.schedule import period_key
-from handlers import flows
+from bot.domain.formatting import SHOWN_CODE, escape_html, shorten
+from bot.domain.outgoing import SendKind
+from bot.domain.schedule import period_key
+from bot.services.digests import Period, digest_messages, digest_sends
+from bot.telegram.jobs import scheduler
+from handlers import conversation as flows
 from handlers.common import DanvanContext, guarded, reply
 from storage import units
 from storage.models import Role, pk

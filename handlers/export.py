@@ -41,7 +41,10 @@ from telegram.ext import (
     filters,
 )
 
-from bot.export import (
+from bot.domain.formatting import SHOWN_CODE, escape_html, format_date, format_number, shorten
+from bot.domain.i18n import LANGUAGES, N_, Translator
+from bot.domain.outgoing import Attachment, OutMessage
+from bot.services.exports import (
     ExportFormat,
     PeriodChoice,
     RangeError,
@@ -51,11 +54,8 @@ from bot.export import (
     period_range,
     write_export,
 )
-from bot.formatting import SHOWN_CODE, escape_html, format_date, format_number, shorten
-from bot.i18n import LANGUAGES, N_, Translator
-from bot.jobs import scheduler
-from bot.outbox import Attachment, OutMessage
-from handlers import flows
+from bot.telegram.jobs import scheduler
+from handlers import conversation as flows
 from handlers.common import DanvanContext, RepliesToBotPrompt, guarded, listed_units, reply
 from handlers.stats import command_name
 from storage import export as store

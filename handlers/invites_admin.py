@@ -23,10 +23,10 @@ from typing import Any
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from bot.formatting import escape_html, format_date, shorten
-from bot.i18n import Translator
-from bot.qr import qr_png
-from handlers import flows
+from bot.domain.formatting import escape_html, format_date, shorten
+from bot.domain.i18n import Translator
+from bot.services.qr import qr_png
+from handlers import conversation as flows
 from handlers.common import DanvanContext, guarded, reply
 from handlers.members_admin import (
     SHOWN_NAME,

@@ -9,9 +9,9 @@ from telegram import (
     ReplyKeyboardMarkup,
 )
 
-from bot.flow import Prompt
-from bot.i18n import LANGUAGES, N_, Translator
-from bot.textnorm import match_choice
+from bot.domain.flow import Prompt
+from bot.domain.i18n import LANGUAGES, N_, Translator
+from bot.domain.textnorm import match_choice
 
 # The menu's actions, in the order of its buttons.
 MENU: dict[str, str] = {

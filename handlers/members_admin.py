@@ -27,9 +27,9 @@ from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, 
 from telegram.error import BadRequest
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from bot.formatting import SHOWN_CODE, escape_html, format_date, shorten
-from bot.i18n import Translator
-from handlers import flows
+from bot.domain.formatting import SHOWN_CODE, escape_html, format_date, shorten
+from bot.domain.i18n import Translator
+from handlers import conversation as flows
 from handlers.common import DanvanContext, guarded, reply
 from handlers.menu import refresh_commands
 from handlers.onboarding import role_label

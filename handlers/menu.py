@@ -22,12 +22,12 @@ from telegram import (
 from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from bot import access
-from bot.flow import Input, InputKind
-from bot.formatting import format_area, format_date, format_number
-from bot.i18n import LANGUAGES, N_
-from bot.i18n import translator as make_translator
-from handlers import flows
+from bot.domain import access
+from bot.domain.flow import Input, InputKind
+from bot.domain.formatting import format_area, format_date, format_number
+from bot.domain.i18n import LANGUAGES, N_
+from bot.domain.i18n import translator as make_translator
+from handlers import conversation as flows
 from handlers.common import DanvanContext, guarded, not_registered_text, refuse, reply
 from handlers.keyboards import main_menu, menu_action
 from storage import records, reports, state

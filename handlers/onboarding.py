@@ -7,11 +7,11 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseHandler, CommandHandler
 
-from bot.formatting import escape_html, format_datetime
-from bot.i18n import Translator
-from bot.records import JOIN
+from bot.domain.formatting import escape_html, format_datetime
+from bot.domain.forms import JOIN
+from bot.domain.i18n import Translator
 from handlers.common import DanvanContext, guarded, not_registered_text, reply
-from handlers.flows import begin, end, now
+from handlers.conversation import begin, end, now
 from handlers.keyboards import main_menu
 from handlers.menu import CHAT_MENU_ROLES, refresh_commands
 from storage import invites, units

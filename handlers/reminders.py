@@ -7,9 +7,9 @@ from typing import Any
 from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler
 
-from bot.jobs import scheduler
-from bot.reminders import REMIND_MENU, REMIND_NIL, REMIND_SNOOZE
-from handlers import flows
+from bot.domain.reminders import REMIND_MENU, REMIND_NIL, REMIND_SNOOZE
+from bot.telegram.jobs import scheduler
+from handlers import conversation as flows
 from handlers.common import DanvanContext, guarded, reply
 from handlers.keyboards import main_menu
 from handlers.menu import nil_report

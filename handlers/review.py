@@ -13,13 +13,13 @@ from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, 
 from telegram.error import BadRequest
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from bot import access, review
-from bot import flow as engine
-from bot.flow import Draft, Env, Flow, Outcome
-from bot.formatting import format_date
-from bot.i18n import Translator
-from bot.records import FLOWS, STAGES
-from handlers import flows
+from bot.domain import access, review
+from bot.domain import flow as engine
+from bot.domain.flow import Draft, Env, Flow, Outcome
+from bot.domain.formatting import format_date
+from bot.domain.forms import FLOWS, STAGES
+from bot.domain.i18n import Translator
+from handlers import conversation as flows
 from handlers.common import DanvanContext, guarded, reply
 from handlers.keyboards import main_menu
 from storage import records

@@ -36,12 +36,12 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
-from bot.formatting import SHOWN_CODE, escape_html, shorten
-from bot.i18n import N_, Translator
-from bot.jobs import scheduler
-from bot.schedule import QuietHours
-from bot.textnorm import fold
-from handlers import flows
+from bot.domain.formatting import SHOWN_CODE, escape_html, shorten
+from bot.domain.i18n import N_, Translator
+from bot.domain.schedule import QuietHours
+from bot.domain.textnorm import fold
+from bot.telegram.jobs import scheduler
+from handlers import conversation as flows
 from handlers.common import DanvanContext, guarded, listed_units, reply
 from handlers.stats import (
     child_units,

@@ -17,11 +17,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from bot.digest import Period, digest_messages
-from bot.formatting import SHOWN_CODE, escape_html, shorten
-from bot.i18n import N_, Translator
-from bot.jobs import scheduler
-from handlers import flows
+from bot.domain.formatting import SHOWN_CODE, escape_html, shorten
+from bot.domain.i18n import N_, Translator
+from bot.services.digests import Period, digest_messages
+from bot.telegram.jobs import scheduler
+from handlers import conversation as flows
 from handlers.common import DanvanContext, guarded, listed_units, reply
 from storage import scope
 from storage.models import Member, Role, Unit, pk

@@ -30,9 +30,9 @@ from telegram import (
 from telegram.error import BadRequest
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from bot import access
-from bot.cli_units import describe_problem
-from bot.formatting import (
+from bot.cli.units import describe_problem
+from bot.domain import access
+from bot.domain.formatting import (
     MESSAGE_LIMIT,
     SHOWN_CODE,
     escape_html,
@@ -41,10 +41,10 @@ from bot.formatting import (
     split_lines,
     utf16_length,
 )
-from bot.i18n import Translator
-from bot.jobs import SLOT_JOB_PREFIX, scheduler
-from bot.unit_csv import RowError, UnitRow, describe_row_error, parse_unit_csv
-from handlers import flows
+from bot.domain.i18n import Translator
+from bot.domain.unit_csv import RowError, UnitRow, describe_row_error, parse_unit_csv
+from bot.telegram.jobs import SLOT_JOB_PREFIX, scheduler
+from handlers import conversation as flows
 from handlers.common import DanvanContext, RepliesToBotPrompt, guarded, refuse, reply
 from storage import scope as scopes
 from storage import unit_admin, units

@@ -15,8 +15,8 @@ from sqlalchemy.orm import aliased, make_transient_to_detached
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.access import in_scope
-from bot.textnorm import nfc
+from bot.domain.access import in_scope
+from bot.domain.textnorm import nfc
 from storage import scope, units
 from storage.audit import record
 from storage.models import (

@@ -12,7 +12,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.textnorm import fold, nfc
+from bot.domain.textnorm import fold, nfc
 from storage.audit import record
 from storage.models import (
     Activity,

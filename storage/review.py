@@ -18,7 +18,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import Select
 
-from bot.review import (
+from bot.domain.review import (
     NOT_AUDITED,
     PAGE_SIZE,
     HistoryEntry,

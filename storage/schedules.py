@@ -7,7 +7,7 @@ from typing import Any
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.schedule import FIELDS, effective
+from bot.domain.schedule import FIELDS, effective
 from storage.audit import record
 from storage.models import Schedule, Unit, pk, utcnow
 

@@ -9,7 +9,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
-from bot.access import in_scope, scope_path
+from bot.domain.access import in_scope, scope_path
 from storage import units
 from storage.models import Member, Unit
 

@@ -32,8 +32,8 @@ from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.textnorm import find_choices, nfc
-from bot.unit_csv import MAX_CODE, MAX_LEVEL, MAX_NAME
+from bot.domain.textnorm import find_choices, nfc
+from bot.domain.unit_csv import MAX_CODE, MAX_LEVEL, MAX_NAME
 from storage import units as unit_lookup
 from storage.audit import record
 from storage.members import withdraw_invite

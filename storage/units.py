@@ -10,8 +10,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
-from bot.textnorm import fold
-from bot.unit_csv import RowError, RowProblem, UnitRow
+from bot.domain.textnorm import fold
+from bot.domain.unit_csv import RowError, RowProblem, UnitRow
 from storage.audit import record
 from storage.models import Unit, pk, utcnow
 

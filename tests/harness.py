@@ -10,8 +10,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.app import DanvanApplication, build_application, on_startup
 from bot.settings import Settings
+from bot.telegram.app import DanvanApplication, build_application, on_startup
 from storage import invites, units
 from storage.engine import Database
 from storage.models import Member, Role, pk
@@ -156,7 +156,7 @@ class Harness:
         return Person(self, self.fake.user(user_id, first_name=first_name, **kwargs))
 
     async def seed_units(self) -> None:
-        from bot.unit_csv import parse_unit_csv
+        from bot.domain.unit_csv import parse_unit_csv
 
         rows, errors = parse_unit_csv(UNITS_CSV)
         assert not errors

@@ -11,7 +11,7 @@ import pytest
 from telegram import Bot
 from telegram.error import BadRequest, NetworkError, TimedOut
 
-from bot.bot_api_http import AiohttpRequest
+from bot.telegram.bot_api_http import AiohttpRequest
 from tests.fakebot import FakeBotAPI
 
 TOKEN = "123456:HTTP-CLIENT-SECRET"

@@ -12,12 +12,12 @@ from decimal import Decimal
 import pytest
 from openpyxl import load_workbook
 
-from bot.charts import weekly_chart
-from bot.digest import Period, build_digest, render_digest
-from bot.i18n import Translator
-from bot.outbox import Attachment, Drawn, Shared
-from bot.unit_csv import parse_unit_csv
-from bot.xlsx import build_xlsx
+from bot.domain.i18n import Translator
+from bot.domain.outgoing import Attachment, Drawn, Shared
+from bot.domain.unit_csv import parse_unit_csv
+from bot.services.charts import weekly_chart
+from bot.services.digests import Period, build_digest, render_digest
+from bot.services.workbook import build_xlsx
 from storage import records, units
 from storage.digest import WeekPoint, period_records
 from storage.engine import Database

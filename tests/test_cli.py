@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
+from bot.cli.main import main
 
 UNITS = """code,name,level,parent_code,former_name
 BN,Bắc Ninh,tỉnh,,

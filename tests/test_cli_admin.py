@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
-from bot import cli, cli_admin
+from bot.cli import admin as cli_admin
+from bot.cli import common
+from bot.cli import main as cli
 
 UNITS = """code,name,level,parent_code,former_name
 BN,Bắc Ninh,tỉnh,,
@@ -198,4 +200,4 @@ def test_audit(run) -> None:
     assert len(lines) == 2 and all("  cli  " in line for line in lines)
     with pytest.raises(SystemExit) as exit_:
         run("audit", "--limit", "0")
-    assert exit_.value.code == cli.EXIT_USAGE
+    assert exit_.value.code == common.EXIT_USAGE

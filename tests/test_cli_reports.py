@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot.cli import main
+from bot.cli.main import main
 from storage import members, records, units
 from storage.engine import Database
 from storage.migrate import upgrade

@@ -17,10 +17,10 @@ from sqlmodel import select
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import AIORateLimiter, ExtBot
 
-from bot.app import build_application
-from bot.delivery import Delivery, Outcome, Report, SendLimiter
-from bot.outbox import Attachment, Button, Drawn, OutMessage, Send, SendKind
+from bot.domain.outgoing import Attachment, Button, Drawn, OutMessage, Send, SendKind
 from bot.settings import Settings
+from bot.telegram.app import build_application
+from bot.telegram.delivery import Delivery, Outcome, Report, SendLimiter
 from storage import ledger
 from storage.engine import Database
 from storage.migrate import upgrade

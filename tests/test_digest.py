@@ -16,7 +16,12 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from bot.digest import (
+from bot.domain.formatting import MESSAGE_LIMIT, utf16_length
+from bot.domain.i18n import Translator
+from bot.domain.outgoing import SendKind
+from bot.domain.schedule import week_start
+from bot.domain.unit_csv import parse_unit_csv
+from bot.services.digests import (
     LOCAL_TZ,
     Digest,
     DigestUnit,
@@ -28,11 +33,6 @@ from bot.digest import (
     mask_donor,
     render_digest,
 )
-from bot.formatting import MESSAGE_LIMIT, utf16_length
-from bot.i18n import Translator
-from bot.outbox import SendKind
-from bot.schedule import week_start
-from bot.unit_csv import parse_unit_csv
 from storage import digest as queries
 from storage import records, units
 from storage.digest import ChildRow, Figures, GroupRef, WeekPoint, series_ranges

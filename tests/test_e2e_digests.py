@@ -7,9 +7,9 @@ from datetime import UTC, datetime, time
 
 from openpyxl import load_workbook
 
-from bot.jobs import scheduler
-from bot.outbox import SendKind
-from bot.schedule import Slot
+from bot.domain.outgoing import SendKind
+from bot.domain.schedule import Slot
+from bot.telegram.jobs import scheduler
 from storage.models import Role
 from tests.harness import Harness, Person
 

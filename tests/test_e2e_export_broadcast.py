@@ -14,8 +14,8 @@ from datetime import date, datetime
 from openpyxl import load_workbook
 from sqlmodel import col, select
 
-from bot.i18n import Translator
-from bot.unit_csv import parse_unit_csv
+from bot.domain.i18n import Translator
+from bot.domain.unit_csv import parse_unit_csv
 from handlers.broadcast import (
     MAX_LENGTH,
     AnnouncementError,

@@ -17,10 +17,10 @@ import zxingcpp
 from PIL import Image
 from sqlmodel import col, func, select
 
-from bot.formatting import utf16_length
-from bot.i18n import Translator
-from bot.unit_csv import parse_unit_csv
-from handlers.flows import stale_text
+from bot.domain.formatting import utf16_length
+from bot.domain.i18n import Translator
+from bot.domain.unit_csv import parse_unit_csv
+from handlers.conversation import stale_text
 from storage import members, records, units
 from storage.models import Activity, AuditEvent, Invite, LandPledge, Member, Role, Workday, pk
 from tests.fakebot import FakeMessage

@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from bot.jobs import Scheduler, scheduler
-from bot.outbox import SendKind
-from bot.schedule import Slot
+from bot.domain.outgoing import SendKind
+from bot.domain.schedule import Slot
+from bot.telegram.jobs import Scheduler, scheduler
 from storage import schedules, units
 from storage.models import Role, SendLedger, pk
 from tests.harness import Harness, Person

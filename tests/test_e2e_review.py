@@ -13,8 +13,8 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from bot.i18n import Translator
-from handlers.flows import stale_text
+from bot.domain.i18n import Translator
+from handlers.conversation import stale_text
 from storage import records, units
 from storage import review as store
 from storage.models import AuditEvent, Member, Role, Workday, pk

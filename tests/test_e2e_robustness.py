@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlmodel import select
 
-from bot.app import CATCH_UP_JOB, SWEEP_JOB, on_startup
-from handlers.flows import expire_idle_drafts
+from bot.telegram.app import CATCH_UP_JOB, SWEEP_JOB, on_startup
+from handlers.conversation import expire_idle_drafts
 from storage.models import ConversationState, LandPledge
 from tests.harness import Harness, Person
 

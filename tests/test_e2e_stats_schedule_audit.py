@@ -12,10 +12,10 @@ from typing import Any
 
 from sqlmodel import select
 
-from bot.i18n import Translator
-from bot.jobs import SLOT_JOB_PREFIX, scheduler
-from bot.unit_csv import parse_unit_csv
-from handlers.flows import stale_text
+from bot.domain.i18n import Translator
+from bot.domain.unit_csv import parse_unit_csv
+from bot.telegram.jobs import SLOT_JOB_PREFIX, scheduler
+from handlers.conversation import stale_text
 from handlers.menu import MENU_STATE, refresh_commands, register_member_commands
 from handlers.schedule_admin import parse_time
 from storage import records, schedules, state, units

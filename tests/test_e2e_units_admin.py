@@ -12,10 +12,10 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from bot.formatting import utf16_length
-from bot.i18n import Translator
-from bot.unit_csv import parse_unit_csv
-from handlers.flows import stale_text
+from bot.domain.formatting import utf16_length
+from bot.domain.i18n import Translator
+from bot.domain.unit_csv import parse_unit_csv
+from handlers.conversation import stale_text
 from handlers.units_admin import PROMPT_MARK
 from storage import invites, records, schedules, unit_admin, units
 from storage.models import (

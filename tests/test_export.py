@@ -16,10 +16,12 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-import bot.export
-from bot.cli import CliError
-from bot.cli_export import register
-from bot.export import (
+import bot.services.exports
+from bot.cli.export import register
+from bot.cli.main import CliError
+from bot.domain.i18n import Translator
+from bot.domain.unit_csv import parse_unit_csv
+from bot.services.exports import (
     CSV_FILES,
     ExportFormat,
     PeriodChoice,
@@ -33,9 +35,7 @@ from bot.export import (
     period_range,
     write_export,
 )
-from bot.i18n import Translator
 from bot.settings import Settings
-from bot.unit_csv import parse_unit_csv
 from storage import records, units
 from storage.digest import ActivityRecord
 from storage.engine import Database
@@ -337,7 +337,7 @@ async def test_a_failing_export_closes_its_file(
         yield ActivityRecord(1, TODAY, 1, "Thôn 1", "hop_dan", 3, None, "Lan")
         raise OSError("disk gone")
 
-    monkeypatch.setattr(bot.export, "period_records", broken)
+    monkeypatch.setattr(bot.services.exports, "period_records", broken)
     buffer = io.BytesIO()
     async with db.session() as session:
         unit = await units.by_code(session, "X")
@@ -437,7 +437,7 @@ def test_the_cli_refuses_bad_requests(export_cli, tmp_path: Path) -> None:
 def test_the_workbook_is_plain_spreadsheetml_that_readers_accept(tmp_path: Path) -> None:
     import xml.etree.ElementTree as ET
 
-    from bot.xlsx import XlsxWriter
+    from bot.services.workbook import XlsxWriter
 
     path = tmp_path / "w.xlsx"
     book = XlsxWriter(path, ["Một", "Hai & <ba>", "Trống"], active=1)

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
-from bot.jobs import scheduler
-from bot.outbox import SendKind
-from bot.schedule import Slot
+from bot.domain.outgoing import SendKind
+from bot.domain.schedule import Slot
+from bot.telegram.jobs import scheduler
 from storage.models import LandPledge, Role, SendLedger
 from tests.fakebot import FakeBotAPI, FakeMessage
 from tests.harness import Harness, Person

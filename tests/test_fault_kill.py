@@ -25,7 +25,7 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from bot.outbox import SendKind
+from bot.domain.outgoing import SendKind
 from storage import state, units
 from storage.migrate import upgrade
 from storage.models import AuditEvent, LandPledge, Role, Schedule, SendLedger, pk

@@ -21,8 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import select
 
-from bot import flow as engine
-from bot.flow import (
+from bot.domain import flow as engine
+from bot.domain.flow import (
     CONFIRM_STEP,
     DONE,
     EDIT,
@@ -36,17 +36,7 @@ from bot.flow import (
     Outcome,
     Reply,
 )
-from bot.i18n import Translator
-from bot.parsing import (
-    MAX_AREA_M2,
-    MAX_MONEY_VND,
-    MIN_YEAR,
-    ErrorCode,
-    LandRegion,
-    ParseError,
-    parse_date,
-)
-from bot.records import (
+from bot.domain.forms import (
     ACTIVITY,
     ACTIVITY_KINDS,
     JOIN,
@@ -63,7 +53,17 @@ from bot.records import (
     STAGES,
     WORKDAY,
 )
-from bot.textnorm import nfc, visible
+from bot.domain.i18n import Translator
+from bot.domain.parsing import (
+    MAX_AREA_M2,
+    MAX_MONEY_VND,
+    MIN_YEAR,
+    ErrorCode,
+    LandRegion,
+    ParseError,
+    parse_date,
+)
+from bot.domain.textnorm import nfc, visible
 from storage.models import Activity, LandPledge, Member, Workday
 from tests.fakebot import FakeMessage
 from tests.fakebot.html_check import parse_html, utf16_len

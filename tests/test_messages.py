@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.i18n import translator
-from bot.messages import explain
-from bot.parsing import LandRegion, ParseError, parse_area, parse_days, parse_money
+from bot.domain.i18n import translator
+from bot.domain.parsing import LandRegion, ParseError, parse_area, parse_days, parse_money
+from bot.domain.refusals import explain
 
 VI = translator("vi")
 

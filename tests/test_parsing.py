@@ -12,8 +12,8 @@ from babel.numbers import format_decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.formatting import format_number
-from bot.parsing import (
+from bot.domain.formatting import format_number
+from bot.domain.parsing import (
     AREA_UNITS,
     Area,
     AreaEcho,

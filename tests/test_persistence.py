@@ -33,8 +33,8 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest, RequestData
 
-from bot.inbox import InboxQueue
-from bot.persistence import (
+from bot.telegram.inbox import InboxQueue
+from bot.telegram.persistence import (
     CHAT_DATA,
     USER_DATA,
     DatabasePersistence,

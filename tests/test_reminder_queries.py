@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from bot.unit_csv import parse_unit_csv
+from bot.domain.unit_csv import parse_unit_csv
 from storage import records, units
 from storage import reminders as queries
 from storage.engine import Database

@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot import review
-from bot.access import RecordDenial, can_modify_record, record_change_denial
-from bot.flow import Env
-from bot.i18n import Translator
+from bot.domain import review
+from bot.domain.access import RecordDenial, can_modify_record, record_change_denial
+from bot.domain.flow import Env
+from bot.domain.i18n import Translator
 from storage.models import Activity, LandPledge, Role, Workday
 from storage.records import RecordKind
 

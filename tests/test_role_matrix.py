@@ -25,9 +25,9 @@ from sqlalchemy.engine import make_url
 from sqlmodel import col, func, select
 from telegram.ext import CommandHandler, ConversationHandler
 
-from bot.access import COMMANDS, Command
-from bot.i18n import Translator
-from bot.unit_csv import parse_unit_csv
+from bot.domain.access import COMMANDS, Command
+from bot.domain.i18n import Translator
+from bot.domain.unit_csv import parse_unit_csv
 from handlers.common import not_registered_text
 from storage import units
 from storage.migrate import upgrade

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.runner import leave_loaded_objects_to_refcounting
+from bot.telegram.runner import leave_loaded_objects_to_refcounting
 from tests.bot_process import BotProcess, bot_env, free_port
 from tests.fakebot import FakeBotAPI
 from tests.harness import TOKEN

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.outbox import SendKind
-from bot.schedule import (
+from bot.domain.outgoing import SendKind
+from bot.domain.schedule import (
     CatchUp,
     QuietHours,
     Slot,

@@ -11,7 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, make_url, text
 from sqlmodel import SQLModel, col, func, select
 
-from bot.unit_csv import RowProblem, parse_unit_csv
+from bot.domain.unit_csv import RowProblem, parse_unit_csv
 from storage import invites, members, units
 from storage.engine import Database
 from storage.migrate import current_revision, head_revision, upgrade

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.textnorm import find_choices, fold, match_choice, match_key, nfc
+from bot.domain.textnorm import find_choices, fold, match_choice, match_key, nfc
 
 # Vietnamese letters with every diacritic, grouped by the plain letter they fold to.
 VIETNAMESE = {

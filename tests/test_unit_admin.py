@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
-from bot.cli import main
-from bot.cli_units import describe_problem, register
-from bot.i18n import Translator
+from bot.cli.main import main
+from bot.cli.units import describe_problem, register
+from bot.domain.i18n import Translator
+from bot.domain.unit_csv import parse_unit_csv
 from bot.settings import load_settings
-from bot.unit_csv import parse_unit_csv
 from handlers.audit_log import ACTIONS
 from storage import invites, records, schedules, unit_admin, units
 from storage.engine import Database

@@ -20,11 +20,10 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram.ext import Application, CallbackContext, Job
 
-from bot.delivery import Delivery
-from bot.i18n import translator
-from bot.outbox import Send, SendKind
-from bot.reminders import followup, reminder, stale_pledges
-from bot.schedule import (
+from bot.domain.i18n import translator
+from bot.domain.outgoing import Send, SendKind
+from bot.domain.reminders import followup, reminder, stale_pledges
+from bot.domain.schedule import (
     SNOOZE,
     CatchUp,
     QuietHours,
@@ -37,6 +36,7 @@ from bot.schedule import (
     week_start,
 )
 from bot.settings import Settings
+from bot.telegram.delivery import Delivery
 from storage import ledger, schedules, state
 from storage import reminders as queries
 from storage.engine import Database
@@ -206,7 +206,7 @@ class Scheduler:
                 (send.kind, send.chat_id, send.period_key)
                 for send in await self.sends_for(slot, due)
             ]
-        from bot.digest import DIGEST_ROLES
+        from bot.services.digests import DIGEST_ROLES
 
         # A follow-up skipped is recorded for every official, also those whose groups all
         # reported: finding which did not is what a skip should not spend time on.
@@ -294,7 +294,7 @@ class Scheduler:
     async def _digests(
         self, kind: SendKind, unit_ids: list[int], key: str, due: datetime
     ) -> list[Send]:
-        from bot.digest import digest_sends
+        from bot.services.digests import digest_sends
 
         return await digest_sends(self.db, kind, unit_ids, key, due, self.tz)
 

@@ -15,8 +15,8 @@ from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from typing import Any
 
-from bot.flow import Env, Flow
-from bot.formatting import (
+from bot.domain.flow import Env, Flow
+from bot.domain.formatting import (
     MESSAGE_LIMIT,
     escape_html,
     format_area,
@@ -27,8 +27,7 @@ from bot.formatting import (
     shorten,
     visible_length,
 )
-from bot.i18n import N_, Translator
-from bot.records import (
+from bot.domain.forms import (
     ACTIVITY,
     ACTIVITY_KINDS,
     LAND,
@@ -39,7 +38,8 @@ from bot.records import (
     WORKDAY,
     label_of,
 )
-from bot.textnorm import nfc
+from bot.domain.i18n import N_, Translator
+from bot.domain.textnorm import nfc
 from storage.models import Activity, LandPledge, PledgeStage, Workday
 from storage.records import STAGE_DATE_FIELDS, RecordKind, donor_key, reference
 

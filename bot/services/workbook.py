@@ -34,8 +34,8 @@ from xml.sax.saxutils import escape, quoteattr
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.i18n import Translator
-from bot.records import ACTIVITY_KINDS, LAND_KINDS, PURPOSES, STAGES, label_of
+from bot.domain.forms import ACTIVITY_KINDS, LAND_KINDS, PURPOSES, STAGES, label_of
+from bot.domain.i18n import Translator
 from storage.digest import (
     ActivityRecord,
     ChildRow,
@@ -47,7 +47,7 @@ from storage.digest import (
 from storage.records import RecordKind, reference
 
 if TYPE_CHECKING:
-    from bot.digest import Digest
+    from bot.services.digests import Digest
 
 DATE_FORMAT = "dd/mm/yyyy"
 DECIMAL_FORMAT = "#,##0.00"  # not "#,##0.##": Excel would show "300." for whole numbers

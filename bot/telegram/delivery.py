@@ -57,7 +57,7 @@ from telegram.error import (
 )
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.outbox import Attachment, Button, OutMessage, Send
+from bot.domain.outgoing import Attachment, Button, OutMessage, Send
 from storage import ledger
 from storage.engine import Database
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from bot.formatting import format_date, format_number
-from bot.i18n import Translator
-from bot.parsing import AREA_UNITS, AreaEcho, AreaUnit, ErrorCode, LandRegion, ParseError
+from bot.domain.formatting import format_date, format_number
+from bot.domain.i18n import Translator
+from bot.domain.parsing import AREA_UNITS, AreaEcho, AreaUnit, ErrorCode, LandRegion, ParseError
 
 
 def unit_name(t: Translator, unit: AreaUnit) -> str:

@@ -28,7 +28,7 @@ from typing import Any
 
 from telegram.ext import Application, BasePersistence, ConversationHandler, PersistenceInput
 
-from bot.inbox import InboxQueue
+from bot.telegram.inbox import InboxQueue
 from storage import runtime, state
 from storage.engine import Database, begin_reading
 

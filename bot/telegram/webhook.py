@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 from telegram import Update
 
-from bot.health import HealthReport
+from bot.services.health import HealthReport
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)

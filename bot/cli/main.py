@@ -4,52 +4,35 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn
 
 import sqlalchemy.exc
 
-from bot import cli_admin, cli_export, cli_ops, cli_reports, cli_units
-from bot.i18n import Translator, translator
+from bot.cli import admin as cli_admin
+from bot.cli import export as cli_export
+from bot.cli import ops as cli_ops
+from bot.cli import reports as cli_reports
+from bot.cli import units as cli_units
+from bot.cli.common import (
+    CLI_ACTOR,
+    EXIT_ERROR,
+    EXIT_USAGE,
+    CliError,
+    Parser,
+    positive,
+    print_json,
+    with_db,
+)
+from bot.domain.i18n import Translator, translator
+from bot.domain.unit_csv import describe_row_error, parse_unit_csv
 from bot.settings import Settings, SettingsError, load_settings
-from bot.unit_csv import describe_row_error, parse_unit_csv
 from storage import invites, members, units
 from storage.engine import Database
 from storage.migrate import upgrade
 from storage.models import Role
-
-CLI_ACTOR = "cli"
-EXIT_ERROR = 1
-EXIT_USAGE = 2
-
-
-class CliError(Exception):
-    """A problem to print as one line, with the exit status to use."""
-
-    def __init__(self, message: str, status: int = EXIT_ERROR) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-def _print_json(data: object) -> None:
-    print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
-
-
-def _database(settings: Settings) -> Database:
-    return Database(settings.database_url)
-
-
-async def _with_db(settings: Settings, work: Callable[[Database], Coroutine[Any, Any, int]]) -> int:
-    await upgrade(settings.database_url)
-    db = _database(settings)
-    try:
-        return await work(db)
-    finally:
-        await db.dispose()
 
 
 def cmd_db_upgrade(settings: Settings, t: Translator, args: argparse.Namespace) -> int:
@@ -79,7 +62,7 @@ def cmd_units_import(settings: Settings, t: Translator, args: argparse.Namespace
                     await units.apply_import(session, plan, actor_label=CLI_ACTOR)
         if errors:
             if args.json:
-                _print_json(
+                print_json(
                     {
                         "ok": False,
                         "errors": [
@@ -99,7 +82,7 @@ def cmd_units_import(settings: Settings, t: Translator, args: argparse.Namespace
             return EXIT_ERROR
         assert plan is not None
         if args.json:
-            _print_json(
+            print_json(
                 {
                     "ok": True,
                     "created": plan.created,
@@ -118,7 +101,7 @@ def cmd_units_import(settings: Settings, t: Translator, args: argparse.Namespace
             )
         return 0
 
-    return asyncio.run(_with_db(settings, work))
+    return asyncio.run(with_db(settings, work))
 
 
 def cmd_units_list(settings: Settings, t: Translator, args: argparse.Namespace) -> int:
@@ -127,7 +110,7 @@ def cmd_units_list(settings: Settings, t: Translator, args: argparse.Namespace) 
             found = await units.list_all(session)
         code_by_id = {unit.id: unit.code for unit in found}
         if args.json:
-            _print_json(
+            print_json(
                 [
                     {
                         "code": unit.code,
@@ -152,7 +135,7 @@ def cmd_units_list(settings: Settings, t: Translator, args: argparse.Namespace) 
             print(line)
         return 0
 
-    return asyncio.run(_with_db(settings, work))
+    return asyncio.run(with_db(settings, work))
 
 
 def cmd_invite_create(settings: Settings, t: Translator, args: argparse.Namespace) -> int:
@@ -174,7 +157,7 @@ def cmd_invite_create(settings: Settings, t: Translator, args: argparse.Namespac
             )
         expires = invite.expires_at.astimezone(settings.tz).strftime("%H:%M %d/%m/%Y")
         if args.json:
-            _print_json(
+            print_json(
                 {
                     "code": invite.code,
                     "role": invite.role,
@@ -197,7 +180,7 @@ def cmd_invite_create(settings: Settings, t: Translator, args: argparse.Namespac
             )
         return 0
 
-    return asyncio.run(_with_db(settings, work))
+    return asyncio.run(with_db(settings, work))
 
 
 def cmd_admin_add(settings: Settings, t: Translator, args: argparse.Namespace) -> int:
@@ -229,7 +212,7 @@ def cmd_admin_add(settings: Settings, t: Translator, args: argparse.Namespace) -
                 session, args.telegram_id, name, unit, actor_label=CLI_ACTOR
             )
         if args.json:
-            _print_json(
+            print_json(
                 {
                     "telegram_id": member.telegram_id,
                     "name": member.full_name,
@@ -258,32 +241,18 @@ def cmd_admin_add(settings: Settings, t: Translator, args: argparse.Namespace) -
             )
         return 0
 
-    return asyncio.run(_with_db(settings, work))
+    return asyncio.run(with_db(settings, work))
 
 
 def cmd_run(settings: Settings, t: Translator, args: argparse.Namespace) -> int:
-    from bot.runner import run
+    from bot.telegram.runner import run
 
     return run(settings, webhook=args.webhook)
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        print(f"danvan: {message}", file=sys.stderr)
-        raise SystemExit(EXIT_USAGE)
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be 1 or more")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="danvan", description="danvan: the Dân vận khéo Telegram bot")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = Parser(prog="danvan", description="danvan: the Dân vận khéo Telegram bot")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     run_parser = commands.add_parser("run", help="start the bot (long polling by default)")
     run_parser.add_argument(
@@ -311,8 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
     create = invite.add_parser("create", help="create an invite code")
     create.add_argument("--role", required=True, choices=[role.value for role in Role])
     create.add_argument("--unit", required=True, help="unit code")
-    create.add_argument("--uses", type=_positive, default=1)
-    create.add_argument("--days", type=_positive, default=invites.DEFAULT_DAYS)
+    create.add_argument("--uses", type=positive, default=1)
+    create.add_argument("--days", type=positive, default=invites.DEFAULT_DAYS)
     create.set_defaults(handler=cmd_invite_create)
     cli_admin.register(commands, invite)
 
@@ -354,11 +323,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"danvan: {message}", file=sys.stderr)
         return EXIT_ERROR
     return status
-
-
-if __name__ == "__main__":
-    # `python -m bot.cli`: run the importable module's main, so that the classes other modules
-    # import from bot.cli (CliError) are the ones it catches, not copies living in __main__.
-    from bot.cli import main as module_main
-
-    raise SystemExit(module_main())

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from bot.i18n import Translator
+from bot.domain.i18n import Translator
 
 Draft = dict[str, Any]
 

@@ -15,8 +15,8 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import cli as base  # bot.cli may be importing this module: use its names late
-from bot.i18n import Translator
+from bot.cli import common as base
+from bot.domain.i18n import Translator
 from bot.settings import Settings
 from storage import unit_admin
 from storage.engine import Database
@@ -93,7 +93,7 @@ def _run(
         except UnitAdminError as error:
             message = describe_problem(t, error)
             if args.json:
-                base._print_json(
+                base.print_json(
                     {"ok": False, "problem": error.problem.value, "message": message}
                     | error.details
                 )
@@ -103,12 +103,12 @@ def _run(
                 print(f"danvan: {message}", file=sys.stderr)
             return base.EXIT_ERROR
         if args.json:
-            base._print_json({"ok": True, **result})
+            base.print_json({"ok": True, **result})
         else:
             print(say(result))
         return 0
 
-    return asyncio.run(base._with_db(settings, run))
+    return asyncio.run(base.with_db(settings, run))
 
 
 def cmd_units_rename(settings: Settings, t: Translator, args: argparse.Namespace) -> int:

@@ -24,11 +24,11 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import Bot
 
-from bot.delivery import Delivery
-from bot.digest import Period, build_digest
-from bot.formatting import format_date, format_number
-from bot.i18n import Translator
+from bot.domain.formatting import format_date, format_number
+from bot.domain.i18n import Translator
+from bot.services.digests import Period, build_digest
 from bot.settings import Settings
+from bot.telegram.delivery import Delivery
 from storage import ledger, units
 from storage.audit import record
 from storage.engine import Database

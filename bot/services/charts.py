@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from bot.formatting import format_date, format_number
-from bot.i18n import Translator
+from bot.domain.formatting import format_date, format_number
+from bot.domain.i18n import Translator
 from storage.digest import WeekPoint
 
 BAR_COLOUR = "#2f6db5"

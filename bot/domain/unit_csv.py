@@ -10,8 +10,8 @@ import enum
 import io
 from dataclasses import dataclass, field
 
-from bot.i18n import Translator
-from bot.textnorm import nfc
+from bot.domain.i18n import Translator
+from bot.domain.textnorm import nfc
 
 REQUIRED_COLUMNS = ("code", "name", "level", "parent_code")
 OPTIONAL_COLUMNS = ("former_name",)

@@ -13,19 +13,19 @@ from telegram import Update
 from telegram.error import BadRequest, NetworkError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, ExtBot
 
-from bot.bot_api_http import AiohttpRequest
-from bot.i18n import translator
-from bot.inbox import InboxQueue
-from bot.jobs import scheduler
-from bot.persistence import DatabasePersistence, FlushingApplication
+from bot.domain.i18n import translator
 from bot.settings import Settings
-from bot.update_processor import PerChatUpdateProcessor
+from bot.telegram.bot_api_http import AiohttpRequest
+from bot.telegram.inbox import InboxQueue
+from bot.telegram.jobs import scheduler
+from bot.telegram.persistence import DatabasePersistence, FlushingApplication
+from bot.telegram.update_processor import PerChatUpdateProcessor
 from handlers import (
     audit_log,
     broadcast,
+    conversation,
     digests,
     export,
-    flows,
     invites_admin,
     members_admin,
     menu,
@@ -98,7 +98,7 @@ async def expire_idle_drafts_job(context: DanvanContext) -> None:
     """Close forms left idle past the timeout (also those left before a restart), and forget
     updates handled long ago."""
     clock: Callable[[], datetime] = context.application.bot_data["clock"]
-    await flows.expire_idle_drafts(context.application, clock())
+    await conversation.expire_idle_drafts(context.application, clock())
     await inbox(context.application).prune()
 
 
@@ -183,7 +183,7 @@ def build_application(
     application.add_handlers(
         [
             *onboarding.handlers(),
-            *flows.handlers(),
+            *conversation.handlers(),
             *menu.handlers(),
             *review.handlers(),
             *reminders.handlers(),
@@ -196,7 +196,7 @@ def build_application(
             *stats.handlers(),
             *schedule_admin.handlers(),
             *audit_log.handlers(),
-            *flows.late_handlers(),
+            *conversation.late_handlers(),
             *menu.late_handlers(),
         ]
     )

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 
-from bot.outbox import SendKind
+from bot.domain.outgoing import SendKind
 
 # The root's defaults: coordinators on Friday 16:00, officials' follow-up Saturday 09:00,
 # weekly digest Monday 07:30, monthly digest on the 1st at 07:30.

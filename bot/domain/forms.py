@@ -11,7 +11,7 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from bot.flow import (
+from bot.domain.flow import (
     DONE,
     SKIP,
     Accept,
@@ -28,10 +28,9 @@ from bot.flow import (
     StepResult,
     rows,
 )
-from bot.formatting import escape_html, format_date, format_money, format_number
-from bot.i18n import LANGUAGES, N_, Translator
-from bot.messages import area_echo, explain
-from bot.parsing import (
+from bot.domain.formatting import escape_html, format_date, format_money, format_number
+from bot.domain.i18n import LANGUAGES, N_, Translator
+from bot.domain.parsing import (
     LandRegion,
     ParseError,
     parse_area,
@@ -40,7 +39,8 @@ from bot.parsing import (
     parse_int,
     parse_money,
 )
-from bot.textnorm import fold, match_choice, nfc, visible
+from bot.domain.refusals import area_echo, explain
+from bot.domain.textnorm import fold, match_choice, nfc, visible
 from storage.models import PledgeStage
 
 MAX_PARTICIPANTS = 100_000

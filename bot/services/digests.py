@@ -33,8 +33,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.charts import weekly_chart
-from bot.formatting import (
+from bot.domain.formatting import (
     MESSAGE_LIMIT,
     escape_html,
     format_area,
@@ -43,10 +42,11 @@ from bot.formatting import (
     split_lines,
     utf16_length,
 )
-from bot.i18n import N_, Translator, translator
-from bot.outbox import Attachment, Drawn, OutMessage, Send, SendKind, Shared
-from bot.records import label_of
-from bot.textnorm import fold, nfc
+from bot.domain.forms import label_of
+from bot.domain.i18n import N_, Translator, translator
+from bot.domain.outgoing import Attachment, Drawn, OutMessage, Send, SendKind, Shared
+from bot.domain.textnorm import fold, nfc
+from bot.services.charts import weekly_chart
 from storage import digest as queries
 from storage.digest import (
     ChildRow,
@@ -722,7 +722,7 @@ async def digest_sends(
 def _subtree_workbook(
     digest: Digest, records: Shared[list[queries.PeriodRecord]], subtree: Collection[int]
 ) -> bytes:
-    from bot.xlsx import digest_workbook
+    from bot.services.workbook import digest_workbook
 
     rows = [record for record in records.value if record.unit_id in subtree]
     return digest_workbook(digest, rows)
@@ -738,7 +738,7 @@ async def digest_messages(
     tz: tzinfo = LOCAL_TZ,
 ) -> list[OutMessage]:
     """Build and render in one go (for a command such as /thongke)."""
-    from bot.xlsx import build_xlsx
+    from bot.services.workbook import build_xlsx
 
     digest = await build_digest(session, unit_id, period, mask_donors=mask_donors)
     workbook = await build_xlsx(session, digest)

@@ -66,7 +66,7 @@ from fractions import Fraction
 from itertools import pairwise
 from typing import NamedTuple
 
-from bot.textnorm import fold, nfc
+from bot.domain.textnorm import fold, nfc
 
 __all__ = [
     "AREA_UNITS",

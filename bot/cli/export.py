@@ -21,9 +21,10 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.export import ExportCounts, ExportFormat, parse_cli_date, write_export
-from bot.formatting import format_date
-from bot.i18n import Translator
+from bot.cli.common import CliError
+from bot.domain.formatting import format_date
+from bot.domain.i18n import Translator
+from bot.services.exports import ExportCounts, ExportFormat, parse_cli_date, write_export
 from bot.settings import Settings
 from storage import members, units
 from storage.engine import Database
@@ -68,8 +69,6 @@ def _format(args: argparse.Namespace) -> ExportFormat:
 
 
 async def _unit(session: Any, t: Translator, code: str | None) -> Unit:
-    from bot.cli import CliError
-
     if code:
         unit = await units.by_code(session, code.strip().upper())
         if unit is None:
@@ -82,8 +81,6 @@ async def _unit(session: Any, t: Translator, code: str | None) -> Unit:
 
 
 def cmd_export(settings: Settings, t: Translator, args: argparse.Namespace) -> int:
-    from bot.cli import CliError
-
     start, end = args.start, args.end
     if start > end:
         raise CliError(

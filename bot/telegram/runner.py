@@ -19,11 +19,11 @@ from sqlalchemy.exc import OperationalError
 from telegram import Update
 from telegram.error import InvalidToken, NetworkError
 
-from bot.app import DanvanApplication, build_application, inbox, on_startup
-from bot.health import HEARTBEAT_SECONDS, check_health
-from bot.i18n import Translator, translator
-from bot.logging_setup import configure_logging
+from bot.domain.i18n import Translator, translator
+from bot.services.health import HEARTBEAT_SECONDS, check_health
 from bot.settings import Settings
+from bot.telegram.app import DanvanApplication, build_application, inbox, on_startup
+from bot.telegram.logging_setup import configure_logging
 from storage import runtime
 from storage.active_lock import ActiveLock, active_lock_for
 from storage.engine import Database
@@ -31,7 +31,7 @@ from storage.migrate import upgrade
 from storage.runtime import ProcessStatus
 
 if TYPE_CHECKING:
-    from bot.webhook import WebhookServer
+    from bot.telegram.webhook import WebhookServer
 
 log = logging.getLogger("danvan")
 
@@ -260,7 +260,7 @@ async def _serve_active(
     server: WebhookServer | None = None
     me = application.bot.bot
     if webhook:
-        from bot.webhook import WebhookServer  # aiohttp: loaded in webhook mode only
+        from bot.telegram.webhook import WebhookServer  # aiohttp: loaded in webhook mode only
 
         assert settings.webhook_url is not None and settings.webhook_secret is not None
         server = WebhookServer(

@@ -14,9 +14,9 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from bot.formatting import format_datetime, format_number
-from bot.health import Check, HealthReport, check_health
-from bot.i18n import Translator
+from bot.domain.formatting import format_datetime, format_number
+from bot.domain.i18n import Translator
+from bot.services.health import Check, HealthReport, check_health
 from bot.settings import Settings
 from storage.engine import Database
 

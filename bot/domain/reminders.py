@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, timedelta
 
-from bot.formatting import escape_html, format_area, format_date, split_lines
-from bot.i18n import Translator
-from bot.outbox import Button, OutMessage
-from bot.records import STAGES, label_of
+from bot.domain.formatting import escape_html, format_area, format_date, split_lines
+from bot.domain.forms import STAGES, label_of
+from bot.domain.i18n import Translator
+from bot.domain.outgoing import Button, OutMessage
 from storage.reminders import SilentGroup, StalePledge
 
 REMIND_MENU = "rem:menu"

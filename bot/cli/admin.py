@@ -22,10 +22,10 @@ from sqlalchemy import event
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import cli as base  # bot.cli may be importing this module: use its names late
-from bot.formatting import format_date, format_datetime
-from bot.i18n import N_, Translator
-from bot.schedule import FIELDS
+from bot.cli import common as base
+from bot.domain.formatting import format_date, format_datetime
+from bot.domain.i18n import N_, Translator
+from bot.domain.schedule import FIELDS
 from bot.settings import Settings
 from storage import audit, invites, members, schedules, units
 from storage.engine import Database
@@ -81,20 +81,20 @@ def _run(
                 result = await work(session, datetime.now(UTC))
         except Refused as refused:
             if args.json:
-                base._print_json({"ok": False, "message": str(refused)})
+                base.print_json({"ok": False, "message": str(refused)})
             else:
                 # Printed here rather than raised as bot.cli.CliError: under `python -m
                 # bot.cli` that class is __main__'s, not the one this module would import.
                 print(f"danvan: {refused}", file=sys.stderr)
             return base.EXIT_ERROR
         if args.json:
-            base._print_json(show(result))
+            base.print_json(show(result))
         else:
             for line in say(result):
                 print(line)
         return 0
 
-    return asyncio.run(base._with_db(settings, run))
+    return asyncio.run(base.with_db(settings, run))
 
 
 def cli_actor(unit_id: int) -> Member:
@@ -622,7 +622,7 @@ def register(commands: argparse._SubParsersAction[Any], invite: Any) -> None:
     parsers += [show, set_]
 
     log = commands.add_parser("audit", help="recent audit events, newest first")
-    log.add_argument("--limit", type=base._positive, default=DEFAULT_AUDIT_LIMIT)
+    log.add_argument("--limit", type=base.positive, default=DEFAULT_AUDIT_LIMIT)
     log.set_defaults(handler=cmd_audit)
     parsers.append(log)
 

@@ -38,13 +38,13 @@ from typing import IO, Any, Protocol
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.digest import Period
-from bot.formatting import format_date
-from bot.i18n import Translator
-from bot.messages import explain
-from bot.parsing import ErrorCode, ParseError, parse_date
-from bot.textnorm import nfc
-from bot.xlsx import (
+from bot.domain.formatting import format_date
+from bot.domain.i18n import Translator
+from bot.domain.parsing import ErrorCode, ParseError, parse_date
+from bot.domain.refusals import explain
+from bot.domain.textnorm import nfc
+from bot.services.digests import Period
+from bot.services.workbook import (
     RECORD_SHEETS,
     SHEET_ACTIVITIES,
     SHEET_LAND,

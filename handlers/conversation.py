@@ -16,13 +16,13 @@ from telegram import Message, ReplyKeyboardRemove, Update
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, BaseHandler, CallbackQueryHandler, CommandHandler
 
-from bot import access
-from bot import flow as engine
-from bot.flow import Draft, Env, Flow, Input, InputKind, Outcome, Prompt
-from bot.formatting import MESSAGE_LIMIT, escape_html, visible_length
-from bot.i18n import Translator, translator
-from bot.records import ACTIVITY, FLOWS, LAND, WORKDAY
-from bot.review import KIND_OF_FLOW
+from bot.domain import access
+from bot.domain import flow as engine
+from bot.domain.flow import Draft, Env, Flow, Input, InputKind, Outcome, Prompt
+from bot.domain.formatting import MESSAGE_LIMIT, escape_html, visible_length
+from bot.domain.forms import ACTIVITY, FLOWS, LAND, WORKDAY
+from bot.domain.i18n import Translator, translator
+from bot.domain.review import KIND_OF_FLOW
 from handlers.common import DanvanContext, denial_text, guarded, reply, reply_kept
 from handlers.keyboards import contact_keyboard, inline, main_menu, reply_choices
 from storage import records

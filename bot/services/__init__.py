@@ -1,0 +1,1 @@
+"""Telegram-free use cases."""
