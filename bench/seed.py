@@ -35,10 +35,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
+from bot.domain.access import Role
+from bot.domain.records import PledgeStage
 from bot.domain.textnorm import fold
 from handlers.menu import CHAT_MENU_ROLES, MENU_STATE, menu_fingerprint
 from storage.migrate import head_revision, upgrade
-from storage.models import PledgeStage, Role
 
 SEED_VERSION = 2
 RANDOM_SEED = 20251

@@ -79,6 +79,7 @@ from telegram.ext import AIORateLimiter, Application
 
 from bench.echo_bot import BUTTON, build_echo_application
 from bench.results import report
+from bot.domain.access import Role
 from bot.domain.unit_csv import parse_unit_csv
 from bot.settings import Settings
 from bot.telegram.app import build_application, on_startup
@@ -86,7 +87,7 @@ from bot.telegram.runner import leave_loaded_objects_to_refcounting
 from storage import units
 from storage.engine import Database
 from storage.migrate import upgrade
-from storage.models import LandPledge, Member, Role, pk
+from storage.models import LandPledge, Member, pk
 from tests.conftest import fresh_postgres_schema
 from tests.fakebot import FakeBotAPI, FakeUser
 

@@ -19,7 +19,8 @@ from telegram.ext import AIORateLimiter, ExtBot
 from bench.results import report
 from bench.seed import TZ, Dataset
 from bot.domain.outgoing import Send, SendKind
-from bot.services.digests import Period, digest_sends
+from bot.domain.periods import Period
+from bot.services.digests import digest_sends
 from bot.telegram.delivery import Delivery
 from storage.engine import Database
 from storage.migrate import upgrade

@@ -33,7 +33,8 @@ from bench.results import report
 from bench.seed import TZ, Dataset
 from bot.domain.formatting import _format_number
 from bot.domain.outgoing import Attachment, Drawn, Send, SendKind
-from bot.services.digests import Period, build_digests, digest_sends
+from bot.domain.periods import Period
+from bot.services.digests import build_digests, digest_sends
 from storage.engine import Database
 
 FLOOR_SQL = """

@@ -15,13 +15,13 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
+from bot.domain import records
+from bot.domain.access import Role
 from bot.domain.formatting import escape_html, shorten
 from bot.domain.forms import label_of
 from bot.domain.i18n import N_, Translator
 from handlers.common import DanvanContext, guarded, reply
-from storage import records
 from storage.audit import LogLine, LogPage, events_in_scope
-from storage.models import Role
 from storage.scope import member_scope
 
 PAGE_SIZE = 10

@@ -24,13 +24,10 @@ language.
 
 from __future__ import annotations
 
-import enum
 import re
 import secrets
-from datetime import datetime
 from typing import Any
 
-from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import (
     CallbackQuery,
     ForceReply,
@@ -42,163 +39,32 @@ from telegram import (
 from telegram.error import BadRequest
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from bot.domain.formatting import escape_html, format_number, utf16_length
-from bot.domain.i18n import N_, Translator, translator
-from bot.domain.outgoing import OutMessage, Send, SendKind
-from bot.domain.textnorm import nfc
-from bot.telegram.delivery import Report
-from bot.telegram.jobs import scheduler
+from bot.domain.access import Role
+from bot.domain.announcements import (
+    AnnouncementError,
+    announcement_html,
+    broadcast_key,
+    clean_announcement,
+    describe_problem,
+    outcome_text,
+    prompt_text,
+)
+from bot.domain.formatting import escape_html, format_number
+from bot.services.broadcasts import broadcast_sends, record_delivered
 from handlers import conversation as flows
 from handlers.common import DanvanContext, guarded, listed_units, reply
 from handlers.export import RepliesTo
 from storage import export as store
 from storage import scope
 from storage.audit import broadcast_started, record
-from storage.export import Audience
-from storage.models import Role, Unit, pk
+from storage.models import Unit, pk
 
-MAX_LENGTH = 3000
 DRAFT = "broadcast"  # user_data: {"token": hex, "text": the announcement}
-PROMPT = N_(
-    "Type the announcement, at most {limit} characters. Next you choose who receives it, and "
-    "see it before it goes out."
-)
 
 _TOKEN = r"([0-9a-f]{12})"
 _UNIT = re.compile(rf"bc:u:{_TOKEN}:(\d+)")
 _CONFIRM = re.compile(rf"bc:ok:{_TOKEN}:(\d+)")
 _CANCEL = re.compile(rf"bc:no:{_TOKEN}")
-
-
-# --- the announcement, free of Telegram ---------------------------------------------------------
-
-
-class TextProblem(enum.StrEnum):
-    EMPTY = "empty"
-    TOO_LONG = "too_long"
-
-
-class AnnouncementError(ValueError):
-    def __init__(self, problem: TextProblem, length: int = 0) -> None:
-        super().__init__(problem.value)
-        self.problem = problem
-        self.length = length
-
-
-def clean_announcement(text: str) -> str:
-    """The text as it will be sent, or AnnouncementError."""
-    cleaned = nfc(text)
-    if not cleaned.replace("\u200c", "").replace("\u200d", "").strip():  # nfc keeps ZWNJ, ZWJ
-        raise AnnouncementError(TextProblem.EMPTY)
-    length = utf16_length(cleaned)
-    if length > MAX_LENGTH:
-        raise AnnouncementError(TextProblem.TOO_LONG, length)
-    return cleaned
-
-
-def describe_problem(t: Translator, error: AnnouncementError) -> str:
-    if error.problem is TextProblem.TOO_LONG:
-        return t._(
-            "The announcement is too long: {length} characters, and at most {limit} fit.",
-            length=format_number(error.length),
-            limit=format_number(MAX_LENGTH),
-        )
-    return t._("The announcement is empty.")
-
-
-def prompt_text(t: Translator) -> str:
-    """Plain text (no HTML), so the replied-to message's text is exactly this."""
-    return t._(PROMPT, limit=format_number(MAX_LENGTH))
-
-
-def announcement_html(t: Translator, sender_unit: str, sender: str, text: str) -> str:
-    """What a recipient reads: a header naming the sender, then the text, escaped."""
-    header = t._(
-        "📢 <b>Announcement from {unit}</b> ({name})",
-        unit=escape_html(sender_unit),
-        name=escape_html(sender),
-    )
-    return f"{header}\n\n{escape_html(text)}"
-
-
-def broadcast_key(token: str) -> str:
-    """The ledger's period_key of every Send of one announcement."""
-    return f"b-{token}"
-
-
-def broadcast_sends(
-    audience: Audience, token: str, sender_unit: str, sender: str, text: str, due: datetime
-) -> list[Send]:
-    """One Send per recipient, in their language."""
-    rendered: dict[str, str] = {}
-    sends = []
-    for person in audience.recipients:
-        if person.language not in rendered:
-            rendered[person.language] = announcement_html(
-                translator(person.language), sender_unit, sender, text
-            )
-        sends.append(
-            Send(
-                SendKind.BROADCAST,
-                person.telegram_id,
-                broadcast_key(token),
-                [OutMessage(rendered[person.language])],
-                member_id=person.member_id,
-                due_at=due,
-            )
-        )
-    return sends
-
-
-def outcome_text(t: Translator, unit_name: str, report: Report, known_unreachable: int) -> str:
-    """What the sender is told once the announcement went out (HTML)."""
-    lines = [
-        t._(
-            "📢 Announcement to {unit}: {sent} sent, {blocked} blocked the bot, {failed} failed.",
-            unit=escape_html(unit_name),
-            sent=format_number(report.sent),
-            blocked=format_number(report.unreachable + known_unreachable),
-            failed=format_number(report.failed),
-        )
-    ]
-    if report.skipped + report.in_progress:
-        lines.append(
-            t._(
-                "Already received before: {count}.",
-                count=format_number(report.skipped + report.in_progress),
-            )
-        )
-    return "\n".join(lines)
-
-
-async def record_delivered(
-    session: AsyncSession,
-    unit: Unit,
-    key: str,
-    report: Report,
-    at: datetime,
-    *,
-    actor_id: int | None = None,
-    actor_label: str | None = None,
-) -> None:
-    """The audit event that closes an announcement's "sent": how its delivery ended."""
-    await record(
-        session,
-        "broadcast",
-        pk(unit),
-        "delivered",
-        None,
-        {
-            "key": key,
-            "sent": report.sent,
-            "unreachable": report.unreachable,
-            "failed": report.failed,
-            "skipped": report.skipped + report.in_progress,
-        },
-        actor_id=actor_id,
-        actor_label=actor_label,
-        at=at,
-    )
 
 
 # --- on Telegram ------------------------------------------------------------------------------
@@ -420,7 +286,7 @@ async def on_confirm(update: Update, context: DanvanContext) -> None:
                 unit=escape_html(unit.name),
             ),
         )
-    report = await scheduler(context.application).delivery.deliver(sends)
+    report = await context.scheduler.delivery.deliver(sends)
     await record_delivered(
         context.session, unit, key, report, flows.now(context), actor_id=member.id
     )

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from collections.abc import Callable, Coroutine, Iterable, Sequence
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import Message, Update
@@ -14,16 +15,43 @@ from telegram.error import NetworkError
 from telegram.ext import Application, CallbackContext, ConversationHandler, ExtBot, filters
 
 from bot.domain import access
+from bot.domain.access import Role
 from bot.domain.i18n import Translator, pick_language, translator
+from bot.domain.outgoing import OutMessage, Report, Send
 from bot.settings import Settings
 from storage import members
 from storage.audit import record
 from storage.engine import Database, begin_reading
-from storage.models import Member, Role, Unit
+from storage.models import Member, Unit
 
 log = logging.getLogger(__name__)
 
 R = TypeVar("R")
+
+
+class Sending(Protocol):
+    """How handlers send what is not a direct answer (the PTB assembly's Delivery): paced,
+    retried, and for Sends claimed in the ledger first."""
+
+    async def deliver(self, sends: Iterable[Send], *, force: bool = False) -> Report: ...
+
+    async def send_messages(self, chat_id: int, messages: Sequence[OutMessage]) -> None: ...
+
+
+class Scheduling(Protocol):
+    """What handlers ask of the scheduler (bot/telegram/jobs.py) without importing it."""
+
+    @property
+    def delivery(self) -> Sending: ...
+
+    async def rebuild(self) -> object:
+        """Remake the reminder and digest jobs from the schedules in the database."""
+
+    async def refresh(self) -> None:
+        """`rebuild`, if the jobs are running (tests that drive the clock run none)."""
+
+    async def snooze(self, session: AsyncSession, telegram_id: int, now: datetime) -> datetime:
+        """Remind a coordinator again later; when."""
 
 
 class DanvanContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
@@ -56,6 +84,11 @@ class DanvanContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any]
         remembers nothing)."""
         cache: members.MemberCache = self.application.bot_data.get("members") or _NO_CACHE
         return cache
+
+    @property
+    def scheduler(self) -> Scheduling:
+        scheduler: Scheduling = self.application.bot_data["scheduler"]
+        return scheduler
 
     @property
     def session(self) -> AsyncSession:

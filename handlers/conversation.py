@@ -18,15 +18,16 @@ from telegram.ext import Application, BaseHandler, CallbackQueryHandler, Command
 
 from bot.domain import access
 from bot.domain import flow as engine
+from bot.domain.access import Role
 from bot.domain.flow import Draft, Env, Flow, Input, InputKind, Outcome, Prompt
 from bot.domain.formatting import MESSAGE_LIMIT, escape_html, visible_length
 from bot.domain.forms import ACTIVITY, FLOWS, LAND, WORKDAY
 from bot.domain.i18n import Translator, translator
+from bot.domain.records import reference
 from bot.domain.review import KIND_OF_FLOW
 from handlers.common import DanvanContext, denial_text, guarded, reply, reply_kept
 from handlers.keyboards import contact_keyboard, inline, main_menu, reply_choices
 from storage import records
-from storage.models import Role
 
 log = logging.getLogger(__name__)
 
@@ -308,12 +309,7 @@ async def save(update: Update, context: DanvanContext, flow: Flow, draft: Draft,
         prompt = engine.prompt_for(flow, draft, env)
         await show(update, context, draft, engine.Reply(Outcome.PROMPT, prompt, [f"⚠️ {warning}"]))
         return
-    savers = {
-        records.RecordKind.ACTIVITY: records.save_activity,
-        records.RecordKind.LAND: records.save_land,
-        records.RecordKind.WORKDAY: records.save_workday,
-    }
-    record_id = await savers[kind](context.session, member, answers, env.now)
+    record_id = await records.save(context.session, kind, member, answers, env.now)
     end(context)
     # Kept before the person is told: a confirmation that fails (or times out after Telegram
     # took it) must not undo the record.
@@ -322,7 +318,7 @@ async def save(update: Update, context: DanvanContext, flow: Flow, draft: Draft,
         update,
         t._(
             "✅ Saved as <b>{reference}</b>. Thank you!",
-            reference=records.reference(kind, record_id),
+            reference=reference(kind, record_id),
         ),
         reply_markup=main_menu(t),
     )

@@ -9,15 +9,16 @@ from typing import Any
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
+from bot.domain.access import Role
 from bot.domain.formatting import SHOWN_CODE, escape_html, shorten
 from bot.domain.outgoing import SendKind
+from bot.domain.periods import Period
 from bot.domain.schedule import period_key
-from bot.services.digests import Period, digest_messages, digest_sends
-from bot.telegram.jobs import scheduler
+from bot.services.digests import digest_messages, digest_sends
 from handlers import conversation as flows
 from handlers.common import DanvanContext, guarded, reply
 from storage import units
-from storage.models import Role, pk
+from storage.models import pk
 
 PREVIEW = "dg:preview:"
 
@@ -51,7 +52,7 @@ async def preview(update: Update, context: DanvanContext) -> None:
     )
     chat = update.effective_chat
     assert chat is not None
-    await scheduler(context.application).delivery.send_messages(chat.id, messages)
+    await context.scheduler.delivery.send_messages(chat.id, messages)
 
 
 @guarded(Role.ADMIN)
@@ -85,7 +86,7 @@ async def send_command(update: Update, context: DanvanContext) -> None:
             update, t._("{unit} has no official to send a digest to.", unit=escape_html(unit.name))
         )
         return
-    report = await scheduler(context.application).delivery.deliver(sends, force=force)
+    report = await context.scheduler.delivery.deliver(sends, force=force)
     await reply(
         update,
         t._(

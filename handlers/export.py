@@ -41,27 +41,25 @@ from telegram.ext import (
     filters,
 )
 
+from bot.domain.access import Role
 from bot.domain.formatting import SHOWN_CODE, escape_html, format_date, format_number, shorten
 from bot.domain.i18n import LANGUAGES, N_, Translator
 from bot.domain.outgoing import Attachment, OutMessage
-from bot.services.exports import (
-    ExportFormat,
+from bot.domain.periods import (
     PeriodChoice,
     RangeError,
     describe_range_error,
-    export_filename,
     parse_range,
     period_range,
-    write_export,
 )
-from bot.telegram.jobs import scheduler
+from bot.services.exports import ExportFormat, export_filename, write_export
 from handlers import conversation as flows
 from handlers.common import DanvanContext, RepliesToBotPrompt, guarded, listed_units, reply
 from handlers.stats import command_name
 from storage import export as store
 from storage import scope
 from storage.audit import record
-from storage.models import Role, Unit, pk
+from storage.models import Unit, pk
 
 PENDING = "export"  # user_data: {"root": unit id, "prompt": message id} while dates are asked
 SENT = "export_sent"  # user_data: "<message id>:<callback data>" of the last file sent
@@ -403,7 +401,7 @@ async def on_format(update: Update, context: DanvanContext) -> None:
     attachment = Attachment(export_filename(unit.code, start, end, fmt), content, caption=caption)
     chat = update.effective_chat
     assert chat is not None
-    await scheduler(context.application).delivery.send_messages(
+    await context.scheduler.delivery.send_messages(
         chat.id, [OutMessage("", attachments=[attachment])]
     )
 

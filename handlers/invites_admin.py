@@ -23,6 +23,8 @@ from typing import Any
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
+from bot.domain import access
+from bot.domain.access import ManageOutcome, Role
 from bot.domain.formatting import escape_html, format_date, shorten
 from bot.domain.i18n import Translator
 from bot.services.qr import qr_png
@@ -41,8 +43,7 @@ from handlers.members_admin import (
 )
 from handlers.onboarding import role_label
 from storage import invites, members
-from storage.members import Outcome
-from storage.models import Invite, Role, Unit, pk
+from storage.models import Invite, Unit, pk
 
 WIZARD = "invite_wizard"  # user_data key of the nonce of the /moi in progress
 
@@ -89,7 +90,7 @@ async def invite_command(update: Update, context: DanvanContext) -> None:
     unit_id = pk(unit) if unit is not None else 0
     rows = [
         [Button(_add_role_label(t, role), callback_data=f"inv:r:{nonce}:{role.value}:{unit_id}")]
-        for role in members.grantable_roles(member.role)
+        for role in access.grantable_roles(member.role)
     ]
     rows.append([Button(t._("📋 Open invites"), callback_data="inv:ls")])
     lines = [t._("<b>Invite someone to danvan</b>")]
@@ -112,24 +113,24 @@ async def _wizard_step(
     numbers = ints(fields[2:]) if fields is not None else None
     current = context.user_data.get(WIZARD) if context.user_data is not None else None
     if fields is None or numbers is None or fields[0] != current:
-        await answer_problem(query, t, Outcome.STALE)
+        await answer_problem(query, t, ManageOutcome.STALE)
         return None
-    if fields[1] not in members.ROLE_VALUES:
-        await answer_problem(query, t, Outcome.STALE)
+    if fields[1] not in access.ROLE_VALUES:
+        await answer_problem(query, t, ManageOutcome.STALE)
         return None
     role = Role(fields[1])
-    if role not in members.grantable_roles(context.member.role):
+    if role not in access.grantable_roles(context.member.role):
         await members.record_refusal(
             context.session,
             context.member,
             "invite",
             None,
-            Outcome.ROLE,
+            ManageOutcome.ROLE,
             "invite_create",
             flows.now(context),
             role=role.value,
         )
-        await answer_problem(query, t, Outcome.ROLE)
+        await answer_problem(query, t, ManageOutcome.ROLE)
         return None
     return fields[0], role, numbers
 
@@ -140,7 +141,7 @@ async def _scoped_unit(query: CallbackQuery, context: DanvanContext, unit_id: in
         context.session, context.member, unit_id, now=flows.now(context), action="invite_create"
     )
     if unit is None or not unit.active:
-        await answer_problem(query, context.t, outcome if unit is None else Outcome.STALE)
+        await answer_problem(query, context.t, outcome if unit is None else ManageOutcome.STALE)
         return None
     return unit
 
@@ -300,7 +301,7 @@ async def _list_view(context: DanvanContext, page: int) -> tuple[str, InlineKeyb
     if not listed.invites:
         lines.append(t._("There are no open invites in your area. Send /moi to make one."))
     rows = []
-    revocable = members.grantable_roles(member.role)
+    revocable = access.grantable_roles(member.role)
     for invite in listed.invites:
         lines.append(
             t._(
@@ -343,7 +344,7 @@ async def on_list_page(update: Update, context: DanvanContext) -> None:
     assert query is not None
     fields = ints(parse(query.data, "inv", 1))
     if fields is None:
-        await answer_problem(query, context.t, Outcome.STALE)
+        await answer_problem(query, context.t, ManageOutcome.STALE)
         return
     await query.answer()
     text, markup = await _list_view(context, fields[0])
@@ -356,12 +357,12 @@ async def _revocation(
     assert context.member is not None
     fields = ints(parse(query.data, "inv", 1))
     if fields is None:
-        await answer_problem(query, context.t, Outcome.STALE)
+        await answer_problem(query, context.t, ManageOutcome.STALE)
         return None
     revoked = await invites.revoke(
         context.session, context.member, fields[0], now=flows.now(context), apply=apply
     )
-    if revoked.outcome is not Outcome.OK:
+    if revoked.outcome is not ManageOutcome.OK:
         await answer_problem(query, context.t, revoked.outcome)
         return None
     await query.answer()

@@ -27,6 +27,8 @@ from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, 
 from telegram.error import BadRequest
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
+from bot.domain import access
+from bot.domain.access import ManageOutcome, Role
 from bot.domain.formatting import SHOWN_CODE, escape_html, format_date, shorten
 from bot.domain.i18n import Translator
 from handlers import conversation as flows
@@ -34,8 +36,8 @@ from handlers.common import DanvanContext, guarded, reply
 from handlers.menu import refresh_commands
 from handlers.onboarding import role_label
 from storage import members, scope, units
-from storage.members import Change, MemberLine, Outcome
-from storage.models import Member, Role, Unit, pk
+from storage.members import Change, MemberLine
+from storage.models import Member, Unit, pk
 
 SHOWN_NAME = 60  # how much of a name or a unit name a list line shows
 
@@ -46,18 +48,18 @@ Button = InlineKeyboardButton
 # --- shared with invites_admin ---------------------------------------------------------------
 
 
-def refusal_text(t: Translator, outcome: Outcome) -> str:
+def refusal_text(t: Translator, outcome: ManageOutcome) -> str:
     """Why a request was refused (the alert of a pressed button)."""
-    if outcome is Outcome.OUT_OF_SCOPE:
+    if outcome is ManageOutcome.OUT_OF_SCOPE:
         return t._("Sorry, that is outside your area.")
-    if outcome is Outcome.SELF:
+    if outcome is ManageOutcome.SELF:
         return t._("You cannot change your own account here. Please ask an admin.")
     return t._("Sorry, you do not have permission to do that.")
 
 
-async def answer_problem(query: CallbackQuery, t: Translator, outcome: Outcome) -> None:
+async def answer_problem(query: CallbackQuery, t: Translator, outcome: ManageOutcome) -> None:
     """Answer a button whose request did not go through: stale, or refused."""
-    text = refusal_text(t, outcome) if outcome in members.REFUSALS else flows.stale_text(t)
+    text = refusal_text(t, outcome) if outcome in access.REFUSALS else flows.stale_text(t)
     await query.answer(text, show_alert=True)
 
 
@@ -183,7 +185,7 @@ async def _list_view(context: DanvanContext, unit: Unit, page: int) -> tuple[str
     rows = []
     for number, line in enumerate(listed.lines, start=listed.first_number):
         lines.append(_line_text(t, number, line))
-        denial = members.manage_denial(
+        denial = access.manage_denial(
             actor_id=member.id,
             actor_role=member.role,
             actor_scope=actor_scope,
@@ -270,7 +272,7 @@ async def on_browse(update: Update, context: DanvanContext) -> None:
     assert query is not None
     fields = ints(parse(query.data, "mb", 2))
     if fields is None:
-        await answer_problem(query, context.t, Outcome.STALE)
+        await answer_problem(query, context.t, ManageOutcome.STALE)
         return
     unit = await _unit_of_button(query, context, fields[0], "members_list")
     if unit is None:
@@ -286,7 +288,7 @@ async def on_list(update: Update, context: DanvanContext) -> None:
     assert query is not None
     fields = ints(parse(query.data, "mb", 2))
     if fields is None:
-        await answer_problem(query, context.t, Outcome.STALE)
+        await answer_problem(query, context.t, ManageOutcome.STALE)
         return
     unit = await _unit_of_button(query, context, fields[0], "members_list")
     if unit is None:
@@ -336,7 +338,7 @@ async def _card(context: DanvanContext, target: Member, unit: Unit) -> tuple[str
     if not target.active:
         lines.append(t._("⛔ Deactivated: cannot use danvan; their records stay."))
     rows = []
-    if any(role != target.role for role in members.grantable_roles(member.role)):
+    if any(role != target.role for role in access.grantable_roles(member.role)):
         rows.append([Button(t._("👤 Change role"), callback_data=f"mb:r:{target_id}")])
     rows.append(
         [
@@ -361,7 +363,7 @@ async def on_member(update: Update, context: DanvanContext) -> None:
     assert query is not None
     fields = ints(parse(query.data, "mb", 1))
     if fields is None:
-        await answer_problem(query, context.t, Outcome.STALE)
+        await answer_problem(query, context.t, ManageOutcome.STALE)
         return
     found = await _target(query, context, fields[0], "member_view")
     if found is None:
@@ -383,16 +385,16 @@ async def on_roles(update: Update, context: DanvanContext) -> None:
     t = context.t
     fields = ints(parse(query.data, "mb", 1))
     if fields is None:
-        await answer_problem(query, t, Outcome.STALE)
+        await answer_problem(query, t, ManageOutcome.STALE)
         return
     found = await _target(query, context, fields[0], "member_role")
     if found is None:
         return
     target = found.member
     assert target is not None
-    choices = [role for role in members.grantable_roles(context.member.role) if role != target.role]
+    choices = [role for role in access.grantable_roles(context.member.role) if role != target.role]
     if not choices:
-        await answer_problem(query, t, Outcome.ROLE)
+        await answer_problem(query, t, ManageOutcome.ROLE)
         return
     await query.answer()
     rows = [
@@ -427,7 +429,7 @@ async def on_role_ask(update: Update, context: DanvanContext) -> None:
     t = context.t
     fields = _role_fields(query.data)
     if fields is None:
-        await answer_problem(query, t, Outcome.STALE)
+        await answer_problem(query, t, ManageOutcome.STALE)
         return
     member_id, old, new = fields
     change = await members.change_role(
@@ -464,7 +466,7 @@ async def on_role_confirmed(update: Update, context: DanvanContext) -> None:
     t = context.t
     fields = _role_fields(query.data)
     if fields is None:
-        await answer_problem(query, t, Outcome.STALE)
+        await answer_problem(query, t, ManageOutcome.STALE)
         return
     member_id, old, new = fields
     change = await members.change_role(
@@ -495,7 +497,7 @@ async def on_move_browse(update: Update, context: DanvanContext) -> None:
     t = context.t
     fields = ints(parse(query.data, "mb", 3))
     if fields is None:
-        await answer_problem(query, t, Outcome.STALE)
+        await answer_problem(query, t, ManageOutcome.STALE)
         return
     member_id, unit_id, page = fields
     found = await _target(query, context, member_id, "member_unit")
@@ -533,7 +535,7 @@ async def _move(query: CallbackQuery, context: DanvanContext, *, apply: bool) ->
     t = context.t
     fields = ints(parse(query.data, "mb", 3))
     if fields is None:
-        await answer_problem(query, t, Outcome.STALE)
+        await answer_problem(query, t, ManageOutcome.STALE)
         return None
     member_id, old, new = fields
     if old == new:
@@ -621,7 +623,7 @@ async def _activation(
     assert context.member is not None
     fields = ints(parse(query.data, "mb", 1))
     if fields is None:
-        await answer_problem(query, context.t, Outcome.STALE)
+        await answer_problem(query, context.t, ManageOutcome.STALE)
         return None
     change = await members.set_active(
         context.session,

@@ -23,16 +23,18 @@ from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.domain import access
+from bot.domain.access import Role
 from bot.domain.flow import Input, InputKind
 from bot.domain.formatting import format_area, format_date, format_number
 from bot.domain.i18n import LANGUAGES, N_
 from bot.domain.i18n import translator as make_translator
+from bot.domain.periods import week_start
 from handlers import conversation as flows
 from handlers.common import DanvanContext, guarded, not_registered_text, refuse, reply
 from handlers.keyboards import main_menu, menu_action
 from storage import records, reports, state
 from storage.engine import Database
-from storage.models import Member, Role
+from storage.models import Member
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +151,7 @@ async def nil_report(update: Update, context: DanvanContext) -> None:
     member, t = context.member, context.t
     assert member is not None
     today = flows.now(context).astimezone(context.settings.tz).date()
-    week = records.week_start(today)
+    week = week_start(today)
     if await records.has_records_in_week(context.session, member.unit_id, week):
         await reply(
             update, t._("Your group already has records this week, so no nil report is needed.")
@@ -196,7 +198,7 @@ async def _summary(update: Update, context: DanvanContext) -> None:
     assert member is not None
     today = flows.now(context).astimezone(context.settings.tz).date()
     periods = [
-        (t._("This week"), records.week_start(today), today),
+        (t._("This week"), week_start(today), today),
         (t._("This month"), today.replace(day=1), today),
         (t._("This year"), today.replace(month=1, day=1), today),
     ]

@@ -7,6 +7,7 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseHandler, CommandHandler
 
+from bot.domain.access import Role
 from bot.domain.formatting import escape_html, format_datetime
 from bot.domain.forms import JOIN
 from bot.domain.i18n import Translator
@@ -16,7 +17,7 @@ from handlers.keyboards import main_menu
 from handlers.menu import CHAT_MENU_ROLES, refresh_commands
 from storage import invites, units
 from storage.audit import record
-from storage.models import Member, Role, pk
+from storage.models import Member, pk
 
 
 def role_label(t: Translator, role: str) -> str:

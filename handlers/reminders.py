@@ -7,13 +7,12 @@ from typing import Any
 from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler
 
+from bot.domain.access import Role
 from bot.domain.reminders import REMIND_MENU, REMIND_NIL, REMIND_SNOOZE
-from bot.telegram.jobs import scheduler
 from handlers import conversation as flows
 from handlers.common import DanvanContext, guarded, reply
 from handlers.keyboards import main_menu
 from handlers.menu import nil_report
-from storage.models import Role
 
 
 @guarded(Role.COORDINATOR)
@@ -39,7 +38,7 @@ async def snooze(update: Update, context: DanvanContext) -> None:
     """⏰: remind again in two hours, once; the button goes away."""
     query = update.callback_query
     assert query is not None and context.member is not None
-    due = await scheduler(context.application).snooze(
+    due = await context.scheduler.snooze(
         context.session, context.member.telegram_id, flows.now(context)
     )
     local = due.astimezone(context.settings.tz)

@@ -13,19 +13,19 @@ from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, 
 from telegram.error import BadRequest
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from bot.domain import access, review
+from bot.domain import access, records, review
 from bot.domain import flow as engine
+from bot.domain.access import Role
 from bot.domain.flow import Draft, Env, Flow, Outcome
 from bot.domain.formatting import format_date
 from bot.domain.forms import FLOWS, STAGES
 from bot.domain.i18n import Translator
+from bot.domain.records import RecordKind, reference
 from handlers import conversation as flows
 from handlers.common import DanvanContext, guarded, reply
 from handlers.keyboards import main_menu
-from storage import records
 from storage import review as store
-from storage.models import LandPledge, Role, Unit
-from storage.records import RecordKind
+from storage.models import LandPledge, Unit
 
 STAGE_ICONS = {"huy": "⛔"}
 
@@ -187,7 +187,8 @@ async def _record_view(
     text = review.record_text(
         t,
         flows.flow_env(context),
-        row,
+        found.kind,
+        store.columns(row),
         reporter=found.reporter_name,
         unit=found.unit_name,
         history=events,
@@ -207,7 +208,7 @@ async def _record_view(
             ]
         )
         if isinstance(row, LandPledge):
-            for stage in review.next_stages(row.stage):
+            for stage in records.next_stages(row.stage):
                 icon = STAGE_ICONS.get(stage, "➡️")
                 rows.append(
                     [
@@ -268,14 +269,14 @@ async def on_edit(update: Update, context: DanvanContext) -> None:
     assert row.id is not None
     flow = review.FLOW_OF_KIND[found.kind]
     env = await _env(context, flow)
-    draft = engine.new_draft(flow, moment, **review.answers_of(row))
+    draft = engine.new_draft(flow, moment, **records.answers_of(found.kind, store.columns(row)))
     draft["step"] = engine.EDIT_PICK_STEP
     draft["history"] = [engine.CONFIRM_STEP]
     draft["edit_of"] = {"kind": found.kind.value, "id": row.id}
     draft["language"] = t.language
     assert context.user_data is not None
     context.user_data[flows.DRAFT] = draft
-    note = t._("✏️ Correcting {reference}.", reference=records.reference(found.kind, row.id))
+    note = t._("✏️ Correcting {reference}.", reference=reference(found.kind, row.id))
     await flows.show(
         update,
         context,
@@ -293,7 +294,7 @@ async def save_edit(
     flows.end(context)
     kind = RecordKind(draft["edit_of"]["kind"])
     record_id = int(draft["edit_of"]["id"])
-    ref = records.reference(kind, record_id)
+    ref = reference(kind, record_id)
     scope = await store.member_unit(context.session, member)
     found = await store.find_record(context.session, kind, record_id, scope)
     if found is None or review.FLOW_OF_KIND[kind] is not flow:
@@ -334,7 +335,7 @@ async def on_delete(update: Update, context: DanvanContext) -> None:
     t = context.t
     row = found.row
     assert row.id is not None
-    ref = records.reference(found.kind, row.id)
+    ref = reference(found.kind, row.id)
     buttons = [
         InlineKeyboardButton(
             t._("🗑 Delete"), callback_data=review.record_callback("delok", found.kind, row.id)
@@ -360,7 +361,7 @@ async def on_delete_confirmed(update: Update, context: DanvanContext) -> None:
     assert context.member is not None and found.row.id is not None
     await store.soft_delete(context.session, found.row, context.member, flows.now(context))
     await query.answer()
-    ref = records.reference(found.kind, found.row.id)
+    ref = reference(found.kind, found.row.id)
     await _edit(query, context.t._("🗑 <b>{reference}</b> was deleted.", reference=ref), None)
 
 
@@ -373,7 +374,7 @@ async def on_keep(update: Update, context: DanvanContext) -> None:
     await query.answer()
     if request is None or request.kind is None or request.record_id is None:
         return
-    ref = records.reference(request.kind, request.record_id)
+    ref = reference(request.kind, request.record_id)
     await _edit(query, context.t._("<b>{reference}</b> was kept.", reference=ref), None)
 
 
@@ -393,7 +394,7 @@ async def on_stage(update: Update, context: DanvanContext) -> None:
     if (
         not isinstance(row, LandPledge)
         or stage is None
-        or stage not in review.next_stages(row.stage)
+        or stage not in records.next_stages(row.stage)
     ):
         await query.answer(flows.stale_text(t), show_alert=True)
         return
@@ -408,7 +409,7 @@ async def on_stage(update: Update, context: DanvanContext) -> None:
         update,
         t._(
             "✅ <b>{reference}</b>: {stage} on {date}.",
-            reference=records.reference(found.kind, row.id),
+            reference=reference(found.kind, row.id),
             stage=t._(STAGES[stage]),
             date=format_date(today),
         ),

@@ -36,11 +36,12 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
+from bot.domain.access import Role
 from bot.domain.formatting import SHOWN_CODE, escape_html, shorten
 from bot.domain.i18n import N_, Translator
+from bot.domain.periods import WEEKDAYS
 from bot.domain.schedule import QuietHours
 from bot.domain.textnorm import fold
-from bot.telegram.jobs import scheduler
 from handlers import conversation as flows
 from handlers.common import DanvanContext, guarded, listed_units, reply
 from handlers.stats import (
@@ -52,7 +53,7 @@ from handlers.stats import (
     unit_keyboard,
 )
 from storage import schedules
-from storage.models import Role, Unit, pk
+from storage.models import Unit, pk
 
 PREFIX = "sc"
 PENDING = "schedule_time"  # user_data key: the time being typed is for this unit, slot, day
@@ -76,15 +77,6 @@ SLOTS: dict[str, Slot] = {
     "w": Slot("weekly_digest_weekday", "weekly_digest_time", N_("Weekly digest")),
     "m": Slot("monthly_digest_day", "monthly_digest_time", N_("Monthly digest"), monthly=True),
 }
-WEEKDAYS = [  # Monday = 0, as in the Schedule table
-    N_("Monday"),
-    N_("Tuesday"),
-    N_("Wednesday"),
-    N_("Thursday"),
-    N_("Friday"),
-    N_("Saturday"),
-    N_("Sunday"),
-]
 MONTH_DAYS = range(1, 29)  # every month has them
 TIME_BUTTONS = ["07:00", "07:30", "08:00", "09:00", "11:00", "14:00", "16:00", "17:00", "19:00"]
 
@@ -385,7 +377,7 @@ async def _save(
     text, markup = await _card(context, unit, [*notes, ""])
     # The jobs are rebuilt from a session of their own; on SQLite ours holds the write lock.
     await context.session.commit()
-    await scheduler(context.application).rebuild()
+    await context.scheduler.rebuild()
     return text, markup
 
 

@@ -17,14 +17,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
+from bot.domain.access import Role
 from bot.domain.formatting import SHOWN_CODE, escape_html, shorten
 from bot.domain.i18n import N_, Translator
-from bot.services.digests import Period, digest_messages
-from bot.telegram.jobs import scheduler
+from bot.domain.periods import Period
+from bot.services.digests import digest_messages
 from handlers import conversation as flows
 from handlers.common import DanvanContext, guarded, listed_units, reply
 from storage import scope
-from storage.models import Member, Role, Unit, pk
+from storage.models import Member, Unit, pk
 
 PREFIX = "st"
 # What each period button means, by its key in the callback data.
@@ -173,7 +174,7 @@ async def on_period(update: Update, context: DanvanContext) -> None:
     await context.session.commit()
     chat = update.effective_chat
     assert chat is not None
-    await scheduler(context.application).delivery.send_messages(chat.id, messages)
+    await context.scheduler.delivery.send_messages(chat.id, messages)
 
 
 def handlers() -> list[BaseHandler[Update, DanvanContext, Any]]:

@@ -30,8 +30,8 @@ from telegram import (
 from telegram.error import BadRequest
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from bot.cli.units import describe_problem
 from bot.domain import access
+from bot.domain.access import Role
 from bot.domain.formatting import (
     MESSAGE_LIMIT,
     SHOWN_CODE,
@@ -43,14 +43,13 @@ from bot.domain.formatting import (
 )
 from bot.domain.i18n import Translator
 from bot.domain.unit_csv import RowError, UnitRow, describe_row_error, parse_unit_csv
-from bot.telegram.jobs import SLOT_JOB_PREFIX, scheduler
+from bot.domain.units import UnitAdminError, describe_problem
 from handlers import conversation as flows
 from handlers.common import DanvanContext, RepliesToBotPrompt, guarded, refuse, reply
 from storage import scope as scopes
 from storage import unit_admin, units
 from storage.audit import record
-from storage.models import Member, Role, Unit, pk
-from storage.unit_admin import UnitAdminError
+from storage.models import Member, Unit, pk
 
 PROMPT_MARK = "🏛"
 INPUT = "units_input"  # user_data: the question waiting for a typed answer
@@ -142,11 +141,7 @@ async def _stale(update: Update, context: DanvanContext) -> None:
 async def _rebuild_jobs(context: DanvanContext) -> None:
     """Moves, merges and imports change which schedule each unit inherits: remake the slot
     jobs, if this application runs them (tests that drive the clock themselves do not)."""
-    queue = context.application.job_queue
-    if queue is not None and any(
-        job.name and job.name.startswith(SLOT_JOB_PREFIX) for job in queue.jobs()
-    ):
-        await scheduler(context.application).rebuild()
+    await context.scheduler.refresh()
 
 
 # --- the tree --------------------------------------------------------------------------------

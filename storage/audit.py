@@ -25,7 +25,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import AuditEvent, Member, Unit, utcnow
+from storage.models import AuditEvent, Member, Unit, pk, utcnow
 
 UNIT_ENTITIES = ("unit", "schedule")  # events whose entity_id is a unit's id
 
@@ -142,3 +142,29 @@ async def broadcast_started(session: AsyncSession, unit_id: int, key: str) -> bo
         )
     )
     return any((after or {}).get("key") == key for after in events)
+
+
+async def unfinished_broadcast(
+    session: AsyncSession, unit: Unit, text: str, sender: str, actor_label: str
+) -> AuditEvent | None:
+    """The latest run by `actor_label` of this broadcast, if it never finished (it has no
+    "delivered" event)."""
+    events = (
+        await session.exec(
+            select(AuditEvent)
+            .where(
+                col(AuditEvent.entity) == "broadcast",
+                col(AuditEvent.entity_id) == pk(unit),
+                col(AuditEvent.actor_label) == actor_label,
+            )
+            .order_by(col(AuditEvent.id).desc())
+            .limit(200)
+        )
+    ).all()
+    delivered = {(e.after or {}).get("key") for e in events if e.action == "delivered"}
+    for event in events:
+        after = event.after or {}
+        if event.action != "sent" or after.get("text") != text or after.get("sender") != sender:
+            continue
+        return None if after.get("key") in delivered else event
+    return None

@@ -43,15 +43,8 @@ from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import Select
 
-from storage.models import (
-    Activity,
-    LandPledge,
-    Member,
-    NilReport,
-    PledgeStage,
-    Unit,
-    Workday,
-)
+from bot.domain.records import PledgeStage
+from storage.models import Activity, LandPledge, Member, NilReport, Unit, Workday
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import Member, Role, Unit
+from bot.domain.access import Role
+from storage.models import Member, Unit
 from storage.reminders import Recipient
 
 AUDIENCE_ROLES = (Role.COORDINATOR, Role.OFFICIAL)

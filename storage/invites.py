@@ -13,16 +13,10 @@ from sqlalchemy.engine import CursorResult
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.domain.access import ROLE_VALUES, ManageOutcome, Role, grantable_roles
 from storage.audit import record
-from storage.members import (
-    ROLE_VALUES,
-    Outcome,
-    grantable_roles,
-    record_refusal,
-    unit_for,
-    withdraw_invite,
-)
-from storage.models import Invite, Member, Role, Unit, invite_open_at, pk
+from storage.members import record_refusal, unit_for, withdraw_invite
+from storage.models import Invite, Member, Unit, invite_open_at, pk
 from storage.scope import member_scope, unit_id_in_scope, units_in
 
 # No 0/O or 1/I/L, so a code read aloud or typed from paper survives; 12 symbols = 60 bits.
@@ -130,7 +124,7 @@ INVITE_PAGE_SIZE = 10
 
 @dataclass(frozen=True)
 class Created:
-    outcome: Outcome
+    outcome: ManageOutcome
     invite: Invite | None = None
     unit: Unit | None = None
 
@@ -141,19 +135,19 @@ async def create_by(
     """An invite made by `actor`, for a role they may give, into an active unit of their scope,
     valid for DEFAULT_DAYS; refusals are audited."""
     if role not in ROLE_VALUES or not 1 <= uses <= MAX_USES:
-        return Created(Outcome.STALE)
+        return Created(ManageOutcome.STALE)
     if Role(role) not in grantable_roles(actor.role):
         await record_refusal(
-            session, actor, "invite", None, Outcome.ROLE, "invite_create", now, role=role
+            session, actor, "invite", None, ManageOutcome.ROLE, "invite_create", now, role=role
         )
-        return Created(Outcome.ROLE)
+        return Created(ManageOutcome.ROLE)
     outcome, unit = await unit_for(session, actor, unit_id, now=now, action="invite_create")
     if unit is None:
         return Created(outcome)
     if not unit.active:
-        return Created(Outcome.STALE)
+        return Created(ManageOutcome.STALE)
     invite = await create(session, role=role, unit=unit, now=now, uses=uses, created_by=actor.id)
-    return Created(Outcome.OK, invite, unit)
+    return Created(ManageOutcome.OK, invite, unit)
 
 
 @dataclass(frozen=True)
@@ -225,7 +219,7 @@ async def open_invites(
 
 @dataclass(frozen=True)
 class Revoked:
-    outcome: Outcome
+    outcome: ManageOutcome
     invite: Invite | None = None
     unit: Unit | None = None
 
@@ -239,18 +233,18 @@ async def revoke(
     only checks (for the confirmation question)."""
     invite = await session.get(Invite, invite_id)
     if invite is None or invite.revoked_at is not None:
-        return Revoked(Outcome.STALE, invite)
+        return Revoked(ManageOutcome.STALE, invite)
     unit = await unit_id_in_scope(session, actor, invite.unit_id)
     if unit is None:
         await record_refusal(
-            session, actor, "invite", invite.id, Outcome.OUT_OF_SCOPE, "invite_revoke", now
+            session, actor, "invite", invite.id, ManageOutcome.OUT_OF_SCOPE, "invite_revoke", now
         )
-        return Revoked(Outcome.OUT_OF_SCOPE, invite)
+        return Revoked(ManageOutcome.OUT_OF_SCOPE, invite)
     if Role(invite.role) not in grantable_roles(actor.role):
         await record_refusal(
-            session, actor, "invite", invite.id, Outcome.ROLE, "invite_revoke", now
+            session, actor, "invite", invite.id, ManageOutcome.ROLE, "invite_revoke", now
         )
-        return Revoked(Outcome.ROLE, invite, unit)
+        return Revoked(ManageOutcome.ROLE, invite, unit)
     if apply:
         await withdraw_invite(session, invite, now, actor_id=actor.id)
-    return Revoked(Outcome.OK, invite, unit)
+    return Revoked(ManageOutcome.OK, invite, unit)

@@ -4,7 +4,6 @@ members of a unit with their last report, and changes of role, unit and active."
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -15,7 +14,7 @@ from sqlalchemy.orm import aliased, make_transient_to_detached
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.domain.access import in_scope
+from bot.domain.access import ROLE_VALUES, ManageOutcome, Role, grantable_roles, manage_denial
 from bot.domain.textnorm import nfc
 from storage import scope, units
 from storage.audit import record
@@ -25,7 +24,6 @@ from storage.models import (
     LandPledge,
     Member,
     MemberChange,
-    Role,
     Unit,
     Workday,
     invite_open_at,
@@ -126,58 +124,12 @@ MEMBER_PAGE_SIZE = 10
 UNIT_PAGE_SIZE = 8
 
 
-class Outcome(enum.StrEnum):
-    """How a request to manage a member or an invite ended (or would end)."""
-
-    OK = "ok"
-    STALE = "stale"  # gone, or changed since the button was made
-    SELF = "self"  # nobody manages their own account here (an admin cannot lock themself out)
-    OUT_OF_SCOPE = "out_of_scope"  # a member, unit or invite outside the actor's subtree
-    ROLE = "role"  # the target's role, or the role to give, is beyond the actor's
-
-
-REFUSALS = frozenset({Outcome.SELF, Outcome.OUT_OF_SCOPE, Outcome.ROLE})
-ROLE_VALUES = frozenset(role.value for role in Role)
-
-
-def grantable_roles(actor_role: str) -> list[Role]:
-    """The roles a member may give, by an invite or by a change of role: admins any,
-    officials coordinator only, coordinators none."""
-    role = Role(actor_role)
-    if role is Role.ADMIN:
-        return [Role.COORDINATOR, Role.OFFICIAL, Role.ADMIN]
-    if role is Role.OFFICIAL:
-        return [Role.COORDINATOR]
-    return []
-
-
-def manage_denial(
-    *,
-    actor_id: int | None,
-    actor_role: str,
-    actor_scope: str | None,
-    target_id: int | None,
-    target_role: str,
-    target_unit_path: str,
-) -> Outcome | None:
-    """None when the actor may change the target member (role, unit, active); otherwise why
-    not. Admins manage everyone; officials manage the coordinators of their unit's subtree;
-    nobody manages themself."""
-    if actor_id is not None and actor_id == target_id:
-        return Outcome.SELF
-    if not in_scope(actor_scope, target_unit_path):
-        return Outcome.OUT_OF_SCOPE
-    if Role(target_role) not in grantable_roles(actor_role):
-        return Outcome.ROLE
-    return None
-
-
 async def record_refusal(
     session: AsyncSession,
     actor: Member,
     entity: str,
     entity_id: int | None,
-    reason: Outcome,
+    reason: ManageOutcome,
     action: str,
     now: datetime,
     **detail: Any,
@@ -214,23 +166,25 @@ async def unit_by_code(
     if unit is None or (active_only and not unit.active):
         return UnitLookup(None)
     if await scope.unit_id_in_scope(session, actor, pk(unit)) is None:
-        await record_refusal(session, actor, "unit", unit.id, Outcome.OUT_OF_SCOPE, action, now)
+        await record_refusal(
+            session, actor, "unit", unit.id, ManageOutcome.OUT_OF_SCOPE, action, now
+        )
         return UnitLookup(None, out_of_scope=True)
     return UnitLookup(unit)
 
 
 async def unit_for(
     session: AsyncSession, actor: Member, unit_id: int, *, now: datetime, action: str
-) -> tuple[Outcome, Unit | None]:
+) -> tuple[ManageOutcome, Unit | None]:
     """The unit a button names, if it still exists and is in the actor's scope (OK); STALE
     when it is gone; OUT_OF_SCOPE (audited) when it is outside."""
     unit = await scope.unit_id_in_scope(session, actor, unit_id)
     if unit is not None:
-        return Outcome.OK, unit
+        return ManageOutcome.OK, unit
     if await session.get(Unit, unit_id) is None:
-        return Outcome.STALE, None
-    await record_refusal(session, actor, "unit", unit_id, Outcome.OUT_OF_SCOPE, action, now)
-    return Outcome.OUT_OF_SCOPE, None
+        return ManageOutcome.STALE, None
+    await record_refusal(session, actor, "unit", unit_id, ManageOutcome.OUT_OF_SCOPE, action, now)
+    return ManageOutcome.OUT_OF_SCOPE, None
 
 
 @dataclass(frozen=True)
@@ -371,13 +325,13 @@ class Change:
     """The outcome of a request about a member, with the member and their unit (after the
     change, if one was made) when they exist."""
 
-    outcome: Outcome
+    outcome: ManageOutcome
     member: Member | None = None
     unit: Unit | None = None
 
     @property
     def ok(self) -> bool:
-        return self.outcome is Outcome.OK
+        return self.outcome is ManageOutcome.OK
 
 
 async def find_target(
@@ -386,7 +340,7 @@ async def find_target(
     """The member a button names, if the actor may manage them (OK); a refusal is audited."""
     member = await session.get(Member, member_id)
     if member is None:
-        return Change(Outcome.STALE)
+        return Change(ManageOutcome.STALE)
     unit = await session.get(Unit, member.unit_id)
     assert unit is not None
     denial = manage_denial(
@@ -400,7 +354,7 @@ async def find_target(
     if denial is not None:
         await record_refusal(session, actor, "member", member.id, denial, action, now)
         return Change(denial, member, unit)
-    return Change(Outcome.OK, member, unit)
+    return Change(ManageOutcome.OK, member, unit)
 
 
 async def change_role(
@@ -421,12 +375,12 @@ async def change_role(
     member = found.member
     assert member is not None
     if role not in ROLE_VALUES or member.role != expected or role == expected:
-        return Change(Outcome.STALE, member, found.unit)
+        return Change(ManageOutcome.STALE, member, found.unit)
     if Role(role) not in grantable_roles(actor.role):
         await record_refusal(
-            session, actor, "member", member.id, Outcome.ROLE, "member_role", now, role=role
+            session, actor, "member", member.id, ManageOutcome.ROLE, "member_role", now, role=role
         )
-        return Change(Outcome.ROLE, member, found.unit)
+        return Change(ManageOutcome.ROLE, member, found.unit)
     if apply:
         member.role, member.updated_at = role, now
         await record(
@@ -462,10 +416,10 @@ async def change_unit(
     member = found.member
     assert member is not None
     if member.unit_id != expected_unit_id or unit_id == expected_unit_id:
-        return Change(Outcome.STALE, member, found.unit)
+        return Change(ManageOutcome.STALE, member, found.unit)
     outcome, unit = await unit_for(session, actor, unit_id, now=now, action="member_unit")
     if unit is None or not unit.active:
-        return Change(outcome if unit is None else Outcome.STALE, member, found.unit)
+        return Change(outcome if unit is None else ManageOutcome.STALE, member, found.unit)
     if apply:
         member.unit_id, member.updated_at = pk(unit), now
         await record(
@@ -478,7 +432,7 @@ async def change_unit(
             actor_id=actor.id,
             at=now,
         )
-    return Change(Outcome.OK, member, unit)
+    return Change(ManageOutcome.OK, member, unit)
 
 
 async def set_active(
@@ -499,7 +453,7 @@ async def set_active(
     member = found.member
     assert member is not None
     if member.active == active:
-        return Change(Outcome.STALE, member, found.unit)
+        return Change(ManageOutcome.STALE, member, found.unit)
     if apply:
         member.active, member.updated_at = active, now
         await record(

@@ -6,7 +6,6 @@ timezone-aware UTC. Records are soft-deleted through `deleted_at`.
 
 from __future__ import annotations
 
-import enum
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any, Protocol
@@ -68,23 +67,6 @@ def _timestamp(nullable: bool = False, index: bool = False) -> Any:
         nullable=nullable,
         index=index,
     )
-
-
-class Role(enum.StrEnum):
-    COORDINATOR = "coordinator"
-    OFFICIAL = "official"
-    ADMIN = "admin"
-
-
-class PledgeStage(enum.StrEnum):
-    """A land pledge's progress, in order; CANCELLED can follow any stage."""
-
-    PERSUADING = "van_dong"
-    PLEDGED = "cam_ket"
-    SIGNED = "ky_bien_ban"
-    CLEARED = "giai_toa"
-    HANDED_OVER = "ban_giao"
-    CANCELLED = "huy"
 
 
 class Unit(SQLModel, table=True):

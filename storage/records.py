@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -12,60 +11,23 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.domain.textnorm import fold, nfc
+from bot.domain.records import ENTITY, RecordKind, donor_key, new_record_columns, reference
 from storage.audit import record
 from storage.models import (
     Activity,
     LandPledge,
     Member,
     NilReport,
-    PledgeStage,
     Workday,
     pk,
 )
 
 DUPLICATE_WINDOW_DAYS = 30
-STAGE_DATE_FIELDS = {
-    PledgeStage.PERSUADING: "persuading_on",
-    PledgeStage.PLEDGED: "pledged_on",
-    PledgeStage.SIGNED: "signed_on",
-    PledgeStage.CLEARED: "cleared_on",
-    PledgeStage.HANDED_OVER: "handed_over_on",
-    PledgeStage.CANCELLED: "cancelled_on",
-}
-
-
-class RecordKind(enum.StrEnum):
-    """Each kind's letter makes the short reference people quote: #H-12, #L-123, #N-45."""
-
-    ACTIVITY = "H"
-    LAND = "L"
-    WORKDAY = "N"
-
-
 MODELS: dict[RecordKind, type[Activity] | type[LandPledge] | type[Workday]] = {
     RecordKind.ACTIVITY: Activity,
     RecordKind.LAND: LandPledge,
     RecordKind.WORKDAY: Workday,
 }
-ENTITY = {
-    RecordKind.ACTIVITY: "activity",
-    RecordKind.LAND: "land_pledge",
-    RecordKind.WORKDAY: "workday",
-}
-
-
-DONOR_KEY_LENGTH = 200  # the column's size
-
-
-def donor_key(donor: str) -> str:
-    """The donor's matching key, cut to its column: folding can lengthen a name ("ß" → "ss",
-    "ﷺ" → eighteen letters), and PostgreSQL refuses a value longer than the column."""
-    return fold(donor)[:DONOR_KEY_LENGTH].rstrip()
-
-
-def reference(kind: RecordKind, record_id: int) -> str:
-    return f"#{kind.value}-{record_id}"
 
 
 def week_start(day: date) -> date:
@@ -86,73 +48,25 @@ def _snapshot(row: Any) -> dict[str, Any]:
     return data
 
 
-async def _finish(
-    session: AsyncSession, row: Any, member: Member, entity: str, now: datetime
+async def save(
+    session: AsyncSession,
+    kind: RecordKind,
+    member: Member,
+    answers: Mapping[str, Any],
+    now: datetime,
 ) -> int:
+    """Store a confirmed form's answers as a new record of the member's group; its id."""
+    row = MODELS[kind](
+        unit_id=member.unit_id, reporter_id=pk(member), **new_record_columns(kind, answers)
+    )
     row.created_at = row.updated_at = now
     session.add(row)
     await session.flush()
     await record(
-        session, entity, row.id, "create", None, _snapshot(row), actor_id=member.id, at=now
+        session, ENTITY[kind], row.id, "create", None, _snapshot(row), actor_id=member.id, at=now
     )
     await supersede_nil_report(session, row.unit_id, row.on_date, now)
     return pk(row)
-
-
-async def save_activity(
-    session: AsyncSession, member: Member, answers: Mapping[str, Any], now: datetime
-) -> int:
-    row = Activity(
-        unit_id=member.unit_id,
-        reporter_id=pk(member),
-        on_date=date.fromisoformat(answers["on_date"]),
-        kind=answers["kind"],
-        participants=int(answers["participants"]),
-        description=answers.get("description"),
-        photo_file_ids=list(answers.get("photos") or []),
-    )
-    return await _finish(session, row, member, ENTITY[RecordKind.ACTIVITY], now)
-
-
-async def save_land(
-    session: AsyncSession, member: Member, answers: Mapping[str, Any], now: datetime
-) -> int:
-    on_date = date.fromisoformat(answers["on_date"])
-    stage = PledgeStage(answers["stage"])
-    value = answers.get("value_vnd")
-    row = LandPledge(
-        unit_id=member.unit_id,
-        reporter_id=pk(member),
-        on_date=on_date,
-        donor=nfc(answers["donor"], multiline=False),
-        donor_key=donor_key(answers["donor"]),
-        area_m2=Decimal(answers["area_m2"]),
-        land_kind=answers["land_kind"],
-        assets=answers.get("assets"),
-        purpose=answers["purpose"],
-        purpose_note=answers.get("purpose_note") if answers["purpose"] == "khac" else None,
-        stage=stage,
-        value_vnd=Decimal(value) if value else None,
-        photo_file_ids=list(answers.get("photos") or []),
-    )
-    setattr(row, STAGE_DATE_FIELDS[stage], on_date)
-    return await _finish(session, row, member, ENTITY[RecordKind.LAND], now)
-
-
-async def save_workday(
-    session: AsyncSession, member: Member, answers: Mapping[str, Any], now: datetime
-) -> int:
-    people, days_each = int(answers["people"]), Decimal(answers["days_each"])
-    row = Workday(
-        unit_id=member.unit_id,
-        reporter_id=pk(member),
-        on_date=date.fromisoformat(answers["on_date"]),
-        work=nfc(answers["work"], multiline=False),
-        people=people,
-        days_each=days_each,
-        total_days=people * days_each,
-    )
-    return await _finish(session, row, member, ENTITY[RecordKind.WORKDAY], now)
 
 
 async def find_duplicate(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -13,16 +13,10 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import Select
 
-from storage.models import (
-    Activity,
-    LandPledge,
-    Member,
-    NilReport,
-    PledgeStage,
-    Role,
-    Unit,
-    Workday,
-)
+from bot.domain.access import Role
+from bot.domain.records import PledgeStage
+from bot.domain.reminders import SilentGroup, StalePledge
+from storage.models import Activity, LandPledge, Member, NilReport, Unit, Workday
 
 
 @dataclass(frozen=True)
@@ -32,14 +26,6 @@ class Recipient:
     language: str
     unit_id: int
     full_name: str = ""
-
-
-@dataclass
-class SilentGroup:
-    unit_id: int
-    name: str
-    # (coordinator's name, date of their last record or None)
-    coordinators: list[tuple[str, date | None]] = field(default_factory=list)
 
 
 def _reported(unit_id_column: Any, week: date) -> ColumnElement[bool]:
@@ -203,15 +189,6 @@ def _as_date(value: object) -> date | None:
     if isinstance(value, date):
         return value
     return date.fromisoformat(str(value))
-
-
-@dataclass(frozen=True)
-class StalePledge:
-    pledge_id: int
-    donor: str
-    area_m2: object
-    stage: str
-    since: date
 
 
 def _stuck_pledges(today: date, days: int) -> list[ColumnElement[bool]]:

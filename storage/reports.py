@@ -10,7 +10,8 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import Activity, LandPledge, PledgeStage, Unit, Workday
+from bot.domain.records import PledgeStage
+from storage.models import Activity, LandPledge, Unit, Workday
 
 
 @dataclass(frozen=True)

@@ -18,22 +18,27 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import Select
 
-from bot.domain.review import (
-    NOT_AUDITED,
-    PAGE_SIZE,
-    HistoryEntry,
-    Page,
-    Record,
-    RecordLine,
-    edit_changes,
-    jsonable,
-    kind_of,
-    stage_changes,
-)
+from bot.domain.records import ENTITY, RecordKind, edit_changes, jsonable, stage_changes
+from bot.domain.review import NOT_AUDITED, PAGE_SIZE, HistoryEntry, Page, RecordLine
 from storage.audit import record
 from storage.models import Activity, AuditEvent, LandPledge, Member, Unit, Workday, pk
-from storage.records import ENTITY, MODELS, RecordKind, supersede_nil_report
+from storage.records import MODELS, supersede_nil_report
 from storage.units import subtree_ids
+
+Record = Activity | LandPledge | Workday
+
+
+def kind_of(row: Record) -> RecordKind:
+    if isinstance(row, Activity):
+        return RecordKind.ACTIVITY
+    if isinstance(row, LandPledge):
+        return RecordKind.LAND
+    return RecordKind.WORKDAY
+
+
+def columns(row: Record) -> dict[str, Any]:
+    """The row's column values, as the records' rules (bot/domain/records.py) read them."""
+    return row.model_dump()
 
 
 @dataclass
@@ -192,7 +197,7 @@ async def apply_edit(
 ) -> list[str]:
     """Store what an edit's answers change, one audit event per changed column; returns the
     changed columns (empty: nothing to store)."""
-    changes = edit_changes(row, answers)
+    changes = edit_changes(kind_of(row), columns(row), answers)
     for name, (old, new) in changes.items():
         setattr(row, name, new)
         if name not in NOT_AUDITED:
@@ -220,7 +225,7 @@ async def advance_stage(
     session: AsyncSession, row: LandPledge, stage: str, on: date, actor: Member, now: datetime
 ) -> None:
     """Move a land pledge to `stage`, reached `on` (ValueError if it cannot go there)."""
-    changes = stage_changes(row, stage, on)
+    changes = stage_changes(columns(row), stage, on)
     for name, (_, new) in changes.items():
         setattr(row, name, new)
     row.updated_at = now

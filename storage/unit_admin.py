@@ -16,13 +16,12 @@ Rules:
   own, the target keeps it and the source's is written to the audit event). The source becomes
   inactive; its "merge" audit event is the note saying where everything went.
 
-Problems raise `UnitAdminError(problem, details)`; each channel words them (bot/cli_units.py).
+Problems raise `UnitAdminError(problem, details)` (bot/domain/units.py, which words them).
 Everything runs in the caller's transaction: a failure leaves nothing half-done.
 """
 
 from __future__ import annotations
 
-import enum
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,6 +33,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.domain.textnorm import find_choices, nfc
 from bot.domain.unit_csv import MAX_CODE, MAX_LEVEL, MAX_NAME
+from bot.domain.units import Problem, UnitAdminError
 from storage import units as unit_lookup
 from storage.audit import record
 from storage.members import withdraw_invite
@@ -67,31 +67,6 @@ COUNTED_MODELS: dict[str, Any] = {
     "schedule": Schedule,
 }
 _CODE_SYMBOLS = frozenset("-_.")
-
-
-class Problem(enum.StrEnum):
-    EMPTY = "empty"  # field
-    TOO_LONG = "too_long"  # field, limit
-    BAD_CODE = "bad_code"  # code
-    DUPLICATE_CODE = "duplicate_code"  # code
-    UNKNOWN_UNIT = "unknown_unit"  # code (also: outside the person's area)
-    INACTIVE = "inactive"  # code
-    SAME_NAME = "same_name"  # code
-    SAME_PARENT = "same_parent"  # code, other
-    SAME_UNIT = "same_unit"  # code
-    INSIDE_ITSELF = "inside_itself"  # code, other: `other` is one of code's own units
-    HAS_ACTIVE_UNITS = "has_active_units"  # code, count
-    OWN_UNIT = "own_unit"  # code: the person's own unit
-    ALREADY_INACTIVE = "already_inactive"  # code
-
-
-class UnitAdminError(Exception):
-    """A change that must not be made, and why (`details` fill the wording's placeholders)."""
-
-    def __init__(self, problem: Problem, **details: str) -> None:
-        super().__init__(f"{problem}: {details}")
-        self.problem = problem
-        self.details = details
 
 
 # --- reading ------------------------------------------------------------------------------------

@@ -10,11 +10,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bot.domain.access import Role
 from bot.settings import Settings
 from bot.telegram.app import DanvanApplication, build_application, on_startup
 from storage import invites, units
 from storage.engine import Database
-from storage.models import Member, Role, pk
+from storage.models import Member, pk
 from tests.fakebot import FakeBotAPI, FakeMessage, FakeUser
 
 TOKEN = "123456:TEST-TOKEN"

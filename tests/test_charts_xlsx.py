@@ -12,16 +12,19 @@ from decimal import Decimal
 import pytest
 from openpyxl import load_workbook
 
+from bot.domain.access import Role
 from bot.domain.i18n import Translator
 from bot.domain.outgoing import Attachment, Drawn, Shared
+from bot.domain.periods import Period
+from bot.domain.records import RecordKind
 from bot.domain.unit_csv import parse_unit_csv
 from bot.services.charts import weekly_chart
-from bot.services.digests import Period, build_digest, render_digest
+from bot.services.digests import build_digest, render_digest
 from bot.services.workbook import build_xlsx
 from storage import records, units
 from storage.digest import WeekPoint, period_records
 from storage.engine import Database
-from storage.models import Activity, Member, Role, pk
+from storage.models import Activity, Member, pk
 
 VI = Translator("vi")
 EN = Translator("en")
@@ -133,8 +136,9 @@ async def seed(db: Database) -> dict[str, int]:
         x = await units.by_code(session, "X")
         assert x is not None
         ids["X"] = pk(x)
-        ids["H1"] = await records.save_activity(
+        ids["H1"] = await records.save(
             session,
+            RecordKind.ACTIVITY,
             people["G1"],
             {
                 "on_date": "2026-11-24",
@@ -144,14 +148,16 @@ async def seed(db: Database) -> dict[str, int]:
             },
             NOW,
         )
-        ids["H-old"] = await records.save_activity(
+        ids["H-old"] = await records.save(
             session,
+            RecordKind.ACTIVITY,
             people["G1"],
             {"on_date": "2026-11-10", "kind": "hop_dan", "participants": 5},
             NOW,
         )
-        ids["H-deleted"] = await records.save_activity(
+        ids["H-deleted"] = await records.save(
             session,
+            RecordKind.ACTIVITY,
             people["G2"],
             {"on_date": "2026-11-25", "kind": "ve_sinh", "participants": 9},
             NOW,
@@ -160,8 +166,9 @@ async def seed(db: Database) -> dict[str, int]:
         assert deleted is not None
         deleted.deleted_at = NOW
         land = {"land_kind": "nong_nghiep", "purpose": "duong"}
-        ids["L1"] = await records.save_land(
+        ids["L1"] = await records.save(
             session,
+            RecordKind.LAND,
             people["G2"],
             {
                 **land,
@@ -173,8 +180,9 @@ async def seed(db: Database) -> dict[str, int]:
             },
             NOW,
         )
-        ids["L2"] = await records.save_land(
+        ids["L2"] = await records.save(
             session,
+            RecordKind.LAND,
             people["G1"],
             {
                 **land,
@@ -185,8 +193,9 @@ async def seed(db: Database) -> dict[str, int]:
             },
             NOW,
         )
-        ids["N1"] = await records.save_workday(
+        ids["N1"] = await records.save(
             session,
+            RecordKind.WORKDAY,
             people["G2"],
             {
                 "on_date": "2026-11-28",

@@ -11,10 +11,12 @@ from typing import Any
 import pytest
 
 from bot.cli.main import main
+from bot.domain.access import Role
+from bot.domain.records import RecordKind
 from storage import members, records, units
 from storage.engine import Database
 from storage.migrate import upgrade
-from storage.models import Member, Role, pk
+from storage.models import Member, pk
 from tests.fakebot import FakeBotAPI
 from tests.harness import TOKEN, UNITS_CSV
 
@@ -55,7 +57,7 @@ async def seeded(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: P
                 "people": 6,
                 "days_each": "0.5",
             }
-            await records.save_workday(session, member, answers, datetime.now(UTC))
+            await records.save(session, RecordKind.WORKDAY, member, answers, datetime.now(UTC))
     finally:
         await db.dispose()
     return database_url

@@ -17,10 +17,19 @@ from sqlmodel import select
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import AIORateLimiter, ExtBot
 
-from bot.domain.outgoing import Attachment, Button, Drawn, OutMessage, Send, SendKind
+from bot.domain.outgoing import (
+    Attachment,
+    Button,
+    Drawn,
+    OutMessage,
+    Report,
+    Send,
+    SendKind,
+    SendOutcome,
+)
 from bot.settings import Settings
 from bot.telegram.app import build_application
-from bot.telegram.delivery import Delivery, Outcome, Report, SendLimiter
+from bot.telegram.delivery import Delivery, SendLimiter
 from storage import ledger
 from storage.engine import Database
 from storage.migrate import upgrade
@@ -675,7 +684,12 @@ def test_the_limiter_keeps_both_limits_and_waits_no_longer(
 
 async def test_outcomes_add_up_in_the_report() -> None:
     report = Report()
-    for outcome in [Outcome.SENT, Outcome.SENT, Outcome.FAILED, Outcome.UNREACHABLE]:
+    for outcome in [
+        SendOutcome.SENT,
+        SendOutcome.SENT,
+        SendOutcome.FAILED,
+        SendOutcome.UNREACHABLE,
+    ]:
         report.add(outcome)
     assert (report.total, str(report)) == (
         4,

@@ -16,16 +16,17 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
+from bot.domain.access import Role
 from bot.domain.formatting import MESSAGE_LIMIT, utf16_length
 from bot.domain.i18n import Translator
 from bot.domain.outgoing import SendKind
-from bot.domain.schedule import week_start
+from bot.domain.periods import Period, week_start
+from bot.domain.records import RecordKind
 from bot.domain.unit_csv import parse_unit_csv
 from bot.services.digests import (
     LOCAL_TZ,
     Digest,
     DigestUnit,
-    Period,
     Totals,
     build_digest,
     build_digests,
@@ -38,7 +39,7 @@ from storage import records, units
 from storage.digest import ChildRow, Figures, GroupRef, WeekPoint, series_ranges
 from storage.engine import Database
 from storage.migrate import upgrade
-from storage.models import LandPledge, Member, Role, pk
+from storage.models import LandPledge, Member, pk
 from tests.fakebot.html_check import parse_html
 
 EN = Translator("en")
@@ -167,7 +168,9 @@ async def seed(db: Database) -> dict[str, Any]:
             await records.add_nil_report(session, coordinator[code], week, NOW)
         for name, code, on, kind, participants in ACTIVITIES:
             answers = {"on_date": on, "kind": kind, "participants": participants, "photos": []}
-            found[name] = await records.save_activity(session, coordinator[code], answers, NOW)
+            found[name] = await records.save(
+                session, RecordKind.ACTIVITY, coordinator[code], answers, NOW
+            )
         for name, code, on, stage, donor, area in PLEDGES:
             answers = {
                 "on_date": on,
@@ -178,11 +181,13 @@ async def seed(db: Database) -> dict[str, Any]:
                 "purpose": "duong",
                 "value_vnd": "2000000" if name == "L1" else None,
             }
-            found[name] = await records.save_land(session, coordinator[code], answers, NOW)
+            found[name] = await records.save(
+                session, RecordKind.LAND, coordinator[code], answers, NOW
+            )
         for number, (code, on, work, people_count, days) in enumerate(WORKDAYS, start=1):
             answers = {"on_date": on, "work": work, "people": people_count, "days_each": days}
-            found[f"W{number}"] = await records.save_workday(
-                session, coordinator[code], answers, NOW
+            found[f"W{number}"] = await records.save(
+                session, RecordKind.WORKDAY, coordinator[code], answers, NOW
             )
         for name, handed_over_on in HANDED_OVER_LATER.items():
             pledge = await session.get(LandPledge, found[name])
@@ -738,7 +743,9 @@ async def test_a_batch_of_digests_matches_the_single_unit_queries(
             ("X1a", "Cán bộ xã Một", "2026-10-05"),  # October, at the commune itself
         ):
             answers = {"on_date": on, "kind": "hop_dan", "participants": 7, "photos": []}
-            found[name] = await records.save_activity(session, found[official], answers, NOW)
+            found[name] = await records.save(
+                session, RecordKind.ACTIVITY, found[official], answers, NOW
+            )
     codes = ("P", "X1", "X2", "X3", "G1", "G2", "G3", "G4", "G5", "G6", "G7")
     batches = [codes, ("X1", "G1"), ("P",), ("X2", "G3", "X3"), ("G7", "X1")]
     previous = period.previous()

@@ -7,10 +7,10 @@ from datetime import UTC, datetime, time
 
 from openpyxl import load_workbook
 
+from bot.domain.access import Role
 from bot.domain.outgoing import SendKind
 from bot.domain.schedule import Slot
 from bot.telegram.jobs import scheduler
-from storage.models import Role
 from tests.harness import Harness, Person
 
 MONDAY_0730 = datetime(2026, 11, 30, 0, 30, tzinfo=UTC)

@@ -14,9 +14,8 @@ from datetime import date, datetime
 from openpyxl import load_workbook
 from sqlmodel import col, select
 
-from bot.domain.i18n import Translator
-from bot.domain.unit_csv import parse_unit_csv
-from handlers.broadcast import (
+from bot.domain.access import Role
+from bot.domain.announcements import (
     MAX_LENGTH,
     AnnouncementError,
     TextProblem,
@@ -24,8 +23,11 @@ from handlers.broadcast import (
     broadcast_key,
     clean_announcement,
 )
+from bot.domain.i18n import Translator
+from bot.domain.records import RecordKind
+from bot.domain.unit_csv import parse_unit_csv
 from storage import records, units
-from storage.models import AuditEvent, Member, Role, SendLedger, pk
+from storage.models import AuditEvent, Member, SendLedger, pk
 from tests.fakebot import FakeMessage
 from tests.harness import Harness, Person
 
@@ -58,10 +60,15 @@ async def seed(harness: Harness) -> dict[str, Person]:
     now = harness.clock()
     async with harness.db.session() as session:
         meeting = {"kind": "hop_dan", "participants": 35, "description": "Họp <b>tổ</b> & đường"}
-        await records.save_activity(session, cn1, {**meeting, "on_date": "2026-11-24"}, now)
-        await records.save_activity(session, hai, {**meeting, "on_date": "2026-11-24"}, now)
-        await records.save_land(
+        await records.save(
+            session, RecordKind.ACTIVITY, cn1, {**meeting, "on_date": "2026-11-24"}, now
+        )
+        await records.save(
+            session, RecordKind.ACTIVITY, hai, {**meeting, "on_date": "2026-11-24"}, now
+        )
+        await records.save(
             session,
+            RecordKind.LAND,
             cn2,
             {
                 "land_kind": "dat_o",
@@ -74,8 +81,9 @@ async def seed(harness: Harness) -> dict[str, Person]:
             },
             now,
         )
-        await records.save_workday(
+        await records.save(
             session,
+            RecordKind.WORKDAY,
             cn1,
             {
                 "on_date": "2026-10-20",

@@ -17,12 +17,14 @@ import zxingcpp
 from PIL import Image
 from sqlmodel import col, func, select
 
+from bot.domain.access import Role
 from bot.domain.formatting import utf16_length
 from bot.domain.i18n import Translator
+from bot.domain.records import RecordKind
 from bot.domain.unit_csv import parse_unit_csv
 from handlers.conversation import stale_text
 from storage import members, records, units
-from storage.models import Activity, AuditEvent, Invite, LandPledge, Member, Role, Workday, pk
+from storage.models import Activity, AuditEvent, Invite, LandPledge, Member, Workday, pk
 from tests.fakebot import FakeMessage
 from tests.harness import Harness, Person
 
@@ -139,15 +141,15 @@ async def join(harness: Harness, user_id: int, code: str, name: str = "Hoa") -> 
     assert "Chào mừng" in replies[-1].body, replies
 
 
-async def seed_record(harness: Harness, member: Member, kind: records.RecordKind, on: str) -> int:
+async def seed_record(harness: Harness, member: Member, kind: RecordKind, on: str) -> int:
     answers: dict[str, dict[str, Any]] = {
-        records.RecordKind.ACTIVITY: {
+        RecordKind.ACTIVITY: {
             "kind": "hop_dan",
             "participants": 25,
             "description": None,
             "photos": [],
         },
-        records.RecordKind.LAND: {
+        RecordKind.LAND: {
             "donor": "Hộ ông An",
             "area_m2": "720",
             "land_kind": "dat_o",
@@ -155,16 +157,11 @@ async def seed_record(harness: Harness, member: Member, kind: records.RecordKind
             "stage": "cam_ket",
             "photos": [],
         },
-        records.RecordKind.WORKDAY: {"work": "Đổ bê tông", "people": 12, "days_each": "0.5"},
-    }
-    savers = {
-        records.RecordKind.ACTIVITY: records.save_activity,
-        records.RecordKind.LAND: records.save_land,
-        records.RecordKind.WORKDAY: records.save_workday,
+        RecordKind.WORKDAY: {"work": "Đổ bê tông", "people": 12, "days_each": "0.5"},
     }
     async with harness.db.session() as session:
-        return await savers[kind](
-            session, member, {**answers[kind], "on_date": on}, harness.clock()
+        return await records.save(
+            session, kind, member, {**answers[kind], "on_date": on}, harness.clock()
         )
 
 
@@ -411,10 +408,10 @@ async def test_members_of_a_unit_with_role_phone_and_last_report(harness: Harnes
     other = await harness.add_member(8004, "THOXUONG", Role.OFFICIAL, full_name="Đỗ Thị Quan")
     binh = await harness.add_member(8201, "CN1", full_name="Trần <Văn> Bình", phone="0912345678")
     await harness.add_member(8202, "CN2", full_name="Phạm Thị Cúc")
-    await seed_record(harness, binh, records.RecordKind.ACTIVITY, "2026-11-20")
-    await seed_record(harness, binh, records.RecordKind.LAND, "2026-11-24")
-    await seed_record(harness, binh, records.RecordKind.WORKDAY, "2026-11-22")
-    deleted = await seed_record(harness, binh, records.RecordKind.ACTIVITY, "2026-11-25")
+    await seed_record(harness, binh, RecordKind.ACTIVITY, "2026-11-20")
+    await seed_record(harness, binh, RecordKind.LAND, "2026-11-24")
+    await seed_record(harness, binh, RecordKind.WORKDAY, "2026-11-22")
+    deleted = await seed_record(harness, binh, RecordKind.ACTIVITY, "2026-11-25")
 
     async def delete(session: Any) -> None:
         row = await session.get(Activity, deleted)
@@ -467,7 +464,7 @@ async def test_members_list_pages_stay_under_the_message_limit(harness: Harness)
 async def test_official_moves_and_deactivates_a_coordinator(harness: Harness) -> None:
     official = await harness.add_member(8001, "THOXUONG", Role.OFFICIAL, language="en")
     binh = await harness.add_member(8201, "CN1", full_name="Trần Văn Bình")
-    await seed_record(harness, binh, records.RecordKind.ACTIVITY, "2026-11-24")
+    await seed_record(harness, binh, RecordKind.ACTIVITY, "2026-11-24")
     cn1, cn2 = await unit_id(harness, "CN1"), await unit_id(harness, "CN2")
     person = harness.person(8001)
 

@@ -8,11 +8,13 @@ from typing import Any
 
 from sqlmodel import col, select
 
+from bot.domain.access import Role
 from bot.domain.outgoing import SendKind
+from bot.domain.records import RecordKind
 from bot.domain.schedule import Slot
 from bot.telegram.jobs import Scheduler, scheduler
 from storage import schedules, units
-from storage.models import Role, SendLedger, pk
+from storage.models import SendLedger, pk
 from tests.harness import Harness, Person
 
 HANOI_FRIDAY_1600 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)  # 16:00 in Hà Nội
@@ -234,7 +236,7 @@ async def stuck_pledge(harness: Harness, telegram_id: int) -> int:
             "value_vnd": None,
             "photos": [],
         }
-        return await records.save_land(session, member, answers, harness.clock())
+        return await records.save(session, RecordKind.LAND, member, answers, harness.clock())
 
 
 async def test_pledges_stuck_for_a_month_get_one_monthly_nudge(harness: Harness) -> None:

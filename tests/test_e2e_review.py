@@ -13,12 +13,13 @@ from typing import Any
 
 from sqlmodel import col, select
 
+from bot.domain.access import Role
 from bot.domain.i18n import Translator
+from bot.domain.records import RecordKind
 from handlers.conversation import stale_text
 from storage import records, units
 from storage import review as store
-from storage.models import AuditEvent, Member, Role, Workday, pk
-from storage.records import RecordKind
+from storage.models import AuditEvent, Member, Workday, pk
 from tests.fakebot import FakeMessage
 from tests.harness import Harness, Person
 
@@ -51,18 +52,13 @@ ANSWERS: dict[RecordKind, dict[str, Any]] = {
         "days_each": "0.5",
     },
 }
-SAVERS = {
-    RecordKind.ACTIVITY: records.save_activity,
-    RecordKind.LAND: records.save_land,
-    RecordKind.WORKDAY: records.save_workday,
-}
 
 
 async def seed(harness: Harness, member: Member, kind: RecordKind, **changes: Any) -> int:
     """Log a record as `member` did, created at the bot's now; returns its id."""
     async with harness.db.session() as session:
         answers = {**ANSWERS[kind], **changes}
-        record_id = await SAVERS[kind](session, member, answers, harness.clock())
+        record_id = await records.save(session, kind, member, answers, harness.clock())
     harness.clock.advance(seconds=1)
     return record_id
 

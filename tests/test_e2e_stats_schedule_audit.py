@@ -12,7 +12,9 @@ from typing import Any
 
 from sqlmodel import select
 
+from bot.domain.access import Role
 from bot.domain.i18n import Translator
+from bot.domain.records import RecordKind
 from bot.domain.unit_csv import parse_unit_csv
 from bot.telegram.jobs import SLOT_JOB_PREFIX, scheduler
 from handlers.conversation import stale_text
@@ -20,7 +22,7 @@ from handlers.menu import MENU_STATE, refresh_commands, register_member_commands
 from handlers.schedule_admin import parse_time
 from storage import records, schedules, state, units
 from storage.audit import record
-from storage.models import AuditEvent, Member, Role, pk
+from storage.models import AuditEvent, Member, pk
 from tests.fakebot import FakeMessage
 from tests.harness import Harness, Person
 
@@ -69,7 +71,9 @@ async def unit_id(harness: Harness, code: str) -> int:
 
 async def log_land(harness: Harness, member: Member) -> int:
     async with harness.db.session() as session:
-        record_id = await records.save_land(session, member, dict(LAND), harness.clock())
+        record_id = await records.save(
+            session, RecordKind.LAND, member, dict(LAND), harness.clock()
+        )
     harness.clock.advance(seconds=1)
     return record_id
 

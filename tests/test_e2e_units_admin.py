@@ -12,8 +12,10 @@ from typing import Any
 
 from sqlmodel import col, select
 
+from bot.domain.access import Role
 from bot.domain.formatting import utf16_length
 from bot.domain.i18n import Translator
+from bot.domain.records import RecordKind
 from bot.domain.unit_csv import parse_unit_csv
 from handlers.conversation import stale_text
 from handlers.units_admin import PROMPT_MARK
@@ -25,7 +27,6 @@ from storage.models import (
     LandPledge,
     Member,
     NilReport,
-    Role,
     Schedule,
     Unit,
     Workday,
@@ -33,7 +34,7 @@ from storage.models import (
 )
 from tests.fakebot import FakeMessage
 from tests.harness import Harness, Person
-from tests.test_e2e_review import ANSWERS, SAVERS, forge, press
+from tests.test_e2e_review import ANSWERS, forge, press
 
 EN = Translator("en")
 ADMIN, OFFICIAL = 8101, 8102
@@ -433,10 +434,10 @@ async def seed_group(harness: Harness, code: str) -> None:
     lan = await harness.add_member(8120, code, language="en", full_name="Lan")
     await harness.add_member(8121, code, Role.OFFICIAL, language="en", full_name="Minh")
     async with harness.db.session() as session:
-        for kind, saver in SAVERS.items():
-            await saver(session, lan, dict(ANSWERS[kind]), harness.clock())
-        gone = await records.save_activity(
-            session, lan, dict(ANSWERS[records.RecordKind.ACTIVITY]), harness.clock()
+        for kind in RecordKind:
+            await records.save(session, kind, lan, dict(ANSWERS[kind]), harness.clock())
+        gone = await records.save(
+            session, RecordKind.ACTIVITY, lan, dict(ANSWERS[RecordKind.ACTIVITY]), harness.clock()
         )
         row = await session.get(Activity, gone)
         assert row is not None

@@ -19,28 +19,26 @@ from openpyxl import load_workbook
 import bot.services.exports
 from bot.cli.export import register
 from bot.cli.main import CliError
+from bot.domain.access import Role
 from bot.domain.i18n import Translator
-from bot.domain.unit_csv import parse_unit_csv
-from bot.services.exports import (
-    CSV_FILES,
-    ExportFormat,
+from bot.domain.periods import (
     PeriodChoice,
     RangeError,
     RangeProblem,
-    csv_cell,
     describe_range_error,
-    export_filename,
     parse_cli_date,
     parse_range,
     period_range,
-    write_export,
 )
+from bot.domain.records import RecordKind
+from bot.domain.unit_csv import parse_unit_csv
+from bot.services.exports import CSV_FILES, ExportFormat, csv_cell, export_filename, write_export
 from bot.settings import Settings
 from storage import records, units
 from storage.digest import ActivityRecord
 from storage.engine import Database
 from storage.migrate import upgrade
-from storage.models import Activity, Member, Role, pk
+from storage.models import Activity, Member, pk
 
 EN = Translator("en")
 TODAY = date(2026, 11, 25)  # a Wednesday
@@ -164,8 +162,9 @@ async def seed(db: Database) -> dict[str, int]:
             unit = await units.by_code(session, code)
             assert unit is not None
             ids[code] = pk(unit)
-        ids["H1"] = await records.save_activity(
+        ids["H1"] = await records.save(
             session,
+            RecordKind.ACTIVITY,
             people["G1"],
             {
                 "on_date": "2026-11-24",
@@ -175,14 +174,16 @@ async def seed(db: Database) -> dict[str, int]:
             },
             NOW,
         )
-        ids["H-old"] = await records.save_activity(
+        ids["H-old"] = await records.save(
             session,
+            RecordKind.ACTIVITY,
             people["G1"],
             {"on_date": "2026-10-10", "kind": "hop_dan", "participants": 5},
             NOW,
         )
-        ids["H-deleted"] = await records.save_activity(
+        ids["H-deleted"] = await records.save(
             session,
+            RecordKind.ACTIVITY,
             people["G2"],
             {"on_date": "2026-11-20", "kind": "ve_sinh", "participants": 9},
             NOW,
@@ -190,14 +191,16 @@ async def seed(db: Database) -> dict[str, int]:
         deleted = await session.get(Activity, ids["H-deleted"])
         assert deleted is not None
         deleted.deleted_at = NOW
-        ids["H-Y"] = await records.save_activity(
+        ids["H-Y"] = await records.save(
             session,
+            RecordKind.ACTIVITY,
             people["Y1"],
             {"on_date": "2026-11-24", "kind": "hop_dan", "participants": 7},
             NOW,
         )
-        ids["L1"] = await records.save_land(
+        ids["L1"] = await records.save(
             session,
+            RecordKind.LAND,
             people["G2"],
             {
                 "land_kind": "nong_nghiep",
@@ -210,8 +213,9 @@ async def seed(db: Database) -> dict[str, int]:
             },
             NOW,
         )
-        ids["N1"] = await records.save_workday(
+        ids["N1"] = await records.save(
             session,
+            RecordKind.WORKDAY,
             people["G2"],
             {
                 "on_date": "2026-11-03",

@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
+from bot.domain.access import Role
 from bot.domain.outgoing import SendKind
 from bot.domain.schedule import Slot
 from bot.telegram.jobs import scheduler
-from storage.models import LandPledge, Role, SendLedger
+from storage.models import LandPledge, SendLedger
 from tests.fakebot import FakeBotAPI, FakeMessage
 from tests.harness import Harness, Person
 

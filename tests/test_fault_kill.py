@@ -25,10 +25,11 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import col, select
 
+from bot.domain.access import Role
 from bot.domain.outgoing import SendKind
 from storage import state, units
 from storage.migrate import upgrade
-from storage.models import AuditEvent, LandPledge, Role, Schedule, SendLedger, pk
+from storage.models import AuditEvent, LandPledge, Schedule, SendLedger, pk
 from tests.bot_process import bot_env, poll
 from tests.fakebot import FakeBotAPI, FakeMessage, FakeUser
 from tests.harness import TOKEN, Clock, Harness, local_noon

@@ -6,11 +6,13 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+from bot.domain.access import Role
+from bot.domain.records import RecordKind
 from bot.domain.unit_csv import parse_unit_csv
 from storage import records, units
 from storage import reminders as queries
 from storage.engine import Database
-from storage.models import Member, Role, pk
+from storage.models import Member, pk
 
 CSV = """code,name,level,parent_code
 P,Bắc Ninh,tỉnh,
@@ -60,11 +62,11 @@ async def test_silent_coordinators_and_groups(db: Database) -> None:
         x1 = await units.by_code(session, "X1")
         assert g1 and x1
         # G1 logged last week (does not count) and this week; G3 sent a nil report.
-        await records.save_activity(
-            session, people["G1-0"], {**ACTIVITY, "on_date": "2026-11-20"}, NOW
+        await records.save(
+            session, RecordKind.ACTIVITY, people["G1-0"], {**ACTIVITY, "on_date": "2026-11-20"}, NOW
         )
-        await records.save_activity(
-            session, people["G1-1"], {**ACTIVITY, "on_date": "2026-11-24"}, NOW
+        await records.save(
+            session, RecordKind.ACTIVITY, people["G1-1"], {**ACTIVITY, "on_date": "2026-11-24"}, NOW
         )
         await records.add_nil_report(session, people["G3-3"], WEEK, NOW)
         all_units = [u.id for u in await units.list_all(session)]
@@ -98,21 +100,41 @@ async def test_stale_pledges_by_reporter(db: Database) -> None:
         "photos": [],
     }
     async with db.session() as session:
-        await records.save_land(
-            session, people["G1-0"], {**land, "stage": "cam_ket", "on_date": "2026-10-01"}, NOW
+        await records.save(
+            session,
+            RecordKind.LAND,
+            people["G1-0"],
+            {**land, "stage": "cam_ket", "on_date": "2026-10-01"},
+            NOW,
         )
-        await records.save_land(
-            session, people["G1-0"], {**land, "stage": "ky_bien_ban", "on_date": "2026-11-10"}, NOW
+        await records.save(
+            session,
+            RecordKind.LAND,
+            people["G1-0"],
+            {**land, "stage": "ky_bien_ban", "on_date": "2026-11-10"},
+            NOW,
         )
-        await records.save_land(
-            session, people["G1-0"], {**land, "stage": "ban_giao", "on_date": "2026-09-01"}, NOW
+        await records.save(
+            session,
+            RecordKind.LAND,
+            people["G1-0"],
+            {**land, "stage": "ban_giao", "on_date": "2026-09-01"},
+            NOW,
         )
-        await records.save_land(
-            session, people["G2-2"], {**land, "stage": "ky_bien_ban", "on_date": "2026-09-15"}, NOW
+        await records.save(
+            session,
+            RecordKind.LAND,
+            people["G2-2"],
+            {**land, "stage": "ky_bien_ban", "on_date": "2026-09-15"},
+            NOW,
         )
         moving = people["G3-3"]
-        await records.save_land(
-            session, moving, {**land, "stage": "cam_ket", "on_date": "2026-10-02"}, NOW
+        await records.save(
+            session,
+            RecordKind.LAND,
+            moving,
+            {**land, "stage": "cam_ket", "on_date": "2026-10-02"},
+            NOW,
         )
         # Moved to another commune: their old group's pledge is no longer theirs to update.
         moved, g1 = await session.get(Member, moving.id), await units.by_code(session, "G1")

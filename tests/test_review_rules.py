@@ -12,12 +12,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.domain import review
-from bot.domain.access import RecordDenial, can_modify_record, record_change_denial
+from bot.domain import records, review
+from bot.domain.access import RecordDenial, Role, can_modify_record, record_change_denial
 from bot.domain.flow import Env
 from bot.domain.i18n import Translator
-from storage.models import Activity, LandPledge, Role, Workday
-from storage.records import RecordKind
+from bot.domain.records import RecordKind
+from storage.models import Activity, LandPledge, Workday
+from storage.review import Record, kind_of
 
 NOW = datetime(2026, 11, 25, 5, 0, tzinfo=UTC)
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -89,6 +90,14 @@ def test_can_modify_record_is_the_same_rule_as_a_yes_or_no() -> None:
     assert not can_modify_record(member_id=None, created_at=NOW, **common)
 
 
+def answers_of(row: Record) -> dict[str, Any]:
+    return records.answers_of(kind_of(row), row.model_dump())
+
+
+def changes(row: Record, edited: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    return records.edit_changes(kind_of(row), row.model_dump(), edited)
+
+
 def land(**changes: Any) -> LandPledge:
     values: dict[str, Any] = {
         "id": 12,
@@ -132,46 +141,44 @@ def test_unchanged_answers_change_nothing_for_every_kind() -> None:
     )
     pledge = land(value_vnd=Decimal("300000"), purpose="khac", purpose_note="Sân chơi")
     for row in (activity, workday, pledge):
-        assert review.edit_changes(row, review.answers_of(row)) == {}
+        assert changes(row, answers_of(row)) == {}
 
 
 def test_editing_the_area_changes_only_the_area() -> None:
     pledge = land()
-    answers = {**review.answers_of(pledge), "area_m2": "1080", "area_echo": "3 sào = 1.080 m²"}
-    assert review.edit_changes(pledge, answers) == {"area_m2": (Decimal("720.00"), Decimal("1080"))}
+    answers = {**answers_of(pledge), "area_m2": "1080", "area_echo": "3 sào = 1.080 m²"}
+    assert changes(pledge, answers) == {"area_m2": (Decimal("720.00"), Decimal("1080"))}
 
 
 def test_a_purpose_other_than_other_drops_the_note() -> None:
     pledge = land(purpose="khac", purpose_note="Sân chơi")
-    answers = {**review.answers_of(pledge), "purpose": "duong"}
-    assert review.edit_changes(pledge, answers) == {
+    answers = {**answers_of(pledge), "purpose": "duong"}
+    assert changes(pledge, answers) == {
         "purpose": ("khac", "duong"),
         "purpose_note": ("Sân chơi", None),
     }
     # A record without a note leaves the note out, so choosing "other" asks for one.
-    assert "purpose_note" not in review.answers_of(land())
+    assert "purpose_note" not in answers_of(land())
 
 
 def test_correcting_the_stage_moves_its_date_and_clears_later_ones() -> None:
     signed = land(stage="ky_bien_ban", signed_on=date(2026, 11, 20), pledged_on=None)
-    answers = {**review.answers_of(signed), "stage": "cam_ket"}
-    assert review.edit_changes(signed, answers) == {
+    answers = {**answers_of(signed), "stage": "cam_ket"}
+    assert changes(signed, answers) == {
         "stage": ("ky_bien_ban", "cam_ket"),
         "pledged_on": (None, date(2026, 11, 20)),
         "signed_on": (date(2026, 11, 20), None),
     }
     # Changing the date moves the stage date that was the same day.
-    answers = {**review.answers_of(land()), "on_date": "2026-11-21"}
-    assert review.edit_changes(land(), answers) == {
+    answers = {**answers_of(land()), "on_date": "2026-11-21"}
+    assert changes(land(), answers) == {
         "on_date": (date(2026, 11, 20), date(2026, 11, 21)),
         "pledged_on": (date(2026, 11, 20), date(2026, 11, 21)),
     }
     # A stage reached later (by advancing it) keeps its own date.
     advanced = land(stage="ky_bien_ban", signed_on=date(2026, 11, 24))
-    answers = {**review.answers_of(advanced), "on_date": "2026-11-19"}
-    assert review.edit_changes(advanced, answers) == {
-        "on_date": (date(2026, 11, 20), date(2026, 11, 19))
-    }
+    answers = {**answers_of(advanced), "on_date": "2026-11-19"}
+    assert changes(advanced, answers) == {"on_date": (date(2026, 11, 20), date(2026, 11, 19))}
 
 
 def test_workday_total_is_recomputed() -> None:
@@ -185,30 +192,32 @@ def test_workday_total_is_recomputed() -> None:
         days_each=Decimal("0.5"),
         total_days=Decimal("6"),
     )
-    answers = {**review.answers_of(workday), "days_each": "2"}
-    assert review.edit_changes(workday, answers) == {
+    answers = {**answers_of(workday), "days_each": "2"}
+    assert changes(workday, answers) == {
         "days_each": (Decimal("0.5"), Decimal("2")),
         "total_days": (Decimal("6"), Decimal("24")),
     }
 
 
 def test_a_pledge_moves_forward_or_is_cancelled() -> None:
-    assert review.next_stages("van_dong") == [
+    assert records.next_stages("van_dong") == [
         "cam_ket",
         "ky_bien_ban",
         "giai_toa",
         "ban_giao",
         "huy",
     ]
-    assert review.next_stages("giai_toa") == ["ban_giao", "huy"]
-    assert review.next_stages("ban_giao") == ["huy"]
-    assert review.next_stages("huy") == []
-    assert review.stage_changes(land(), "ky_bien_ban", date(2026, 11, 25)) == {
+    assert records.next_stages("giai_toa") == ["ban_giao", "huy"]
+    assert records.next_stages("ban_giao") == ["huy"]
+    assert records.next_stages("huy") == []
+    assert records.stage_changes(land().model_dump(), "ky_bien_ban", date(2026, 11, 25)) == {
         "stage": ("cam_ket", "ky_bien_ban"),
         "signed_on": (None, date(2026, 11, 25)),
     }
     with pytest.raises(ValueError):
-        review.stage_changes(land(stage="giai_toa"), "ky_bien_ban", date(2026, 11, 25))
+        records.stage_changes(
+            land(stage="giai_toa").model_dump(), "ky_bien_ban", date(2026, 11, 25)
+        )
 
 
 def test_callback_data_round_trips_and_stays_short() -> None:
@@ -224,7 +233,7 @@ def test_callback_data_round_trips_and_stays_short() -> None:
 
 @given(st.decimals(min_value=0, max_value=10**12, places=2, allow_nan=False))
 def test_plain_decimals_read_back_equal(value: Decimal) -> None:
-    text = review.plain(value)
+    text = records.plain(value)
     assert Decimal(text) == value and "E" not in text and (text == "0" or not text.endswith("."))
 
 
@@ -242,12 +251,26 @@ def test_a_long_history_gives_way_to_fit_a_telegram_message() -> None:
     ]
     env = Env(t=EN, today=NOW.date(), now=NOW)
     text = review.record_text(
-        EN, env, pledge, reporter="Lan", unit="Cung Nhượng 1", history=entries, tz=TZ
+        EN,
+        env,
+        RecordKind.LAND,
+        pledge.model_dump(),
+        reporter="Lan",
+        unit="Cung Nhượng 1",
+        history=entries,
+        tz=TZ,
     )
     assert review.visible_length(text) <= review.MESSAGE_LIMIT
     assert "#L-12" in text and "&lt;" in text and "…" in text
     short = review.record_text(
-        EN, env, pledge, reporter="Lan", unit="CN1", history=entries[:2], tz=TZ
+        EN,
+        env,
+        RecordKind.LAND,
+        pledge.model_dump(),
+        reporter="Lan",
+        unit="CN1",
+        history=entries[:2],
+        tz=TZ,
     )
     assert short.count("•") == 2 and "\n…\n" not in short
 

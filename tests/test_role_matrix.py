@@ -25,13 +25,13 @@ from sqlalchemy.engine import make_url
 from sqlmodel import col, func, select
 from telegram.ext import CommandHandler, ConversationHandler
 
-from bot.domain.access import COMMANDS, Command
+from bot.domain.access import COMMANDS, Command, Role
 from bot.domain.i18n import Translator
 from bot.domain.unit_csv import parse_unit_csv
 from handlers.common import not_registered_text
 from storage import units
 from storage.migrate import upgrade
-from storage.models import AuditEvent, Member, Role
+from storage.models import AuditEvent, Member
 from tests.conftest import BACKENDS, POSTGRES_URL, require_postgres
 from tests.fakebot import FakeBotAPI, FakeMessage
 from tests.harness import TOKEN, Clock, Harness, local_noon

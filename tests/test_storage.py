@@ -11,11 +11,12 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, make_url, text
 from sqlmodel import SQLModel, col, func, select
 
+from bot.domain.access import Role
 from bot.domain.unit_csv import RowProblem, parse_unit_csv
 from storage import invites, members, units
 from storage.engine import Database
 from storage.migrate import current_revision, head_revision, upgrade
-from storage.models import Activity, AuditEvent, Invite, Member, Role, Unit, pk
+from storage.models import Activity, AuditEvent, Invite, Member, Unit, pk
 from tests.tcp_proxy import TcpProxy
 
 PROVINCE_CSV = """code,name,level,parent_code,former_name

@@ -13,9 +13,12 @@ import pytest
 from sqlmodel import col, select
 
 from bot.cli.main import main
-from bot.cli.units import describe_problem, register
+from bot.cli.units import register
+from bot.domain.access import Role
 from bot.domain.i18n import Translator
+from bot.domain.records import RecordKind
 from bot.domain.unit_csv import parse_unit_csv
+from bot.domain.units import Problem, UnitAdminError, describe_problem
 from bot.settings import load_settings
 from handlers.audit_log import ACTIONS
 from storage import invites, records, schedules, unit_admin, units
@@ -27,15 +30,13 @@ from storage.models import (
     LandPledge,
     Member,
     NilReport,
-    Role,
     Schedule,
     Unit,
     Workday,
     pk,
 )
-from storage.unit_admin import Problem, UnitAdminError
 from tests.harness import UNITS_CSV
-from tests.test_e2e_review import ANSWERS, SAVERS
+from tests.test_e2e_review import ANSWERS
 
 EN = Translator("en")
 NOW = datetime(2026, 11, 25, 5, 0, tzinfo=UTC)
@@ -281,10 +282,10 @@ async def seed_everything(db: Database, code: str) -> dict[str, Any]:
         session.add_all([reporter, helper])
         await session.flush()
         ids: dict[str, Any] = {"members": [pk(reporter), pk(helper)]}
-        for kind, saver in SAVERS.items():
-            ids[kind.value] = await saver(session, reporter, dict(ANSWERS[kind]), NOW)
-        deleted = await records.save_activity(
-            session, reporter, dict(ANSWERS[records.RecordKind.ACTIVITY]), NOW
+        for kind in RecordKind:
+            ids[kind.value] = await records.save(session, kind, reporter, dict(ANSWERS[kind]), NOW)
+        deleted = await records.save(
+            session, RecordKind.ACTIVITY, reporter, dict(ANSWERS[RecordKind.ACTIVITY]), NOW
         )
         row = await session.get(Activity, deleted)
         assert row is not None
@@ -385,8 +386,10 @@ async def test_merge_keeps_one_nil_report_a_week_and_none_beside_a_record(
         for member in (kept, moved):  # both said "nothing" the week of 16/11
             await records.add_nil_report(session, member, date(2026, 11, 16), NOW)
         await records.add_nil_report(session, moved, date(2026, 11, 9), NOW)
-        activity = {**ANSWERS[records.RecordKind.ACTIVITY], "on_date": "2026-11-11"}
-        await records.save_activity(session, kept, activity, NOW)  # CN1 did report that week
+        activity = {**ANSWERS[RecordKind.ACTIVITY], "on_date": "2026-11-11"}
+        await records.save(
+            session, RecordKind.ACTIVITY, kept, activity, NOW
+        )  # CN1 did report that week
         await unit_admin.merge(session, cn2, cn1, now=NOW, actor_label="test")
     async with tree_db.session() as session:
         live = select(col(NilReport.week_start)).where(

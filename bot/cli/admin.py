@@ -23,26 +23,19 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.cli import common as base
+from bot.domain.access import ManageOutcome, Role
 from bot.domain.formatting import format_date, format_datetime
 from bot.domain.i18n import N_, Translator
+from bot.domain.periods import WEEKDAYS
 from bot.domain.schedule import FIELDS
 from bot.settings import Settings
 from storage import audit, invites, members, schedules, units
 from storage.engine import Database
-from storage.models import AuditEvent, Invite, Member, Role, Unit, pk
+from storage.models import AuditEvent, Invite, Member, Unit, pk
 
 PAGE = 500  # rows fetched per query when listing everything
 DEFAULT_AUDIT_LIMIT = 20
 INHERIT = "inherit"
-WEEKDAYS = [  # Monday = 0, as in the Schedule table
-    N_("Monday"),
-    N_("Tuesday"),
-    N_("Wednesday"),
-    N_("Thursday"),
-    N_("Friday"),
-    N_("Saturday"),
-    N_("Sunday"),
-]
 
 
 class Refused(Exception):
@@ -191,7 +184,7 @@ def cmd_invite_revoke(settings: Settings, t: Translator, args: argparse.Namespac
         if invite is None:
             raise Refused(t._("There is no invite with code {code}.", code=code))
         done = await invites.revoke(session, cli_actor(invite.unit_id), pk(invite), now=now)
-        if done.outcome is not members.Outcome.OK:
+        if done.outcome is not ManageOutcome.OK:
             raise Refused(t._("Invite {code} was already withdrawn.", code=code))
         return invite
 

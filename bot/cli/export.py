@@ -24,7 +24,8 @@ from typing import Any
 from bot.cli.common import CliError
 from bot.domain.formatting import format_date
 from bot.domain.i18n import Translator
-from bot.services.exports import ExportCounts, ExportFormat, parse_cli_date, write_export
+from bot.domain.periods import parse_cli_date
+from bot.services.exports import ExportCounts, ExportFormat, write_export
 from bot.settings import Settings
 from storage import members, units
 from storage.engine import Database

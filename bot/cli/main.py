@@ -26,13 +26,13 @@ from bot.cli.common import (
     print_json,
     with_db,
 )
+from bot.domain.access import Role
 from bot.domain.i18n import Translator, translator
 from bot.domain.unit_csv import describe_row_error, parse_unit_csv
 from bot.settings import Settings, SettingsError, load_settings
 from storage import invites, members, units
 from storage.engine import Database
 from storage.migrate import upgrade
-from storage.models import Role
 
 
 def cmd_db_upgrade(settings: Settings, t: Translator, args: argparse.Namespace) -> int:

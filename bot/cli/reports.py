@@ -20,21 +20,27 @@ from dataclasses import asdict
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import Bot
 
+from bot.domain.announcements import (
+    AnnouncementError,
+    broadcast_key,
+    clean_announcement,
+    describe_problem,
+)
 from bot.domain.formatting import format_date, format_number
 from bot.domain.i18n import Translator
-from bot.services.digests import Period, build_digest
+from bot.domain.periods import Period
+from bot.services.broadcasts import broadcast_sends, record_delivered
+from bot.services.digests import build_digest
 from bot.settings import Settings
 from bot.telegram.delivery import Delivery
 from storage import ledger, units
-from storage.audit import record
+from storage.audit import record, unfinished_broadcast
 from storage.engine import Database
 from storage.export import broadcast_audience
 from storage.migrate import upgrade
-from storage.models import AuditEvent, Unit, pk
+from storage.models import pk
 
 CLI_ACTOR = "cli"
 
@@ -118,45 +124,11 @@ def cmd_stats(settings: Settings, t: Translator, args: argparse.Namespace) -> in
     return asyncio.run(work())
 
 
-async def unfinished_broadcast(
-    session: AsyncSession, unit: Unit, text: str, sender: str
-) -> AuditEvent | None:
-    """The latest CLI run of this broadcast, if it never finished (no "delivered" event)."""
-    events = (
-        await session.exec(
-            select(AuditEvent)
-            .where(
-                col(AuditEvent.entity) == "broadcast",
-                col(AuditEvent.entity_id) == pk(unit),
-                col(AuditEvent.actor_label) == CLI_ACTOR,
-            )
-            .order_by(col(AuditEvent.id).desc())
-            .limit(200)
-        )
-    ).all()
-    delivered = {(e.after or {}).get("key") for e in events if e.action == "delivered"}
-    for event in events:
-        after = event.after or {}
-        if event.action != "sent" or after.get("text") != text or after.get("sender") != sender:
-            continue
-        return None if after.get("key") in delivered else event
-    return None
-
-
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
 def cmd_broadcast(settings: Settings, t: Translator, args: argparse.Namespace) -> int:
-    from handlers.broadcast import (
-        AnnouncementError,
-        broadcast_key,
-        broadcast_sends,
-        clean_announcement,
-        describe_problem,
-        record_delivered,
-    )
-
     if settings.telegram_bot_token is None:
         return _fail(args, t._("TELEGRAM_BOT_TOKEN is not set, so nothing can be sent."))
     bot_token = settings.telegram_bot_token.get_secret_value()
@@ -175,7 +147,7 @@ def cmd_broadcast(settings: Settings, t: Translator, args: argparse.Namespace) -
                 if unit is None:
                     return _fail(args, t._("There is no unit with code {code}.", code=args.unit))
                 audience = await broadcast_audience(session, unit, sender_id=None)
-                earlier = await unfinished_broadcast(session, unit, text, args.sender)
+                earlier = await unfinished_broadcast(session, unit, text, args.sender, CLI_ACTOR)
                 if earlier is not None:
                     token = str((earlier.after or {})["key"]).removeprefix("b-")
                     await ledger.recover_orphans(session, claimant, active_bot=False)

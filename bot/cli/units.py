@@ -17,60 +17,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.cli import common as base
 from bot.domain.i18n import Translator
+from bot.domain.units import UnitAdminError, describe_problem
 from bot.settings import Settings
 from storage import unit_admin
 from storage.engine import Database
 from storage.models import utcnow
-from storage.unit_admin import Problem, UnitAdminError
-
-
-def field_label(t: Translator, name: str) -> str:
-    labels = {"code": t._("unit code"), "name": t._("unit name"), "level": t._("unit level")}
-    return labels.get(name, name)
-
-
-def describe_problem(t: Translator, error: UnitAdminError) -> str:
-    """One sentence saying why a change to the units was not made."""
-    d = error.details
-    code, other = d.get("code", ""), d.get("other", "")
-    messages: dict[Problem, Callable[[], str]] = {
-        Problem.EMPTY: lambda: t._(
-            "The {field} must not be empty.", field=field_label(t, d.get("field", ""))
-        ),
-        Problem.TOO_LONG: lambda: t._(
-            "The {field} may have at most {limit} characters.",
-            field=field_label(t, d.get("field", "")),
-            limit=d.get("limit", ""),
-        ),
-        Problem.BAD_CODE: lambda: t._(
-            "code {code} may only use letters A-Z, digits, '-', '_' and '.'", code=code
-        ),
-        Problem.DUPLICATE_CODE: lambda: t._("There is already a unit with code {code}.", code=code),
-        Problem.UNKNOWN_UNIT: lambda: t._("There is no unit with code {code}.", code=code),
-        Problem.INACTIVE: lambda: t._("Unit {code} is inactive.", code=code),
-        Problem.SAME_NAME: lambda: t._("Unit {code} already has that name.", code=code),
-        Problem.SAME_PARENT: lambda: t._(
-            "Unit {code} is already under {other}.", code=code, other=other
-        ),
-        Problem.SAME_UNIT: lambda: t._(
-            "Unit {code} cannot be moved under or merged into itself.", code=code
-        ),
-        Problem.INSIDE_ITSELF: lambda: t._(
-            "{other} is one of the units under {code}, so {code} would end up inside itself.",
-            code=code,
-            other=other,
-        ),
-        Problem.HAS_ACTIVE_UNITS: lambda: t._(
-            "Unit {code} still has {count} active unit(s) under it; move, merge or deactivate "
-            "them first.",
-            code=code,
-            count=d.get("count", ""),
-        ),
-        Problem.OWN_UNIT: lambda: t._("You cannot deactivate your own unit ({code}).", code=code),
-        Problem.ALREADY_INACTIVE: lambda: t._("Unit {code} is inactive.", code=code),
-    }
-    return messages[error.problem]()
-
 
 Work = Callable[[AsyncSession], Coroutine[Any, Any, dict[str, Any]]]
 

@@ -7,10 +7,28 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from bot.domain.i18n import N_
-from storage.models import Role
+from bot.domain.i18n import N_, Translator
+
+
+class Role(enum.StrEnum):
+    COORDINATOR = "coordinator"
+    OFFICIAL = "official"
+    ADMIN = "admin"
+
 
 _RANK = {Role.COORDINATOR: 1, Role.OFFICIAL: 2, Role.ADMIN: 3}
+ROLE_VALUES = frozenset(role.value for role in Role)
+ROLE_LABELS: dict[str, str] = {
+    Role.COORDINATOR: N_("coordinator"),
+    Role.OFFICIAL: N_("official"),
+    Role.ADMIN: N_("admin"),
+}
+
+
+def role_label(t: Translator, role: str) -> str:
+    """A role as people call it ("điều phối viên"); an unknown one as stored."""
+    label = ROLE_LABELS.get(role)
+    return t._(label) if label is not None else role
 
 
 class Denial(enum.StrEnum):
@@ -148,3 +166,51 @@ def scope_path(role: str, unit_path: str) -> str | None:
 
 def in_scope(scope: str | None, unit_path: str) -> bool:
     return scope is None or unit_path.startswith(scope)
+
+
+# --- managing members and invites ----------------------------------------------------------
+
+
+class ManageOutcome(enum.StrEnum):
+    """How a request to manage a member or an invite ended (or would end)."""
+
+    OK = "ok"
+    STALE = "stale"  # gone, or changed since the button was made
+    SELF = "self"  # nobody manages their own account here (an admin cannot lock themself out)
+    OUT_OF_SCOPE = "out_of_scope"  # a member, unit or invite outside the actor's subtree
+    ROLE = "role"  # the target's role, or the role to give, is beyond the actor's
+
+
+REFUSALS = frozenset({ManageOutcome.SELF, ManageOutcome.OUT_OF_SCOPE, ManageOutcome.ROLE})
+
+
+def grantable_roles(actor_role: str) -> list[Role]:
+    """The roles a member may give, by an invite or by a change of role: admins any,
+    officials coordinator only, coordinators none."""
+    role = Role(actor_role)
+    if role is Role.ADMIN:
+        return [Role.COORDINATOR, Role.OFFICIAL, Role.ADMIN]
+    if role is Role.OFFICIAL:
+        return [Role.COORDINATOR]
+    return []
+
+
+def manage_denial(
+    *,
+    actor_id: int | None,
+    actor_role: str,
+    actor_scope: str | None,
+    target_id: int | None,
+    target_role: str,
+    target_unit_path: str,
+) -> ManageOutcome | None:
+    """None when the actor may change the target member (role, unit, active); otherwise why
+    not. Admins manage everyone; officials manage the coordinators of their unit's subtree;
+    nobody manages themself."""
+    if actor_id is not None and actor_id == target_id:
+        return ManageOutcome.SELF
+    if not in_scope(actor_scope, target_unit_path):
+        return ManageOutcome.OUT_OF_SCOPE
+    if Role(target_role) not in grantable_roles(actor_role):
+        return ManageOutcome.ROLE
+    return None

@@ -39,9 +39,9 @@ from bot.domain.parsing import (
     parse_int,
     parse_money,
 )
+from bot.domain.records import STAGE_ORDER, PledgeStage
 from bot.domain.refusals import area_echo, explain
 from bot.domain.textnorm import fold, match_choice, nfc, visible
-from storage.models import PledgeStage
 
 MAX_PARTICIPANTS = 100_000
 MAX_DESCRIPTION = 1_000
@@ -83,13 +83,6 @@ STAGES: dict[str, str] = {
     PledgeStage.HANDED_OVER: N_("Site handed over"),
     PledgeStage.CANCELLED: N_("Cancelled"),
 }
-STAGE_ORDER = [
-    PledgeStage.PERSUADING,
-    PledgeStage.PLEDGED,
-    PledgeStage.SIGNED,
-    PledgeStage.CLEARED,
-    PledgeStage.HANDED_OVER,
-]
 DAYS_EACH_CHOICES = ("0.5", "1", "2")
 
 

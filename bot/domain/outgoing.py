@@ -121,3 +121,36 @@ class Send:
     messages: list[OutMessage]
     member_id: int | None = None
     due_at: datetime | None = None
+
+
+class SendOutcome(enum.StrEnum):
+    SENT = "sent"
+    SKIPPED = "skipped"  # the ledger already had it: sent, skipped, failed or unreachable
+    IN_PROGRESS = "in_progress"  # claimed elsewhere less than stale_after ago (or a dead claim)
+    UNREACHABLE = "unreachable"
+    FAILED = "failed"
+
+
+@dataclass
+class Report:
+    """How many Sends of a batch ended how."""
+
+    sent: int = 0
+    skipped: int = 0
+    in_progress: int = 0
+    unreachable: int = 0
+    failed: int = 0
+
+    def add(self, outcome: SendOutcome) -> None:
+        field = outcome.value
+        setattr(self, field, getattr(self, field) + 1)
+
+    @property
+    def total(self) -> int:
+        return self.sent + self.skipped + self.in_progress + self.unreachable + self.failed
+
+    def __str__(self) -> str:
+        return (
+            f"sent {self.sent}, skipped {self.skipped}, in progress {self.in_progress}, "
+            f"unreachable {self.unreachable}, failed {self.failed}"
+        )

@@ -3,17 +3,34 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from bot.domain.formatting import escape_html, format_area, format_date, split_lines
 from bot.domain.forms import STAGES, label_of
 from bot.domain.i18n import Translator
 from bot.domain.outgoing import Button, OutMessage
-from storage.reminders import SilentGroup, StalePledge
 
 REMIND_MENU = "rem:menu"
 REMIND_NIL = "rem:nil"
 REMIND_SNOOZE = "rem:snooze"
+
+
+@dataclass
+class SilentGroup:
+    unit_id: int
+    name: str
+    # (coordinator's name, date of their last record or None)
+    coordinators: list[tuple[str, date | None]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class StalePledge:
+    pledge_id: int
+    donor: str
+    area_m2: object
+    stage: str
+    since: date
 
 
 def reminder(t: Translator, week: date, *, snoozed: bool = False) -> OutMessage:

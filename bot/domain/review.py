@@ -1,10 +1,6 @@
-"""Đã ghi (the group's records), free of Telegram: a record as flow answers and back, what an
-edit changes, where a land pledge may move next, and the texts of the list, the record card
-and its history.
-
-Column values are Python values (Decimal, date); answers and audit values are JSON-native
-(Decimals as plain strings like "1080" or "1250.5", dates ISO), as everywhere in drafts.
-"""
+"""Đã ghi (the group's records), free of Telegram: the buttons' callback data and the texts
+of the list, the record card and its history. What an edit changes, and where a land pledge
+may move next, are the records' own rules (bot/domain/records.py)."""
 
 from __future__ import annotations
 
@@ -33,17 +29,19 @@ from bot.domain.forms import (
     LAND,
     LAND_KINDS,
     PURPOSES,
-    STAGE_ORDER,
     STAGES,
     WORKDAY,
     label_of,
 )
 from bot.domain.i18n import N_, Translator
-from bot.domain.textnorm import nfc
-from storage.models import Activity, LandPledge, PledgeStage, Workday
-from storage.records import STAGE_DATE_FIELDS, RecordKind, donor_key, reference
-
-Record = Activity | LandPledge | Workday
+from bot.domain.records import (
+    STAGE_DATE_FIELDS,
+    Columns,
+    RecordKind,
+    answers_of,
+    reference,
+    stages_reached,
+)
 
 PAGE_SIZE = 10
 MAX_HISTORY = 15  # the latest events shown under a record
@@ -88,160 +86,6 @@ _CHOICE_LABELS: dict[str, Mapping[str, str]] = {
     "purpose": PURPOSES,
     "stage": STAGES,
 }
-
-
-# --- records, answers and column values ------------------------------------------------------
-
-
-def kind_of(row: Record) -> RecordKind:
-    if isinstance(row, Activity):
-        return RecordKind.ACTIVITY
-    if isinstance(row, LandPledge):
-        return RecordKind.LAND
-    return RecordKind.WORKDAY
-
-
-def plain(value: Decimal) -> str:
-    """A Decimal as a JSON-ready string without trailing zeros: 1080, 1250.5."""
-    text = format(value.normalize(), "f")
-    return "0" if text in ("-0", "") else text
-
-
-def jsonable(value: Any) -> Any:
-    """A column value as stored in the audit trail."""
-    if isinstance(value, Decimal):
-        return plain(value)
-    if isinstance(value, date | datetime):
-        return value.isoformat()
-    if isinstance(value, list | tuple):
-        return list(value)
-    return value
-
-
-def answers_of(row: Record) -> dict[str, Any]:
-    """The record as its flow's answers, so the flow's steps can edit it."""
-    if isinstance(row, Activity):
-        return {
-            "kind": row.kind,
-            "on_date": row.on_date.isoformat(),
-            "participants": row.participants,
-            "description": row.description,
-            "photos": list(row.photo_file_ids or []),
-        }
-    if isinstance(row, LandPledge):
-        area = Decimal(row.area_m2)
-        answers: dict[str, Any] = {
-            "donor": row.donor,
-            "area_m2": plain(area),
-            "area_echo": format_area(area),
-            "land_kind": row.land_kind,
-            "purpose": row.purpose,
-            "stage": row.stage,
-            "on_date": row.on_date.isoformat(),
-            "assets": row.assets,
-            "value_vnd": plain(Decimal(row.value_vnd)) if row.value_vnd is not None else None,
-            "photos": list(row.photo_file_ids or []),
-        }
-        # Absent rather than None, so choosing "other purpose" while editing asks for it.
-        if row.purpose == "khac" and row.purpose_note:
-            answers["purpose_note"] = row.purpose_note
-        return answers
-    return {
-        "work": row.work,
-        "on_date": row.on_date.isoformat(),
-        "people": row.people,
-        "days_each": plain(Decimal(row.days_each)),
-    }
-
-
-def values_from_answers(kind: RecordKind, answers: Mapping[str, Any]) -> dict[str, Any]:
-    """The columns a flow's answers set (as storage.records' save functions set them)."""
-    on_date = date.fromisoformat(answers["on_date"])
-    if kind is RecordKind.ACTIVITY:
-        return {
-            "kind": answers["kind"],
-            "on_date": on_date,
-            "participants": int(answers["participants"]),
-            "description": answers.get("description"),
-            "photo_file_ids": list(answers.get("photos") or []),
-        }
-    if kind is RecordKind.LAND:
-        value = answers.get("value_vnd")
-        purpose = answers["purpose"]
-        return {
-            "donor": nfc(answers["donor"], multiline=False),
-            "donor_key": donor_key(answers["donor"]),
-            "area_m2": Decimal(answers["area_m2"]),
-            "land_kind": answers["land_kind"],
-            "purpose": purpose,
-            "purpose_note": answers.get("purpose_note") if purpose == "khac" else None,
-            "stage": answers["stage"],
-            "on_date": on_date,
-            "assets": answers.get("assets"),
-            "value_vnd": Decimal(value) if value else None,
-            "photo_file_ids": list(answers.get("photos") or []),
-        }
-    people, days_each = int(answers["people"]), Decimal(answers["days_each"])
-    return {
-        "work": nfc(answers["work"], multiline=False),
-        "on_date": on_date,
-        "people": people,
-        "days_each": days_each,
-        "total_days": people * days_each,
-    }
-
-
-def _land_stage_dates(row: LandPledge, new: dict[str, Any]) -> dict[str, Any]:
-    """Stage dates after an edit of the stage or the date: the stage now recorded was reached
-    on the record's date, and stages after it were not reached (nor was it cancelled)."""
-    stage, on_date = new["stage"], new["on_date"]
-    if stage == row.stage and on_date == row.on_date:
-        return {}
-    dates: dict[str, Any] = {}
-    field = STAGE_DATE_FIELDS[PledgeStage(stage)]
-    # A stage date set apart from the record's date (by advancing it later) stays, unless
-    # the stage itself was corrected.
-    if stage != row.stage or getattr(row, field) in (None, row.on_date):
-        dates[field] = on_date
-    if stage != PledgeStage.CANCELLED:
-        dates[STAGE_DATE_FIELDS[PledgeStage.CANCELLED]] = None
-        if stage in STAGE_ORDER:
-            for later in STAGE_ORDER[STAGE_ORDER.index(PledgeStage(stage)) + 1 :]:
-                dates[STAGE_DATE_FIELDS[later]] = None
-    return dates
-
-
-def edit_changes(row: Record, answers: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
-    """Column → (old, new) for every column an edit's answers change, derived columns
-    (total workdays, stage dates, the donor's matching key) included."""
-    kind = kind_of(row)
-    new = values_from_answers(kind, answers)
-    if isinstance(row, LandPledge):
-        new.update(_land_stage_dates(row, new))
-    changed: dict[str, tuple[Any, Any]] = {}
-    for name, value in new.items():
-        old = getattr(row, name)
-        if isinstance(old, list | tuple):
-            old = list(old)
-        if old != value:
-            changed[name] = (old, value)
-    return changed
-
-
-def next_stages(stage: str) -> list[str]:
-    """Where a land pledge at `stage` may move: any later stage, or cancelled."""
-    if stage == PledgeStage.CANCELLED:
-        return []
-    later = STAGE_ORDER[STAGE_ORDER.index(PledgeStage(stage)) + 1 :] if stage in STAGE_ORDER else []
-    return [str(s) for s in [*later, PledgeStage.CANCELLED]]
-
-
-def stage_changes(row: LandPledge, stage: str, on: date) -> dict[str, tuple[Any, Any]]:
-    """Column → (old, new) for moving the pledge to `stage`, reached `on`."""
-    if stage not in next_stages(row.stage):
-        raise ValueError(f"a pledge at {row.stage!r} cannot move to {stage!r}")
-    field = STAGE_DATE_FIELDS[PledgeStage(stage)]
-    return {"stage": (row.stage, stage), field: (getattr(row, field), on)}
 
 
 # --- callback data ---------------------------------------------------------------------------
@@ -423,7 +267,8 @@ def history_line(t: Translator, entry: HistoryEntry, tz: tzinfo) -> str:
 def record_text(
     t: Translator,
     env: Env,
-    row: Record,
+    kind: RecordKind,
+    row: Columns,
     *,
     reporter: str,
     unit: str,
@@ -432,19 +277,13 @@ def record_text(
 ) -> str:
     """A record's card: every field, who logged it where and when, and its history; the
     oldest history lines give way if the message would pass Telegram's limit."""
-    kind = kind_of(row)
     flow = FLOW_OF_KIND[kind]
-    assert row.id is not None
     head = [
-        f"<b>{reference(kind, row.id)}</b> {flow.title(t)}",
-        flow.card({"answers": answers_of(row)}, env),
+        f"<b>{reference(kind, row['id'])}</b> {flow.title(t)}",
+        flow.card({"answers": answers_of(kind, row)}, env),
     ]
-    if isinstance(row, LandPledge):
-        reached = [
-            f"{t._(STAGES[stage])}: {format_date(getattr(row, field))}"
-            for stage, field in STAGE_DATE_FIELDS.items()
-            if getattr(row, field) is not None
-        ]
+    if kind is RecordKind.LAND:
+        reached = [f"{t._(STAGES[stage])}: {format_date(on)}" for stage, on in stages_reached(row)]
         if reached:
             head.append(t._("Stages reached: {stages}", stages=" · ".join(reached)))
     head.append(
@@ -452,7 +291,7 @@ def record_text(
             "Logged by {name} ({unit}) at {when}",
             name=escape_html(shorten(reporter, SHOWN_NAME)),
             unit=escape_html(unit),
-            when=format_datetime(row.created_at, tz),
+            when=format_datetime(row["created_at"], tz),
         )
     )
     lines = [history_line(t, entry, tz) for entry in history]

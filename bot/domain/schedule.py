@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 
 from bot.domain.outgoing import SendKind
+from bot.domain.periods import month_key, week_key, week_start
 
 # The root's defaults: coordinators on Friday 16:00, officials' follow-up Saturday 09:00,
 # weekly digest Monday 07:30, monthly digest on the 1st at 07:30.
@@ -126,19 +127,6 @@ def slots_of(times: Mapping[str, object]) -> dict[SendKind, Slot]:
 def ptb_days(weekday: int) -> tuple[int]:
     """PTB's run_daily counts 0–6 from Sunday; ours count from Monday."""
     return ((weekday + 1) % 7,)
-
-
-def week_start(day: date) -> date:
-    return day - timedelta(days=day.weekday())
-
-
-def week_key(day: date) -> str:
-    year, week, _ = day.isocalendar()
-    return f"{year}-W{week:02d}"
-
-
-def month_key(day: date) -> str:
-    return f"{day.year}-{day.month:02d}"
 
 
 def period_key(kind: SendKind, due: datetime, tz: tzinfo) -> str:

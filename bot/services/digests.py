@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from functools import partial
 from typing import Literal
@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.domain.access import Role
 from bot.domain.formatting import (
     MESSAGE_LIMIT,
     escape_html,
@@ -45,6 +46,7 @@ from bot.domain.formatting import (
 from bot.domain.forms import label_of
 from bot.domain.i18n import N_, Translator, translator
 from bot.domain.outgoing import Attachment, Drawn, OutMessage, Send, SendKind, Shared
+from bot.domain.periods import Period, week_start
 from bot.domain.textnorm import fold, nfc
 from bot.services.charts import weekly_chart
 from storage import digest as queries
@@ -58,7 +60,7 @@ from storage.digest import (
     WeekPoint,
 )
 from storage.engine import Database, begin_reading
-from storage.models import Role, Unit, pk
+from storage.models import Unit, pk
 from storage.reminders import Recipient, area_members
 
 PeriodKind = Literal["week", "month", "year"]
@@ -76,104 +78,6 @@ ROLES: dict[str, str] = {
     Role.OFFICIAL: N_("official"),
     Role.ADMIN: N_("admin"),
 }
-
-
-# --- periods --------------------------------------------------------------------------------------
-
-
-def _week_start(day: date) -> date:
-    return day - timedelta(days=day.weekday())
-
-
-def _month_end(day: date) -> date:
-    first_of_next = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
-    return first_of_next - timedelta(days=1)
-
-
-@dataclass(frozen=True)
-class Period:
-    """A week (Monday to Sunday) or a calendar month of local business dates, inclusive; the
-    end may be earlier than the natural end for a period "so far"."""
-
-    kind: PeriodKind
-    start: date
-    end: date
-
-    @property
-    def key(self) -> str:
-        """ "2026-W48" (the ISO week) or "2026-11", as the send ledger keys them."""
-        if self.kind == "week":
-            year, week, _ = self.start.isocalendar()
-            return f"{year}-W{week:02d}"
-        if self.kind == "year":
-            return f"{self.start.year}"
-        return f"{self.start.year}-{self.start.month:02d}"
-
-    @property
-    def ytd_start(self) -> date:
-        """1 January of the year the period ends in."""
-        return date(self.end.year, 1, 1)
-
-    @property
-    def is_complete(self) -> bool:
-        if self.kind == "year":
-            return self.end == date(self.start.year, 12, 31)
-        natural_end = self.start + timedelta(days=6) if self.kind == "week" else None
-        return self.end == (natural_end or _month_end(self.start))
-
-    def previous(self) -> Period:
-        """The week or month before, cut to the same length when this one is "so far"."""
-        if self.kind == "week":
-            return Period("week", self.start - timedelta(weeks=1), self.end - timedelta(weeks=1))
-        if self.kind == "year":
-            year = self.start.year - 1
-            end = self.end.replace(year=year) if _valid(year, self.end) else date(year, 2, 28)
-            return Period("year", date(year, 1, 1), end)
-        last = self.start - timedelta(days=1)
-        first = last.replace(day=1)
-        if self.is_complete:
-            return Period("month", first, last)
-        return Period("month", first, min(first + (self.end - self.start), last))
-
-    @staticmethod
-    def week_of(day: date) -> Period:
-        monday = _week_start(day)
-        return Period("week", monday, monday + timedelta(days=6))
-
-    @staticmethod
-    def month_of(day: date) -> Period:
-        return Period("month", day.replace(day=1), _month_end(day))
-
-    @staticmethod
-    def last_week(today: date) -> Period:
-        """The Monday-to-Sunday week before the one `today` is in."""
-        return Period.week_of(today - timedelta(weeks=1))
-
-    @staticmethod
-    def last_month(today: date) -> Period:
-        """The calendar month before the one `today` is in."""
-        return Period.month_of(today.replace(day=1) - timedelta(days=1))
-
-    @staticmethod
-    def this_week_so_far(today: date) -> Period:
-        return Period("week", _week_start(today), today)
-
-    @staticmethod
-    def this_month_so_far(today: date) -> Period:
-        return Period("month", today.replace(day=1), today)
-
-    @staticmethod
-    def this_year_so_far(today: date) -> Period:
-        return Period("year", date(today.year, 1, 1), today)
-
-
-def _valid(year: int, day: date) -> bool:
-    """Whether `day`'s month and day exist in `year` (29 February does not always)."""
-    try:
-        day.replace(year=year)
-    except ValueError:
-        return False
-    return True
 
 
 # --- donors ---------------------------------------------------------------------------------------
@@ -278,7 +182,7 @@ def digest_ranges(period: Period) -> list[tuple[date, date]]:
         (period.start, period.end),
         (previous.start, previous.end),
         (period.ytd_start, period.end),
-        *queries.series_ranges(_week_start(period.end), period.end, CHART_WEEKS),
+        *queries.series_ranges(week_start(period.end), period.end, CHART_WEEKS),
     ]
 
 
@@ -330,7 +234,7 @@ def digest_of(
             unit, start, end, nil_reports_count=period.kind == "week"
         ),
         unreachable=snapshot.unreachable_members(unit),
-        weekly_series=snapshot.weekly_series(unit, _week_start(end), end, CHART_WEEKS),
+        weekly_series=snapshot.weekly_series(unit, week_start(end), end, CHART_WEEKS),
         mask_donors=mask_donors,
     )
 

@@ -27,7 +27,6 @@ import asyncio
 import csv
 import enum
 import io
-import re
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -38,12 +37,6 @@ from typing import IO, Any, Protocol
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.domain.formatting import format_date
-from bot.domain.i18n import Translator
-from bot.domain.parsing import ErrorCode, ParseError, parse_date
-from bot.domain.refusals import explain
-from bot.domain.textnorm import nfc
-from bot.services.digests import Period
 from bot.services.workbook import (
     RECORD_SHEETS,
     SHEET_ACTIVITIES,
@@ -77,127 +70,6 @@ class ExportFormat(enum.StrEnum):
     @property
     def suffix(self) -> str:
         return ".xlsx" if self is ExportFormat.XLSX else ".zip"
-
-
-# --- the range of dates ---------------------------------------------------------------------------
-
-
-class PeriodChoice(enum.StrEnum):
-    """The ranges offered as buttons; all end today at the latest."""
-
-    THIS_WEEK = "tw"
-    LAST_WEEK = "lw"
-    THIS_MONTH = "tm"
-    LAST_MONTH = "lm"
-    THIS_YEAR = "ty"
-
-
-def period_range(choice: PeriodChoice, today: date) -> tuple[date, date]:
-    """The first and last day of `choice` as seen on `today`."""
-    if choice is PeriodChoice.THIS_WEEK:
-        period = Period.this_week_so_far(today)
-    elif choice is PeriodChoice.LAST_WEEK:
-        period = Period.last_week(today)
-    elif choice is PeriodChoice.THIS_MONTH:
-        period = Period.this_month_so_far(today)
-    elif choice is PeriodChoice.LAST_MONTH:
-        period = Period.last_month(today)
-    else:
-        return today.replace(month=1, day=1), today
-    return period.start, period.end
-
-
-class RangeProblem(enum.StrEnum):
-    NOT_TWO_DATES = "not_two_dates"
-    BAD_START = "bad_start"  # `error` says why
-    BAD_END = "bad_end"
-    START_AFTER_END = "start_after_end"
-
-
-class RangeError(ValueError):
-    def __init__(
-        self,
-        problem: RangeProblem,
-        error: ParseError | None = None,
-        *,
-        start: date | None = None,
-        end: date | None = None,
-    ) -> None:
-        super().__init__(problem.value)
-        self.problem = problem
-        self.error = error
-        self.start = start
-        self.end = end
-
-
-_SEPARATORS = re.compile(
-    r"\s*(?:–|—|\n|,|;|\bđến\b|\bden\b|\btới\b|\btoi\b|\bto\b)\s*|\s+-\s+", re.IGNORECASE
-)
-_LEAD_WORD = re.compile(r"^(?:từ|tu|from)\s+", re.IGNORECASE)
-_DASHED_PAIR = re.compile(r"(\d{1,2}[/.]\d{1,2}[/.]\d{2,4})-(\d{1,2}[/.]\d{1,2}[/.]\d{2,4})")
-
-
-def _two_parts(text: str) -> list[str]:
-    text = _LEAD_WORD.sub("", text)
-    parts = [part for part in _SEPARATORS.split(text) if part.strip()]
-    if len(parts) == 2:
-        return parts
-    pair = _DASHED_PAIR.fullmatch(text)
-    if pair:
-        return [pair[1], pair[2]]
-    words = text.split()
-    if len(words) == 2:
-        return words
-    raise RangeError(RangeProblem.NOT_TWO_DATES)
-
-
-def parse_range(text: str, today: date) -> tuple[date, date]:
-    """The first and last day typed as "01/11/2026 - 25/11/2026" (also "từ … đến …", ISO dates,
-    and whatever else `parse_date` reads). The last day may be in the future; the first may
-    not. Raises RangeError."""
-    cleaned = nfc(text)
-    if not cleaned or len(cleaned) > MAX_RANGE_TEXT:
-        raise RangeError(RangeProblem.NOT_TWO_DATES)
-    first, last = _two_parts(cleaned)
-    try:
-        start = parse_date(first, today).value
-    except ParseError as error:
-        raise RangeError(RangeProblem.BAD_START, error) from None
-    try:
-        end = parse_date(last, today).value
-    except ParseError as error:
-        future = error.details.get("date")
-        if error.code is not ErrorCode.FUTURE_DATE or not isinstance(future, date):
-            raise RangeError(RangeProblem.BAD_END, error) from None
-        end = future
-    if start > end:
-        raise RangeError(RangeProblem.START_AFTER_END, start=start, end=end)
-    return start, end
-
-
-def describe_range_error(t: Translator, error: RangeError) -> str:
-    """Why the typed dates were refused, in one sentence (no HTML)."""
-    if error.problem is RangeProblem.START_AFTER_END and error.start and error.end:
-        return t._(
-            "The first day ({start}) is after the last day ({end}).",
-            start=format_date(error.start),
-            end=format_date(error.end),
-        )
-    if error.problem is RangeProblem.BAD_START and error.error is not None:
-        return t._("The first day: {problem}", problem=explain(t, error.error))
-    if error.problem is RangeProblem.BAD_END and error.error is not None:
-        return t._("The last day: {problem}", problem=explain(t, error.error))
-    return t._("Please type two dates: the first and the last day.")
-
-
-def parse_cli_date(text: str) -> date:
-    """A date given on the command line: 25/11/2026 or 2026-11-25."""
-    value = text.strip()
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        pass
-    return datetime.strptime(value, "%d/%m/%Y").date()
 
 
 def export_filename(unit_code: str, start: date, end: date, fmt: ExportFormat) -> str:

@@ -36,6 +36,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.domain.forms import ACTIVITY_KINDS, LAND_KINDS, PURPOSES, STAGES, label_of
 from bot.domain.i18n import Translator
+from bot.domain.records import RecordKind, reference
 from storage.digest import (
     ActivityRecord,
     ChildRow,
@@ -44,7 +45,6 @@ from storage.digest import (
     PeriodRecord,
     period_records,
 )
-from storage.records import RecordKind, reference
 
 if TYPE_CHECKING:
     from bot.services.digests import Digest

@@ -17,7 +17,7 @@ from bot.domain.i18n import translator
 from bot.settings import Settings
 from bot.telegram.bot_api_http import AiohttpRequest
 from bot.telegram.inbox import InboxQueue
-from bot.telegram.jobs import scheduler
+from bot.telegram.jobs import Scheduler, scheduler
 from bot.telegram.persistence import DatabasePersistence, FlushingApplication
 from bot.telegram.update_processor import PerChatUpdateProcessor
 from handlers import (
@@ -179,6 +179,7 @@ def build_application(
     application.bot_data["clock"] = now
     application.bot_data["members"] = queue.members
     application.bot_data["instance"] = instance
+    application.bot_data["scheduler"] = Scheduler(application)
     # One group, so the first handler that matches wins and the fallback comes last.
     application.add_handlers(
         [

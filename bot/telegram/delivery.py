@@ -35,7 +35,6 @@ Limits, in two layers:
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
 import time
 import warnings
@@ -57,7 +56,7 @@ from telegram.error import (
 )
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.domain.outgoing import Attachment, Button, OutMessage, Send
+from bot.domain.outgoing import Attachment, Button, OutMessage, Report, Send, SendOutcome
 from storage import ledger
 from storage.engine import Database
 
@@ -172,39 +171,6 @@ class SendLimiter:
     def done(self, hit: Hit) -> None:
         """The request's answer is back: count it from now."""
         hit.at = max(hit.at, self._clock())
-
-
-class Outcome(enum.StrEnum):
-    SENT = "sent"
-    SKIPPED = "skipped"  # the ledger already had it: sent, skipped, failed or unreachable
-    IN_PROGRESS = "in_progress"  # claimed elsewhere less than stale_after ago (or a dead claim)
-    UNREACHABLE = "unreachable"
-    FAILED = "failed"
-
-
-@dataclass
-class Report:
-    """How many Sends of a batch ended how."""
-
-    sent: int = 0
-    skipped: int = 0
-    in_progress: int = 0
-    unreachable: int = 0
-    failed: int = 0
-
-    def add(self, outcome: Outcome) -> None:
-        field = outcome.value
-        setattr(self, field, getattr(self, field) + 1)
-
-    @property
-    def total(self) -> int:
-        return self.sent + self.skipped + self.in_progress + self.unreachable + self.failed
-
-    def __str__(self) -> str:
-        return (
-            f"sent {self.sent}, skipped {self.skipped}, in progress {self.in_progress}, "
-            f"unreachable {self.unreachable}, failed {self.failed}"
-        )
 
 
 @dataclass(frozen=True)
@@ -365,7 +331,7 @@ class Delivery:
             except _GaveUp as gave_up:
                 raise gave_up.error from None
 
-    async def deliver_one(self, send: Send, *, force: bool = False) -> Outcome:
+    async def deliver_one(self, send: Send, *, force: bool = False) -> SendOutcome:
         """Claim, send and record one Send."""
         key = (send.kind.value, send.chat_id, send.period_key)
         parts = _parts(send.messages)
@@ -374,7 +340,7 @@ class Delivery:
         await _prepare(parts)
         claimed_at = self._clock()
 
-        async def give_back(lost: Outcome | None) -> None:
+        async def give_back(lost: SendOutcome | None) -> None:
             if lost is None:
                 await self._release(key, claimed_at)
 
@@ -392,13 +358,13 @@ class Delivery:
             raise
         except Exception as crash:  # a bug, not Telegram: record it rather than retry forever
             log.exception("Delivering %s to %s for %s crashed", *key)
-            outcome, error = Outcome.FAILED, f"{type(crash).__name__}: {crash}"
+            outcome, error = SendOutcome.FAILED, f"{type(crash).__name__}: {crash}"
         await _to_the_end(self._record(key, outcome, error, progress))
         return outcome
 
     async def _claim(
         self, key: tuple[str, int, str], now: datetime, due_at: datetime | None, force: bool
-    ) -> Outcome | None:
+    ) -> SendOutcome | None:
         """None when the Send is ours to send; else why not."""
         async with self.db.session() as session:
             if await ledger.claim(
@@ -412,20 +378,22 @@ class Delivery:
             ):
                 return None
             state = await ledger.state_of(session, *key)
-        return Outcome.IN_PROGRESS if state == ledger.LedgerState.CLAIMED else Outcome.SKIPPED
+        return (
+            SendOutcome.IN_PROGRESS if state == ledger.LedgerState.CLAIMED else SendOutcome.SKIPPED
+        )
 
     async def _send(
         self, chat_id: int, parts: list[_Part], progress: _Progress
-    ) -> tuple[Outcome, str | None]:
+    ) -> tuple[SendOutcome, str | None]:
         try:
             for part in parts:
                 await self._send_part(chat_id, part, progress)
                 progress.done += 1
         except Forbidden as blocked:
-            return Outcome.UNREACHABLE, blocked.message
+            return SendOutcome.UNREACHABLE, blocked.message
         except _GaveUp as gave_up:
-            return Outcome.FAILED, str(gave_up)
-        return Outcome.SENT, None
+            return SendOutcome.FAILED, str(gave_up)
+        return SendOutcome.SENT, None
 
     async def _send_part(self, chat_id: int, part: _Part, progress: _Progress) -> None:
         """One call, with its retries: 429 waited out, an outage (unreachable, 5xx) and other
@@ -503,18 +471,18 @@ class Delivery:
     async def _record(
         self,
         key: tuple[str, int, str],
-        outcome: Outcome,
+        outcome: SendOutcome,
         error: str | None,
         progress: _Progress,
     ) -> None:
         now = self._clock()
         async with self.db.session() as session:
-            if outcome is Outcome.SENT:
+            if outcome is SendOutcome.SENT:
                 await ledger.mark_sent(session, *key, now)
                 return
             if progress.done:
                 error = f"{error} after {progress.done} of {progress.parts} messages"
-            if outcome is Outcome.UNREACHABLE:
+            if outcome is SendOutcome.UNREACHABLE:
                 await ledger.mark_unreachable(session, *key, now, error)
                 log.info("%s to %s for %s: unreachable", *key)
             else:

@@ -20,8 +20,10 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram.ext import Application, CallbackContext, Job
 
+from bot.domain.access import Role
 from bot.domain.i18n import translator
 from bot.domain.outgoing import Send, SendKind
+from bot.domain.periods import week_key, week_start
 from bot.domain.reminders import followup, reminder, stale_pledges
 from bot.domain.schedule import (
     SNOOZE,
@@ -32,15 +34,13 @@ from bot.domain.schedule import (
     period_key,
     ptb_days,
     slots_of,
-    week_key,
-    week_start,
 )
 from bot.settings import Settings
 from bot.telegram.delivery import Delivery
 from storage import ledger, schedules, state
 from storage import reminders as queries
 from storage.engine import Database
-from storage.models import Role, Unit
+from storage.models import Unit
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,15 @@ class Scheduler:
             # let `run` wait for the quiet hours to end.
             return sample.timetz(), None, slot.day
         return released.timetz(), weekday, day
+
+    async def refresh(self) -> None:
+        """Rebuild the slot jobs after schedules or the tree changed, if this application
+        runs them (tests that drive the clock themselves do not)."""
+        queue = self.application.job_queue
+        if queue is not None and any(
+            job.name and job.name.startswith(SLOT_JOB_PREFIX) for job in queue.jobs()
+        ):
+            await self.rebuild()
 
     async def rebuild(self) -> list[Job[Any]]:
         """Replace the slot jobs with those the schedules in the database call for."""
