@@ -11,7 +11,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.domain.i18n import LANGUAGES
 from bot.domain.parsing import LandRegion
+from storage.engine import to_async_url
 
 TELEGRAM_PUBLIC_API = "https://api.telegram.org"
 WEBHOOK_SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,256}")
@@ -87,9 +89,6 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: str) -> str:
-        # Imported here to keep storage's engine code out of settings import time.
-        from storage.engine import to_async_url
-
         to_async_url(value)
         return value.strip()
 
@@ -105,8 +104,6 @@ class Settings(BaseSettings):
     @field_validator("default_language")
     @classmethod
     def _check_language(cls, value: str) -> str:
-        from bot.domain.i18n import LANGUAGES
-
         if value not in LANGUAGES:
             raise ValueError(f"must be one of {', '.join(LANGUAGES)}")
         return value

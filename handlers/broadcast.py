@@ -162,7 +162,7 @@ async def on_unit(update: Update, context: DanvanContext) -> None:
     match = _UNIT.fullmatch(query.data or "")
     draft = _draft(context, match[1]) if match else None
     unit = (
-        await scope.unit_id_in_scope(context.session, context.member, int(match[2]))
+        (await scope.find_unit(context.session, context.member, unit_id=int(match[2]))).unit
         if match and draft
         else None
     )
@@ -238,7 +238,7 @@ async def on_confirm(update: Update, context: DanvanContext) -> None:
     match = _CONFIRM.fullmatch(query.data or "")
     draft = _draft(context, match[1]) if match else None
     unit = (
-        await scope.unit_id_in_scope(context.session, member, int(match[2]))
+        (await scope.find_unit(context.session, member, unit_id=int(match[2]))).unit
         if match and draft
         else None
     )

@@ -17,7 +17,7 @@ from bot.domain.schedule import period_key
 from bot.services.digests import digest_messages, digest_sends
 from handlers import conversation as flows
 from handlers.common import DanvanContext, guarded, reply
-from storage import units
+from storage import scope, units
 from storage.models import pk
 
 PREVIEW = "dg:preview:"
@@ -63,7 +63,7 @@ async def send_command(update: Update, context: DanvanContext) -> None:
     args = list(context.args or [])
     force = "--force" in args
     codes = [arg for arg in args if arg != "--force"]
-    unit = await units.by_code(context.session, codes[0]) if codes else None
+    unit = (await scope.find_unit(context.session, None, code=codes[0])).unit if codes else None
     if codes and unit is None:
         await reply(
             update,

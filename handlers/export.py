@@ -155,7 +155,7 @@ async def export_command(update: Update, context: DanvanContext) -> None:
     assert member is not None
     args = context.args or []
     if args:
-        root = await scope.unit_in_scope(context.session, member, args[0])
+        root = (await scope.find_unit(context.session, member, code=args[0])).unit
         if root is None:
             await reply(
                 update,
@@ -183,7 +183,7 @@ async def on_period(update: Update, context: DanvanContext) -> None:
     t = context.t
     match = _PERIOD.fullmatch(query.data or "")
     root = (
-        await scope.unit_id_in_scope(context.session, context.member, int(match[1]))
+        (await scope.find_unit(context.session, context.member, unit_id=int(match[1]))).unit
         if match
         else None
     )
@@ -216,7 +216,8 @@ async def on_dates(update: Update, context: DanvanContext) -> None:
     replied = message.reply_to_message
     root = None
     if replied is not None and pending and replied.message_id == pending.get("prompt"):
-        root = await scope.unit_id_in_scope(context.session, context.member, int(pending["root"]))
+        found = await scope.find_unit(context.session, context.member, unit_id=int(pending["root"]))
+        root = found.unit
     if root is None:
         await reply(update, escape_html(flows.stale_text(t)))
         return
@@ -283,7 +284,7 @@ async def on_unit(update: Update, context: DanvanContext) -> None:
     match = _UNIT.fullmatch(query.data or "")
     dates = _dates(match[2], match[3]) if match else None
     unit = (
-        await scope.unit_id_in_scope(context.session, context.member, int(match[1]))
+        (await scope.find_unit(context.session, context.member, unit_id=int(match[1]))).unit
         if match and dates
         else None
     )
@@ -336,7 +337,7 @@ async def on_format(update: Update, context: DanvanContext) -> None:
     match = _FORMAT.fullmatch(query.data or "")
     dates = _dates(match[3], match[4]) if match else None
     unit = (
-        await scope.unit_id_in_scope(context.session, member, int(match[2]))
+        (await scope.find_unit(context.session, member, unit_id=int(match[2]))).unit
         if match and dates
         else None
     )

@@ -42,7 +42,7 @@ from handlers.members_admin import (
     unit_picker,
 )
 from handlers.onboarding import role_label
-from storage import invites, members
+from storage import invites, members, scope
 from storage.models import Invite, Unit, pk
 
 WIZARD = "invite_wizard"  # user_data key of the nonce of the /moi in progress
@@ -78,8 +78,13 @@ async def invite_command(update: Update, context: DanvanContext) -> None:
     unit: Unit | None = None
     if context.args:
         code = " ".join(context.args)
-        found = await members.unit_by_code(
-            context.session, member, code, now=flows.now(context), action="invite_create"
+        found = await scope.find_unit(
+            context.session,
+            member,
+            code=code,
+            active_only=True,
+            audit_as="invite_create",
+            now=flows.now(context),
         )
         if found.unit is None:
             await reply(update, no_unit_text(t, code))

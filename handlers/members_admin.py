@@ -112,7 +112,7 @@ async def unit_picker(
     if paging:
         rows.append(paging)
     if current.parent_id is not None:
-        parent = await scope.unit_id_in_scope(context.session, member, current.parent_id)
+        parent = (await scope.find_unit(context.session, member, unit_id=current.parent_id)).unit
         if parent is not None:
             rows.append(
                 [
@@ -127,7 +127,9 @@ async def unit_picker(
 async def own_unit(context: DanvanContext) -> Unit:
     """Where the member's pickers start: their own unit."""
     assert context.member is not None
-    unit = await scope.unit_id_in_scope(context.session, context.member, context.member.unit_id)
+    unit = (
+        await scope.find_unit(context.session, context.member, unit_id=context.member.unit_id)
+    ).unit
     assert unit is not None
     return unit
 
@@ -234,13 +236,8 @@ async def members_command(update: Update, context: DanvanContext) -> None:
     assert member is not None
     if context.args:
         code = " ".join(context.args)
-        found = await members.unit_by_code(
-            context.session,
-            member,
-            code,
-            now=flows.now(context),
-            action="members_list",
-            active_only=False,
+        found = await scope.find_unit(
+            context.session, member, code=code, audit_as="members_list", now=flows.now(context)
         )
         if found.unit is None:
             await reply(update, no_unit_text(t, code))

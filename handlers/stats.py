@@ -61,7 +61,7 @@ async def own_unit(session: AsyncSession, member: Member) -> Unit:
 
 async def typed_unit(session: AsyncSession, member: Member, code: str) -> Unit | None:
     """The unit with this code (in any case) if it is in the member's scope."""
-    return await scope.unit_in_scope(session, member, code)
+    return (await scope.find_unit(session, member, code=code)).unit
 
 
 def unit_keyboard(
@@ -82,7 +82,7 @@ def command_name(t: Translator, name: str, alias: str) -> str:
 async def scoped_unit(context: DanvanContext, unit_id: str) -> Unit | None:
     """The unit a button names, if it is still in the member's scope."""
     assert context.member is not None
-    return await scope.unit_id_in_scope(context.session, context.member, int(unit_id))
+    return (await scope.find_unit(context.session, context.member, unit_id=int(unit_id))).unit
 
 
 # --- the command and its buttons ------------------------------------------------------------------

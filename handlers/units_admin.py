@@ -115,7 +115,7 @@ async def _scope(context: DanvanContext) -> str | None:
 
 async def _unit(context: DanvanContext, unit_id: int) -> Unit | None:
     """The unit if the member may see it, else None (as if it did not exist)."""
-    return await scopes.unit_id_in_scope(context.session, _member(context), unit_id)
+    return (await scopes.find_unit(context.session, _member(context), unit_id=unit_id)).unit
 
 
 def _is_admin(context: DanvanContext) -> bool:

@@ -43,20 +43,21 @@ from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import Select
 
+from bot.domain.digest import (
+    ChildRow,
+    Figures,
+    GroupRef,
+    GroupRow,
+    PledgeRow,
+    UnreachableMember,
+    WeekPoint,
+)
 from bot.domain.records import PledgeStage
 from storage.models import Activity, LandPledge, Member, NilReport, Unit, Workday
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
-FIGURES = (
-    "records",
-    "activities",
-    "participants",
-    "land_m2",
-    "handed_over_m2",
-    "workdays",
-    "nil_reports",
-)
+FIGURES = tuple(f.name for f in fields(Figures))  # the order the queries sum them in
 DECIMAL_FIGURES = frozenset({"land_m2", "handed_over_m2", "workdays"})
 
 
@@ -84,98 +85,15 @@ def _date(value: object) -> date:
     return date.fromisoformat(str(value))
 
 
-@dataclass(frozen=True)
-class Figures:
-    """The digest's figures for one range of dates."""
-
-    records: int = 0
-    activities: int = 0
-    participants: int = 0
-    land_m2: Decimal = ZERO
-    handed_over_m2: Decimal = ZERO
-    workdays: Decimal = ZERO
-    nil_reports: int = 0
-
-    @classmethod
-    def from_values(cls, values: Sequence[object]) -> Figures:
-        """From sums in the order of FIGURES, which is the order of the fields."""
-        # Positional: a digest batch makes some 8.000 of these.
-        converted: list[Any] = [convert(v) for convert, v in zip(_CONVERTERS, values, strict=True)]
-        return cls(*converted)
-
-    def __sub__(self, other: Figures) -> Figures:
-        return Figures(
-            **{f.name: getattr(self, f.name) - getattr(other, f.name) for f in fields(self)}
-        )
-
-    def is_zero(self) -> bool:
-        return all(not getattr(self, f.name) for f in fields(self))
+def figures_from(values: Sequence[object]) -> Figures:
+    """From sums in the order of FIGURES, which is the order of the fields."""
+    # Positional: a digest batch makes some 8.000 of these.
+    converted: list[Any] = [convert(v) for convert, v in zip(_CONVERTERS, values, strict=True)]
+    return Figures(*converted)
 
 
 NOTHING = Figures()  # of a range without facts
 _CONVERTERS = tuple(_decimal if name in DECIMAL_FIGURES else _int for name in FIGURES)
-if tuple(f.name for f in fields(Figures)) != FIGURES:
-    raise TypeError("Figures.from_values needs the fields in the order of FIGURES")
-
-
-@dataclass(frozen=True)
-class ChildRow:
-    """A direct child of the digest's unit, with the figures of its whole subtree."""
-
-    unit_id: int
-    code: str
-    name: str
-    level: str
-    active: bool
-    figures: Figures
-
-
-@dataclass(frozen=True)
-class GroupRow:
-    """A group (leaf unit) and its figures in the period."""
-
-    unit_id: int
-    name: str
-    parent_id: int | None
-    parent_name: str | None
-    figures: Figures
-
-
-@dataclass(frozen=True)
-class GroupRef:
-    unit_id: int
-    name: str
-    parent_id: int | None
-    parent_name: str | None
-
-
-@dataclass(frozen=True)
-class PledgeRow:
-    pledge_id: int
-    unit_id: int
-    unit_name: str
-    donor: str
-    area_m2: Decimal
-    stage: str
-    on_date: date
-
-
-@dataclass(frozen=True)
-class UnreachableMember:
-    member_id: int
-    full_name: str
-    role: str
-    unit_name: str
-    since: datetime
-
-
-@dataclass(frozen=True)
-class WeekPoint:
-    """One bar of the chart: the week starting on Monday `start`."""
-
-    start: date
-    records: int
-    land_m2: Decimal
 
 
 # --- the facts union ------------------------------------------------------------------------------
@@ -293,8 +211,7 @@ async def figures(
     values = list((await session.exec(query)).one())
     width = len(FIGURES)
     return [
-        Figures.from_values(values[index * width : (index + 1) * width])
-        for index in range(len(ranges))
+        figures_from(values[index * width : (index + 1) * width]) for index in range(len(ranges))
     ]
 
 
@@ -329,7 +246,7 @@ async def children(session: AsyncSession, unit: Unit, start: date, end: date) ->
     )
     rows = []
     for unit_id, code, name, level, active, *sums in (await session.exec(query)).all():
-        row = ChildRow(int(unit_id), code, name, level, bool(active), Figures.from_values(sums))
+        row = ChildRow(int(unit_id), code, name, level, bool(active), figures_from(sums))
         if row.active or not row.figures.is_zero():
             rows.append(row)
     return rows
@@ -365,7 +282,7 @@ async def top_groups(
         .limit(limit)
     )
     return [
-        GroupRow(int(unit_id), name, parent_id, parent_name, Figures.from_values(sums))
+        GroupRow(int(unit_id), name, parent_id, parent_name, figures_from(sums))
         for unit_id, name, parent_id, parent_name, *sums in (await session.exec(query)).all()
     ]
 
@@ -632,7 +549,7 @@ class Snapshot:
                         if totals is None
                         else [a + b for a, b in zip(totals, cell, strict=True)]
                     )
-        found = self._figures[key] = NOTHING if totals is None else Figures.from_values(totals)
+        found = self._figures[key] = NOTHING if totals is None else figures_from(totals)
         return found
 
     def _subtree(self, unit: TreeUnit | Unit) -> list[TreeUnit]:

@@ -1,7 +1,7 @@
 """Queries of /xuat and /thongbao: the units to choose from, and who an announcement reaches.
 
 Both start from a unit the caller already checked against the member's scope
-(storage/scope.py: `unit_in_scope`, `unit_id_in_scope`); everything here stays inside that
+(storage/scope.py: `find_unit`); everything here stays inside that
 unit's subtree (a Unit.path prefix), so nothing outside the scope is ever read.
 """
 

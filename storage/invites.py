@@ -17,7 +17,7 @@ from bot.domain.access import ROLE_VALUES, ManageOutcome, Role, grantable_roles
 from storage.audit import record
 from storage.members import record_refusal, unit_for, withdraw_invite
 from storage.models import Invite, Member, Unit, invite_open_at, pk
-from storage.scope import member_scope, unit_id_in_scope, units_in
+from storage.scope import find_unit, member_scope, units_in
 
 # No 0/O or 1/I/L, so a code read aloud or typed from paper survives; 12 symbols = 60 bits.
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -234,7 +234,7 @@ async def revoke(
     invite = await session.get(Invite, invite_id)
     if invite is None or invite.revoked_at is not None:
         return Revoked(ManageOutcome.STALE, invite)
-    unit = await unit_id_in_scope(session, actor, invite.unit_id)
+    unit = (await find_unit(session, actor, unit_id=invite.unit_id)).unit
     if unit is None:
         await record_refusal(
             session, actor, "invite", invite.id, ManageOutcome.OUT_OF_SCOPE, "invite_revoke", now

@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.domain.access import ROLE_VALUES, ManageOutcome, Role, grantable_roles, manage_denial
 from bot.domain.textnorm import nfc
-from storage import scope, units
+from storage import scope
 from storage.audit import record
 from storage.models import (
     Activity,
@@ -142,49 +142,15 @@ async def record_refusal(
 # --- units to choose from --------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class UnitLookup:
-    """A unit found by its code for the actor: `unit` is None when unknown (or inactive, if
-    only active units were asked for) or outside the actor's scope (`out_of_scope`)."""
-
-    unit: Unit | None
-    out_of_scope: bool = False
-
-
-async def unit_by_code(
-    session: AsyncSession,
-    actor: Member,
-    code: str,
-    *,
-    now: datetime,
-    action: str,
-    active_only: bool = True,
-) -> UnitLookup:
-    """The unit with this code (in any case) if the actor may act on it; an out-of-scope
-    attempt is audited."""
-    unit = await units.by_code(session, code)
-    if unit is None or (active_only and not unit.active):
-        return UnitLookup(None)
-    if await scope.unit_id_in_scope(session, actor, pk(unit)) is None:
-        await record_refusal(
-            session, actor, "unit", unit.id, ManageOutcome.OUT_OF_SCOPE, action, now
-        )
-        return UnitLookup(None, out_of_scope=True)
-    return UnitLookup(unit)
-
-
 async def unit_for(
     session: AsyncSession, actor: Member, unit_id: int, *, now: datetime, action: str
 ) -> tuple[ManageOutcome, Unit | None]:
     """The unit a button names, if it still exists and is in the actor's scope (OK); STALE
     when it is gone; OUT_OF_SCOPE (audited) when it is outside."""
-    unit = await scope.unit_id_in_scope(session, actor, unit_id)
-    if unit is not None:
-        return ManageOutcome.OK, unit
-    if await session.get(Unit, unit_id) is None:
-        return ManageOutcome.STALE, None
-    await record_refusal(session, actor, "unit", unit_id, ManageOutcome.OUT_OF_SCOPE, action, now)
-    return ManageOutcome.OUT_OF_SCOPE, None
+    found = await scope.find_unit(session, actor, unit_id=unit_id, audit_as=action, now=now)
+    if found.unit is not None:
+        return ManageOutcome.OK, found.unit
+    return (ManageOutcome.OUT_OF_SCOPE if found.out_of_scope else ManageOutcome.STALE), None
 
 
 @dataclass(frozen=True)

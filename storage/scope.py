@@ -1,8 +1,12 @@
-"""What an official may see: their unit's subtree. Every query an official can trigger goes
-through these, so that an official of commune A never reaches commune B."""
+"""What a member may see and act on: their unit's subtree (admins: everything). Every command,
+button and CLI path finds the unit it is asked about through `find_unit`, so that an official of
+commune A never reaches commune B, and a code is found the same way everywhere."""
 
 from __future__ import annotations
 
+import enum
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import col, select
@@ -11,11 +15,15 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from bot.domain.access import in_scope, scope_path
 from storage import units
-from storage.models import Member, Unit
+from storage.audit import record
+from storage.models import Member, Unit, utcnow
 
 
-async def member_scope(session: AsyncSession, member: Member) -> str | None:
-    """The member's scope as a unit path prefix; None for admins (everywhere)."""
+async def member_scope(session: AsyncSession, member: Member | None) -> str | None:
+    """The member's scope as a unit path prefix; None for admins and the command line
+    (`member` None): everywhere."""
+    if member is None:
+        return None
     unit = await session.get(Unit, member.unit_id)
     assert unit is not None
     return scope_path(member.role, unit.path)
@@ -27,16 +35,51 @@ def units_in(scope: str | None) -> SelectOfScalar[Any]:
     return query if scope is None else query.where(col(Unit.path).startswith(scope))
 
 
-async def unit_in_scope(session: AsyncSession, member: Member, code: str) -> Unit | None:
-    """The unit with this code if the member may act on it, else None (as if unknown)."""
-    unit = await units.by_code(session, code)
-    if unit is None or not in_scope(await member_scope(session, member), unit.path):
-        return None
-    return unit
+class Missing(enum.StrEnum):
+    """Why a unit asked for was not given."""
+
+    UNKNOWN = "unknown"  # no such code or id
+    INACTIVE = "inactive"  # it exists but is inactive, and only an active one will do
+    OUT_OF_SCOPE = "out_of_scope"  # outside the actor's area (shown as if unknown)
 
 
-async def unit_id_in_scope(session: AsyncSession, member: Member, unit_id: int) -> Unit | None:
-    unit = await session.get(Unit, unit_id)
-    if unit is None or not in_scope(await member_scope(session, member), unit.path):
-        return None
-    return unit
+@dataclass(frozen=True)
+class UnitLookup:
+    unit: Unit | None
+    missing: Missing | None = None
+
+    @property
+    def out_of_scope(self) -> bool:
+        return self.missing is Missing.OUT_OF_SCOPE
+
+
+async def find_unit(
+    session: AsyncSession,
+    actor: Member | None,
+    *,
+    code: str | None = None,
+    unit_id: int | None = None,
+    active_only: bool = False,
+    audit_as: str | None = None,
+    now: datetime | None = None,
+) -> UnitLookup:
+    """The unit a command, a button or the command line asks about, by its code (in any case,
+    spaces around it ignored) or by its id, if `actor` may act on it (`actor` None: the
+    command line, everywhere). An attempt outside the actor's area is audited as a refusal
+    of `audit_as`, when given."""
+    if (code is None) == (unit_id is None):
+        raise TypeError("give a code or an id")
+    unit = await units.by_code(session, code) if code is not None else None
+    if unit_id is not None:
+        unit = await session.get(Unit, unit_id)
+    if unit is None:
+        return UnitLookup(None, Missing.UNKNOWN)
+    if active_only and not unit.active:
+        return UnitLookup(None, Missing.INACTIVE)
+    if not in_scope(await member_scope(session, actor), unit.path):
+        if audit_as is not None and actor is not None:
+            after = {"handler": audit_as, "reason": Missing.OUT_OF_SCOPE.value}
+            at = now or utcnow()
+            await record(session, "unit", unit.id, "refused", None, after, actor_id=actor.id, at=at)
+        return UnitLookup(None, Missing.OUT_OF_SCOPE)
+    return UnitLookup(unit)

@@ -34,7 +34,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.domain.textnorm import find_choices, nfc
 from bot.domain.unit_csv import MAX_CODE, MAX_LEVEL, MAX_NAME
 from bot.domain.units import Problem, UnitAdminError
-from storage import units as unit_lookup
 from storage.audit import record
 from storage.members import withdraw_invite
 from storage.models import (
@@ -50,6 +49,7 @@ from storage.models import (
     pk,
 )
 from storage.records import tidy_nil_reports
+from storage.scope import find_unit
 from storage.units import name_key, rebuild_paths
 
 # The tables whose rows belong to a unit and move with it in a merge, by table name.
@@ -119,10 +119,11 @@ def find(text: str, candidates: list[Unit]) -> list[Unit]:
     return [by_id[unit_id] for unit_id in find_choices(wanted, labels)]
 
 
-async def by_code(session: AsyncSession, code: str, scope: str | None) -> Unit:
-    """The unit with this code in scope; UNKNOWN_UNIT otherwise (also when out of scope)."""
-    unit = await unit_lookup.by_code(session, code)
-    if unit is None or (scope is not None and not unit.path.startswith(scope)):
+async def by_code(session: AsyncSession, code: str, actor: Member | None) -> Unit:
+    """The unit with this code that `actor` may act on (None: everywhere); UNKNOWN_UNIT
+    otherwise (also when out of scope)."""
+    unit = (await find_unit(session, actor, code=code)).unit
+    if unit is None:
         raise UnitAdminError(Problem.UNKNOWN_UNIT, code=code.strip())
     return unit
 

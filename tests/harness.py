@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.domain.access import Role
+from bot.domain.unit_csv import parse_unit_csv
 from bot.settings import Settings
 from bot.telegram.app import DanvanApplication, build_application, on_startup
 from storage import invites, units
@@ -157,8 +158,6 @@ class Harness:
         return Person(self, self.fake.user(user_id, first_name=first_name, **kwargs))
 
     async def seed_units(self) -> None:
-        from bot.domain.unit_csv import parse_unit_csv
-
         rows, errors = parse_unit_csv(UNITS_CSV)
         assert not errors
         async with self.db.session() as session:

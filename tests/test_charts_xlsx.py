@@ -13,6 +13,7 @@ import pytest
 from openpyxl import load_workbook
 
 from bot.domain.access import Role
+from bot.domain.digest import WeekPoint
 from bot.domain.i18n import Translator
 from bot.domain.outgoing import Attachment, Drawn, Shared
 from bot.domain.periods import Period
@@ -22,7 +23,7 @@ from bot.services.charts import weekly_chart
 from bot.services.digests import build_digest, render_digest
 from bot.services.workbook import build_xlsx
 from storage import records, units
-from storage.digest import WeekPoint, period_records
+from storage.digest import period_records
 from storage.engine import Database
 from storage.models import Activity, Member, pk
 

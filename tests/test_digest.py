@@ -17,26 +17,27 @@ import pytest
 from sqlalchemy import event
 
 from bot.domain.access import Role
+from bot.domain.digest import (
+    LOCAL_TZ,
+    ChildRow,
+    Digest,
+    DigestUnit,
+    Figures,
+    GroupRef,
+    Totals,
+    WeekPoint,
+    mask_donor,
+)
 from bot.domain.formatting import MESSAGE_LIMIT, utf16_length
 from bot.domain.i18n import Translator
 from bot.domain.outgoing import SendKind
 from bot.domain.periods import Period, week_start
 from bot.domain.records import RecordKind
 from bot.domain.unit_csv import parse_unit_csv
-from bot.services.digests import (
-    LOCAL_TZ,
-    Digest,
-    DigestUnit,
-    Totals,
-    build_digest,
-    build_digests,
-    digest_sends,
-    mask_donor,
-    render_digest,
-)
+from bot.services.digests import build_digest, build_digests, digest_sends, render_digest
 from storage import digest as queries
 from storage import records, units
-from storage.digest import ChildRow, Figures, GroupRef, WeekPoint, series_ranges
+from storage.digest import series_ranges
 from storage.engine import Database
 from storage.migrate import upgrade
 from storage.models import LandPledge, Member, pk

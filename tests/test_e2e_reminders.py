@@ -13,7 +13,7 @@ from bot.domain.outgoing import SendKind
 from bot.domain.records import RecordKind
 from bot.domain.schedule import Slot
 from bot.telegram.jobs import Scheduler, scheduler
-from storage import schedules, units
+from storage import members, records, schedules, units
 from storage.models import SendLedger, pk
 from tests.harness import Harness, Person
 
@@ -220,8 +220,6 @@ async def test_jobs_follow_the_schedules_without_a_restart(harness: Harness) -> 
 async def stuck_pledge(harness: Harness, telegram_id: int) -> int:
     """A pledge of `telegram_id`'s, at cam kết since 01/10/2026."""
     async with harness.db.session() as session:
-        from storage import members, records
-
         member = await members.by_telegram_id(session, telegram_id)
         assert member is not None
         answers: dict[str, Any] = {

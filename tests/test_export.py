@@ -7,6 +7,7 @@ import asyncio
 import csv
 import io
 import json
+import xml.etree.ElementTree as ET
 import zipfile
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
@@ -33,6 +34,7 @@ from bot.domain.periods import (
 from bot.domain.records import RecordKind
 from bot.domain.unit_csv import parse_unit_csv
 from bot.services.exports import CSV_FILES, ExportFormat, csv_cell, export_filename, write_export
+from bot.services.workbook import XlsxWriter
 from bot.settings import Settings
 from storage import records, units
 from storage.digest import ActivityRecord
@@ -439,9 +441,6 @@ def test_the_cli_refuses_bad_requests(export_cli, tmp_path: Path) -> None:
 
 
 def test_the_workbook_is_plain_spreadsheetml_that_readers_accept(tmp_path: Path) -> None:
-    import xml.etree.ElementTree as ET
-
-    from bot.services.workbook import XlsxWriter
 
     path = tmp_path / "w.xlsx"
     book = XlsxWriter(path, ["Một", "Hai & <ba>", "Trống"], active=1)

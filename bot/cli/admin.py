@@ -29,7 +29,7 @@ from bot.domain.i18n import N_, Translator
 from bot.domain.periods import WEEKDAYS
 from bot.domain.schedule import FIELDS
 from bot.settings import Settings
-from storage import audit, invites, members, schedules, units
+from storage import audit, invites, members, schedules, scope
 from storage.engine import Database
 from storage.models import AuditEvent, Invite, Member, Unit, pk
 
@@ -97,11 +97,9 @@ def cli_actor(unit_id: int) -> Member:
 
 
 async def _unit(session: AsyncSession, t: Translator, code: str) -> Unit:
-    text = code.strip()
-    for candidate in dict.fromkeys((text, text.upper())):
-        unit = await units.by_code(session, candidate)
-        if unit is not None:
-            return unit
+    unit = (await scope.find_unit(session, None, code=code)).unit
+    if unit is not None:
+        return unit
     raise Refused(t._("There is no unit with code {code}.", code=code))
 
 

@@ -27,7 +27,7 @@ from bot.domain.i18n import Translator
 from bot.domain.periods import parse_cli_date
 from bot.services.exports import ExportCounts, ExportFormat, write_export
 from bot.settings import Settings
-from storage import members, units
+from storage import members, scope
 from storage.engine import Database
 from storage.migrate import upgrade
 from storage.models import Unit
@@ -71,7 +71,7 @@ def _format(args: argparse.Namespace) -> ExportFormat:
 
 async def _unit(session: Any, t: Translator, code: str | None) -> Unit:
     if code:
-        unit = await units.by_code(session, code.strip().upper())
+        unit = (await scope.find_unit(session, None, code=code)).unit
         if unit is None:
             raise CliError(t._("There is no unit with code {code}.", code=code))
         return unit

@@ -35,7 +35,7 @@ from bot.services.broadcasts import broadcast_sends, record_delivered
 from bot.services.digests import build_digest
 from bot.settings import Settings
 from bot.telegram.delivery import Delivery
-from storage import ledger, units
+from storage import ledger, scope
 from storage.audit import record, unfinished_broadcast
 from storage.engine import Database
 from storage.export import broadcast_audience
@@ -70,7 +70,7 @@ def cmd_stats(settings: Settings, t: Translator, args: argparse.Namespace) -> in
         db = Database(settings.database_url)
         try:
             async with db.session() as session:
-                unit = await units.by_code(session, args.unit)
+                unit = (await scope.find_unit(session, None, code=args.unit)).unit
                 if unit is None:
                     return _fail(args, t._("There is no unit with code {code}.", code=args.unit))
                 digest = await build_digest(session, pk(unit), period, mask_donors=True)
@@ -143,7 +143,7 @@ def cmd_broadcast(settings: Settings, t: Translator, args: argparse.Namespace) -
         claimant = ledger.new_claimant(ledger.CLI)
         try:
             async with db.session() as session:
-                unit = await units.by_code(session, args.unit)
+                unit = (await scope.find_unit(session, None, code=args.unit)).unit
                 if unit is None:
                     return _fail(args, t._("There is no unit with code {code}.", code=args.unit))
                 audience = await broadcast_audience(session, unit, sender_id=None)

@@ -18,6 +18,7 @@ class Role(enum.StrEnum):
 
 _RANK = {Role.COORDINATOR: 1, Role.OFFICIAL: 2, Role.ADMIN: 3}
 ROLE_VALUES = frozenset(role.value for role in Role)
+DIGEST_ROLES = (Role.OFFICIAL, Role.ADMIN)  # who gets the digests of their area
 ROLE_LABELS: dict[str, str] = {
     Role.COORDINATOR: N_("coordinator"),
     Role.OFFICIAL: N_("official"),

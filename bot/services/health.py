@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import aiohttp
 from sqlalchemy import text
 
 from bot.settings import Settings
@@ -69,8 +70,6 @@ async def check_bot_api(settings: Settings) -> Check:
     """getMe over HTTP. The URL holds the token, so errors name only the kind of failure."""
     if settings.telegram_bot_token is None:
         return Check("bot_api", False, {"error": "TELEGRAM_BOT_TOKEN is not set"})
-    import aiohttp  # only here: polling processes never load it
-
     url = f"{settings.bot_base_url()}{settings.telegram_bot_token.get_secret_value()}/getMe"
     started = time.perf_counter()
     try:

@@ -29,25 +29,16 @@ from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO
 from xml.sax.saxutils import escape, quoteattr
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.domain.digest import ChildRow, Digest, Figures
 from bot.domain.forms import ACTIVITY_KINDS, LAND_KINDS, PURPOSES, STAGES, label_of
 from bot.domain.i18n import Translator
 from bot.domain.records import RecordKind, reference
-from storage.digest import (
-    ActivityRecord,
-    ChildRow,
-    Figures,
-    LandRecord,
-    PeriodRecord,
-    period_records,
-)
-
-if TYPE_CHECKING:
-    from bot.services.digests import Digest
+from storage.digest import ActivityRecord, LandRecord, PeriodRecord, period_records
 
 DATE_FORMAT = "dd/mm/yyyy"
 DECIMAL_FORMAT = "#,##0.00"  # not "#,##0.##": Excel would show "300." for whole numbers

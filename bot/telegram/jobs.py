@@ -20,7 +20,7 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram.ext import Application, CallbackContext, Job
 
-from bot.domain.access import Role
+from bot.domain.access import DIGEST_ROLES, Role
 from bot.domain.i18n import translator
 from bot.domain.outgoing import Send, SendKind
 from bot.domain.periods import week_key, week_start
@@ -35,6 +35,7 @@ from bot.domain.schedule import (
     ptb_days,
     slots_of,
 )
+from bot.services.digests import digest_sends
 from bot.settings import Settings
 from bot.telegram.delivery import Delivery
 from storage import ledger, schedules, state
@@ -215,8 +216,6 @@ class Scheduler:
                 (send.kind, send.chat_id, send.period_key)
                 for send in await self.sends_for(slot, due)
             ]
-        from bot.services.digests import DIGEST_ROLES
-
         # A follow-up skipped is recorded for every official, also those whose groups all
         # reported: finding which did not is what a skip should not spend time on.
         roles: tuple[Role, ...] = OFFICIALS if slot.kind is SendKind.FOLLOWUP else DIGEST_ROLES
@@ -303,8 +302,6 @@ class Scheduler:
     async def _digests(
         self, kind: SendKind, unit_ids: list[int], key: str, due: datetime
     ) -> list[Send]:
-        from bot.services.digests import digest_sends
-
         return await digest_sends(self.db, kind, unit_ids, key, due, self.tz)
 
     # --- snooze ------------------------------------------------------------------------------

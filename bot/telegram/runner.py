@@ -13,7 +13,6 @@ import socket
 import sys
 import uuid
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import OperationalError
 from telegram import Update
@@ -24,14 +23,12 @@ from bot.services.health import HEARTBEAT_SECONDS, check_health
 from bot.settings import Settings
 from bot.telegram.app import DanvanApplication, build_application, inbox, on_startup
 from bot.telegram.logging_setup import configure_logging
+from bot.telegram.webhook import WebhookServer
 from storage import runtime
 from storage.active_lock import ActiveLock, active_lock_for
 from storage.engine import Database
 from storage.migrate import upgrade
 from storage.runtime import ProcessStatus
-
-if TYPE_CHECKING:
-    from bot.telegram.webhook import WebhookServer
 
 log = logging.getLogger("danvan")
 
@@ -260,8 +257,6 @@ async def _serve_active(
     server: WebhookServer | None = None
     me = application.bot.bot
     if webhook:
-        from bot.telegram.webhook import WebhookServer  # aiohttp: loaded in webhook mode only
-
         assert settings.webhook_url is not None and settings.webhook_secret is not None
         server = WebhookServer(
             application, settings, lambda: check_health(settings, db, datetime.now(UTC))
