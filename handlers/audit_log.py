@@ -18,7 +18,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 from bot.domain import records
 from bot.domain.access import Role
 from bot.domain.formatting import escape_html, shorten
-from bot.domain.forms import label_of
+from bot.domain.forms.steps import label_of
 from bot.domain.i18n import N_, Translator
 from handlers.common import DanvanContext, guarded, reply
 from storage.audit import LogLine, LogPage, events_in_scope

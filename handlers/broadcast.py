@@ -52,7 +52,7 @@ from bot.domain.announcements import (
 from bot.domain.formatting import escape_html, format_number
 from bot.services.broadcasts import broadcast_sends, record_delivered
 from handlers import conversation as flows
-from handlers.common import DanvanContext, guarded, listed_units, reply
+from handlers.common import DanvanContext, guarded, listed_units, reply, stale_text
 from handlers.export import RepliesTo
 from storage import export as store
 from storage import scope
@@ -167,7 +167,7 @@ async def on_unit(update: Update, context: DanvanContext) -> None:
         else None
     )
     if match is None or draft is None or unit is None:
-        await query.answer(flows.stale_text(context.t), show_alert=True)
+        await query.answer(stale_text(context.t), show_alert=True)
         return
     await query.answer()
     await _drop_buttons(query, unit.name)
@@ -243,7 +243,7 @@ async def on_confirm(update: Update, context: DanvanContext) -> None:
         else None
     )
     if match is None or draft is None or unit is None:
-        await query.answer(flows.stale_text(t), show_alert=True)
+        await query.answer(stale_text(t), show_alert=True)
         return
     token, text = match[1], draft["text"]
     context.user_data.pop(DRAFT, None)
@@ -308,7 +308,7 @@ async def on_cancel(update: Update, context: DanvanContext) -> None:
     t = context.t
     match = _CANCEL.fullmatch(query.data or "")
     if match is None or _draft(context, match[1]) is None:
-        await query.answer(flows.stale_text(t), show_alert=True)
+        await query.answer(stale_text(t), show_alert=True)
         return
     context.user_data.pop(DRAFT, None)
     await query.answer()

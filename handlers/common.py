@@ -10,8 +10,8 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from sqlmodel.ext.asyncio.session import AsyncSession
-from telegram import Message, Update
-from telegram.error import NetworkError
+from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
+from telegram.error import BadRequest, NetworkError
 from telegram.ext import Application, CallbackContext, ConversationHandler, ExtBot, filters
 
 from bot.domain import access
@@ -120,6 +120,32 @@ async def reply_kept(update: Update, text: str, **kwargs: Any) -> None:
             return
         except NetworkError as exc:  # 5xx and timeouts; a timed-out one may have arrived
             log.warning("Confirmation not sent (attempt %d): %s", attempt, exc)
+
+
+def stale_text(t: Translator) -> str:
+    return t._("This card has expired.")
+
+
+async def stale(update: Update, context: DanvanContext) -> None:
+    """The one answer to a button (or a reply) that no longer means anything: a card gone
+    out of date, a draft ended, a unit out of reach, or callback data that does not decode."""
+    query = update.callback_query
+    if query is not None:
+        await query.answer(stale_text(context.t), show_alert=True)
+    else:
+        await reply(update, stale_text(context.t))
+
+
+async def edit_in_place(
+    query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None
+) -> None:
+    """Show `text` in the message whose button was pressed (without `markup`, the buttons go).
+    A second press of the same button finds the message already so: nothing to change."""
+    try:
+        await query.edit_message_text(text, parse_mode="HTML", reply_markup=markup)
+    except BadRequest as exc:
+        if "not modified" not in str(exc).lower():
+            raise
 
 
 def not_registered_text(t: Translator) -> str:

@@ -1,14 +1,28 @@
-"""The guided flows on Telegram: start, answer, go back, cancel, save, expire.
+"""Every multi-step chat on Telegram, held one way: start, answer, go back, cancel, finish,
+expire. The flows themselves (steps, validation, cards) are Telegram-free data
+(bot/domain/flow.py, the forms in bot/domain/forms/); this module turns Telegram messages into
+flow inputs and flow replies into messages.
 
-The flows themselves (steps, validation, cards) live in bot/records.py and bot/flow.py; this
-module turns Telegram messages into flow inputs and flow replies into messages.
+A feature offers its flows as `FlowBinding`s (its module's `flows()`): the flow, the role it
+needs, what its steps need from the database (`load`), what happens when it is finished
+(`finish`) and, for a flow started from a card, where ◀ Back on its first step leads (`leave`).
+The application keeps them by flow name (bot/telegram/app.py), so this module imports no
+feature.
+
+What a person is in the middle of is one draft in their user_data, persisted with it: a typed
+answer reaches the step that asked for it whether or not the phone marked it as a reply, a
+restart resumes it at the same step, and one idle past CONVERSATION_TIMEOUT_MINUTES is closed
+with a message. Its buttons carry the draft's id ("d:<id>:<value>"); any other button press is
+a stale one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,22 +30,51 @@ from telegram import Message, ReplyKeyboardRemove, Update
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, BaseHandler, CallbackQueryHandler, CommandHandler
 
-from bot.domain import access
+from bot.domain import access, callbacks
 from bot.domain import flow as engine
 from bot.domain.access import Role
 from bot.domain.flow import Draft, Env, Flow, Input, InputKind, Outcome, Prompt
 from bot.domain.formatting import MESSAGE_LIMIT, escape_html, visible_length
-from bot.domain.forms import ACTIVITY, FLOWS, LAND, WORKDAY
 from bot.domain.i18n import Translator, translator
-from bot.domain.records import reference
-from bot.domain.review import KIND_OF_FLOW
-from handlers.common import DanvanContext, denial_text, guarded, reply, reply_kept
-from handlers.keyboards import contact_keyboard, inline, main_menu, reply_choices
-from storage import records
+from handlers.common import DanvanContext, denial_text, guarded, reply, stale
+from handlers.keyboards import DRAFT_BUTTON, contact_keyboard, inline, main_menu, reply_choices
 
 log = logging.getLogger(__name__)
 
 DRAFT = "draft"
+FLOWS = "flows"  # bot_data: flow name -> FlowBinding
+
+Finish = Callable[[Update, DanvanContext, Draft, Env], Awaitable[engine.Reply | None]]
+Load = Callable[[DanvanContext, Draft], Awaitable[dict[str, Any]]]
+Leave = Callable[[Update, DanvanContext, Draft], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class FlowBinding:
+    """A flow as a feature offers it.
+
+    - `needs`: the role checked before every answer (None: anyone, e.g. joining);
+    - `load`: what the steps need from the database for the draft as it is (`Env.extra`),
+      read before each answer and again when the answer moved the draft to another step;
+    - `finish`: the flow was confirmed (or its last step answered): do it and tell the person.
+      The draft has ended when it is called; a returned Reply is shown instead and the draft
+      goes on (e.g. "this may repeat #L-12, press ✅ again");
+    - `leave`: ◀ Back on the first step of a `back_out` flow; without it, that cancels."""
+
+    flow: Flow
+    finish: Finish
+    needs: Role | None = Role.COORDINATOR
+    load: Load | None = None
+    leave: Leave | None = None
+
+
+def bindings(context: DanvanContext) -> Mapping[str, FlowBinding]:
+    found: Mapping[str, FlowBinding] = context.application.bot_data[FLOWS]
+    return found
+
+
+def binding_of(context: DanvanContext, flow: Flow | str) -> FlowBinding:
+    return bindings(context)[flow if isinstance(flow, str) else flow.name]
 
 
 def now(context: DanvanContext) -> datetime:
@@ -47,6 +90,13 @@ def flow_env(context: DanvanContext, extra: dict[str, Any] | None = None) -> Env
         now=moment,
         extra={"region": context.settings.land_unit_region, **(extra or {})},
     )
+
+
+async def env_for(context: DanvanContext, draft: Draft) -> Env:
+    """The Env for the draft's flow as it stands, with what its `load` reads."""
+    binding = binding_of(context, draft["flow"])
+    extra = await binding.load(context, draft) if binding.load is not None else {}
+    return flow_env(context, extra)
 
 
 def current_draft(context: DanvanContext) -> Draft | None:
@@ -68,12 +118,31 @@ def is_expired(context: DanvanContext, draft: Draft, moment: datetime) -> bool:
     return moment - touched > timedelta(minutes=context.settings.conversation_timeout_minutes)
 
 
-async def flow_extra(context: DanvanContext, flow: Flow) -> dict[str, Any]:
-    """What a flow's steps need from the database, e.g. the group's recent works."""
-    if flow is WORKDAY and context.member is not None:
-        works = await records.recent_works(context.session, context.member.unit_id)
-        return {"recent_works": works}
-    return {}
+def message_input(message: Message) -> Input:
+    """What kind of answer a message is, for the flow in progress."""
+    if message.contact is not None:
+        own = (
+            message.contact.user_id is not None
+            and message.from_user is not None
+            and (message.contact.user_id == message.from_user.id)
+        )
+        return Input(InputKind.CONTACT, message.contact.phone_number, own_contact=own)
+    if message.photo:
+        return Input(InputKind.PHOTO, message.photo[-1].file_id)
+    if message.document is not None:
+        document = message.document
+        return Input(
+            InputKind.DOCUMENT,
+            document.file_id,
+            name=document.file_name or "",
+            size=document.file_size,
+        )
+    if message.text is not None:
+        return Input(InputKind.TEXT, message.text)
+    return Input(InputKind.OTHER)
+
+
+# --- showing prompts ------------------------------------------------------------------------
 
 
 async def show(update: Update, context: DanvanContext, draft: Draft, reply_: engine.Reply) -> None:
@@ -115,8 +184,9 @@ async def _show_in_place(
     into that same message: the chat reads as before (each question, then ➡️ the answer),
     but one message holds a form's run of taps, and each tap costs Telegram one edit instead
     of an edit and a new message. The confirmation card starts the message afresh: it
-    repeats every answer. False (nothing done) where a new message is needed: a typed
-    answer, a reply keyboard, a message grown too long, or one Telegram will not edit."""
+    repeats every answer; so does a page of choices turned with ◀ ▶. False (nothing done)
+    where a new message is needed: a typed answer, a reply keyboard, a message grown too long,
+    or one Telegram will not edit."""
     query = update.callback_query
     message_id = draft.get("prompt_message_id")
     pressed = _pressed_label(update)
@@ -129,7 +199,7 @@ async def _show_in_place(
         or draft.get("reply_choices")
     ):
         return False
-    if draft["step"] == engine.CONFIRM_STEP:
+    if draft["step"] == engine.CONFIRM_STEP or _turned_page(query.data):
         combined = text
     else:
         combined = f"{draft.get('prompt_html', '')}\n➡️ <b>{pressed}</b>\n\n{text}"
@@ -150,6 +220,11 @@ async def _show_in_place(
     draft["prompt_message_id"] = message_id if markup is not None else None
     draft["prompt_html"] = combined
     return True
+
+
+def _turned_page(data: str | None) -> bool:
+    parts = callbacks.unpack(data, DRAFT_BUTTON, 2, rest=True)
+    return parts is not None and parts[1].startswith(engine.PAGE)
 
 
 async def _retire_prompt(update: Update, context: DanvanContext, draft: Draft) -> None:
@@ -202,38 +277,79 @@ def _pressed_label(update: Update) -> str | None:
     return None
 
 
-async def begin(update: Update, context: DanvanContext, flow: Flow, **seed: Any) -> None:
-    """Start `flow`, replacing nothing: a flow in progress must be finished or cancelled."""
-    t = context.t
-    draft = await live_draft(update, context)
-    moment = now(context)
-    if draft is not None:
-        running = FLOWS[draft["flow"]]
-        env = flow_env(context, await flow_extra(context, running))
-        note = t._(
-            "You are in the middle of “{flow}”. Finish it, or send /huy to cancel it.",
-            flow=running.title(t),
-        )
-        await show(
-            update,
-            context,
-            draft,
-            engine.Reply(Outcome.PROMPT, engine.prompt_for(running, draft, env), [f"⚠️ {note}"]),
-        )
-        return
-    env = flow_env(context, await flow_extra(context, flow))
-    draft = engine.new_draft(flow, moment, **seed)
-    draft["language"] = t.language
+# --- starting, answering, ending ------------------------------------------------------------
+
+
+def in_the_middle_note(t: Translator, running: Flow) -> str:
+    return "⚠️ " + t._(
+        "You are in the middle of “{flow}”. Finish it, or send /huy to cancel it.",
+        flow=running.title(t),
+    )
+
+
+async def remind_of_running(update: Update, context: DanvanContext, draft: Draft) -> None:
+    """Show the step of the draft in progress again, with a note that it must be finished."""
+    running = binding_of(context, draft["flow"]).flow
+    env = await env_for(context, draft)
+    note = in_the_middle_note(context.t, running)
+    prompt = engine.prompt_for(running, draft, env)
+    await show(update, context, draft, engine.Reply(Outcome.PROMPT, prompt, [note]))
+
+
+async def begin(
+    update: Update,
+    context: DanvanContext,
+    flow: Flow,
+    *,
+    step: str | None = None,
+    history: list[str] | None = None,
+    notes: list[str] | None = None,
+    keep: Mapping[str, Any] | None = None,
+    **seed: Any,
+) -> Draft | None:
+    """Start `flow` with `seed` answers, replacing nothing: a flow in progress must be
+    finished or cancelled first. `step` and `history` open it elsewhere than its first step
+    (e.g. a record's correction on "which field?"); `keep` is kept in the draft beside the
+    answers (e.g. which record is corrected). None when another flow was in progress."""
+    running = await live_draft(update, context)
+    if running is not None:
+        await remind_of_running(update, context, running)
+        return None
+    draft = engine.new_draft(flow, now(context), **seed)
+    if step is not None:
+        draft["step"] = step
+        draft["history"] = list(history or [])
+    draft.update(keep or {})
+    draft["language"] = context.t.language
     assert context.user_data is not None
     context.user_data[DRAFT] = draft
-    await show(
-        update, context, draft, engine.Reply(Outcome.PROMPT, engine.prompt_for(flow, draft, env))
-    )
+    env = await env_for(context, draft)
+    if draft["step"] == engine.CONFIRM_STEP and flow.confirm is None:
+        # Nothing to ask (every step skipped): finished as soon as begun.
+        await _finish(update, context, draft, env)
+        return draft
+    prompt = engine.prompt_for(flow, draft, env)
+    await show(update, context, draft, engine.Reply(Outcome.PROMPT, prompt, list(notes or [])))
+    return draft
 
 
 def end(context: DanvanContext) -> None:
     if context.user_data is not None:
         context.user_data.pop(DRAFT, None)
+
+
+async def _download(context: DanvanContext, given: Input, prompt: Prompt) -> Input:
+    """A document the step asks for, fetched (before any transaction of this update is open)
+    if it is within the step's limit; otherwise left without content, for the step to refuse."""
+    if given.kind is not InputKind.DOCUMENT or InputKind.DOCUMENT not in prompt.accepts:
+        return given
+    if given.size is not None and given.size > prompt.document_limit:
+        return given
+    file = await context.bot.get_file(given.value)
+    content = bytes(await file.download_as_bytearray())
+    if len(content) > prompt.document_limit:
+        return dataclasses.replace(given, size=len(content))
+    return dataclasses.replace(given, content=content, size=len(content))
 
 
 async def advance(update: Update, context: DanvanContext, given: Input) -> bool:
@@ -242,9 +358,10 @@ async def advance(update: Update, context: DanvanContext, given: Input) -> bool:
     if draft is None:
         return False
     t = context.t
-    flow = FLOWS[draft["flow"]]
-    # A form is begun by someone allowed to, but they may have been deactivated since.
-    denial = None if flow.name == "join" else access.check(context.member, Role.COORDINATOR)
+    binding = binding_of(context, draft["flow"])
+    flow = binding.flow
+    # A flow is begun by someone allowed to, but they may have lost the right since.
+    denial = access.check(context.member, binding.needs)
     if denial is not None:
         await _retire_prompt(update, context, draft)
         end(context)
@@ -256,7 +373,11 @@ async def advance(update: Update, context: DanvanContext, given: Input) -> bool:
         and given.value in draft["reply_choices"]
     ):
         given = Input(InputKind.CHOICE, draft["reply_choices"][given.value])
-    env = flow_env(context, await flow_extra(context, flow))
+    if given.kind is InputKind.DOCUMENT:
+        current = engine.prompt_for(flow, draft, flow_env(context))
+        given = await _download(context, given, current)
+    env = await env_for(context, draft)
+    before = (draft["step"], draft.get("page"), dict(draft["answers"]))
     result = engine.feed(flow, draft, given, env)
     if result.outcome is Outcome.CANCELLED:
         await _retire_prompt(update, context, draft)
@@ -265,63 +386,49 @@ async def advance(update: Update, context: DanvanContext, given: Input) -> bool:
             update, t._("Cancelled. Nothing was saved."), reply_markup=_menu_or_none(context)
         )
         return True
+    if result.outcome is Outcome.LEFT:
+        end(context)
+        if binding.leave is not None:
+            await binding.leave(update, context, draft)
+        else:
+            await _retire_prompt(update, context, draft)
+            await reply(update, t._("Cancelled. Nothing was saved."))
+        return True
     if result.outcome is Outcome.SAVE:
-        # The card's buttons come off while the record is written.
+        # The card's buttons come off while the change is made.
         retiring = asyncio.ensure_future(_retire(update, context, _take_prompt(draft)))
         try:
-            await save(update, context, flow, draft, env)
+            await _finish(update, context, draft, env, notes=result.notes)
         finally:
             await retiring
         return True
+    if binding.load is not None and (draft["step"], draft.get("page"), draft["answers"]) != before:
+        # The answer changed the draft: what its steps need may have changed with it.
+        env = await env_for(context, draft)
+        result = engine.Reply(Outcome.PROMPT, engine.prompt_for(flow, draft, env), result.notes)
     await show(update, context, draft, result)
     return True
 
 
+async def _finish(
+    update: Update,
+    context: DanvanContext,
+    draft: Draft,
+    env: Env,
+    *,
+    notes: list[str] | None = None,
+) -> None:
+    binding = binding_of(context, draft["flow"])
+    end(context)
+    again = await binding.finish(update, context, draft, env)
+    if again is not None:
+        assert context.user_data is not None
+        context.user_data[DRAFT] = draft
+        await show(update, context, draft, again)
+
+
 def _menu_or_none(context: DanvanContext) -> Any:
     return main_menu(context.t) if context.member is not None else ReplyKeyboardRemove()
-
-
-async def save(update: Update, context: DanvanContext, flow: Flow, draft: Draft, env: Env) -> None:
-    t = context.t
-    if flow.name == "join":
-        from handlers.onboarding import finish_joining
-
-        await finish_joining(update, context, draft)
-        return
-    if draft.get("edit_of"):
-        from handlers.review import save_edit
-
-        await save_edit(update, context, flow, draft, env)
-        return
-    member = context.member
-    assert member is not None
-    kind = KIND_OF_FLOW[flow.name]
-    answers = draft["answers"]
-    duplicate = await records.find_duplicate(
-        context.session, kind, member.unit_id, answers, env.now
-    )
-    if duplicate is not None and draft.get("duplicate_warned") != duplicate:
-        draft["duplicate_warned"] = duplicate
-        warning = t._(
-            "This may repeat {reference}. Press ✅ Save again to save it anyway.",
-            reference=duplicate,
-        )
-        prompt = engine.prompt_for(flow, draft, env)
-        await show(update, context, draft, engine.Reply(Outcome.PROMPT, prompt, [f"⚠️ {warning}"]))
-        return
-    record_id = await records.save(context.session, kind, member, answers, env.now)
-    end(context)
-    # Kept before the person is told: a confirmation that fails (or times out after Telegram
-    # took it) must not undo the record.
-    await context.session.commit()
-    await reply_kept(
-        update,
-        t._(
-            "✅ Saved as <b>{reference}</b>. Thank you!",
-            reference=reference(kind, record_id),
-        ),
-        reply_markup=main_menu(t),
-    )
 
 
 async def expire(update: Update | None, context: DanvanContext, draft: Draft) -> None:
@@ -367,24 +474,6 @@ async def expire_idle_drafts(
     return closed
 
 
-@guarded(Role.COORDINATOR)
-async def start_activity(update: Update, context: DanvanContext) -> None:
-    """/hoatdong: log an activity."""
-    await begin(update, context, ACTIVITY)
-
-
-@guarded(Role.COORDINATOR)
-async def start_land(update: Update, context: DanvanContext) -> None:
-    """/hiendat: log a land pledge."""
-    await begin(update, context, LAND)
-
-
-@guarded(Role.COORDINATOR)
-async def start_workday(update: Update, context: DanvanContext) -> None:
-    """/ngaycong: log workdays."""
-    await begin(update, context, WORKDAY)
-
-
 @guarded(None)
 async def cancel(update: Update, context: DanvanContext) -> None:
     """/huy: drop the flow in progress, saving nothing."""
@@ -402,45 +491,37 @@ async def cancel(update: Update, context: DanvanContext) -> None:
 async def on_button(update: Update, context: DanvanContext) -> None:
     """A pressed button of a flow prompt: answer it, or say the card is stale."""
     query = update.callback_query
-    assert query is not None and query.data is not None
-    _, draft_id, value = query.data.split(":", 2)
+    assert query is not None
+    parts = callbacks.unpack(query.data, DRAFT_BUTTON, 2, rest=True)
     draft = current_draft(context)
     on_current_prompt = (
-        draft is not None
-        and draft["id"] == draft_id
+        parts is not None
+        and draft is not None
+        and draft["id"] == parts[0]
         and query.message is not None
         and draft.get("prompt_message_id") == query.message.message_id
     )
-    if not on_current_prompt:
-        await query.answer(stale_text(context.t), show_alert=True)
+    if not on_current_prompt or parts is None:
+        await stale(update, context)
         return
     # Stopping the button's spinner need not hold up the answer to it.
     answering = asyncio.ensure_future(query.answer())
     try:
-        await advance(update, context, Input(InputKind.CHOICE, value))
+        await advance(update, context, Input(InputKind.CHOICE, parts[1]))
     finally:
         await answering
-
-
-def stale_text(t: Translator) -> str:
-    return t._("This card has expired.")
 
 
 @guarded(None)
 async def on_stale_button(update: Update, context: DanvanContext) -> None:
     """Any button nothing else understands: an old card."""
-    query = update.callback_query
-    assert query is not None
-    await query.answer(stale_text(context.t), show_alert=True)
+    await stale(update, context)
 
 
 def handlers() -> list[BaseHandler[Update, DanvanContext, Any]]:
     return [
-        CommandHandler(["hoatdong", "activity"], start_activity),
-        CommandHandler(["hiendat", "land"], start_land),
-        CommandHandler(["ngaycong", "workday"], start_workday),
         CommandHandler(["huy", "cancel"], cancel),
-        CallbackQueryHandler(on_button, pattern=r"^d:[0-9a-f]+:"),
+        CallbackQueryHandler(on_button, pattern=rf"^{DRAFT_BUTTON}:[0-9a-f]+:"),
     ]
 
 

@@ -54,7 +54,14 @@ from bot.domain.periods import (
 )
 from bot.services.exports import ExportFormat, export_filename, write_export
 from handlers import conversation as flows
-from handlers.common import DanvanContext, RepliesToBotPrompt, guarded, listed_units, reply
+from handlers.common import (
+    DanvanContext,
+    RepliesToBotPrompt,
+    guarded,
+    listed_units,
+    reply,
+    stale_text,
+)
 from handlers.stats import command_name
 from storage import export as store
 from storage import scope
@@ -126,7 +133,7 @@ async def _edit(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | 
 
 
 async def _stale(query: CallbackQuery, t: Translator) -> None:
-    await query.answer(flows.stale_text(t), show_alert=True)
+    await query.answer(stale_text(t), show_alert=True)
 
 
 # --- step 1: the period ---------------------------------------------------------------------------
@@ -219,7 +226,7 @@ async def on_dates(update: Update, context: DanvanContext) -> None:
         found = await scope.find_unit(context.session, context.member, unit_id=int(pending["root"]))
         root = found.unit
     if root is None:
-        await reply(update, escape_html(flows.stale_text(t)))
+        await reply(update, escape_html(stale_text(t)))
         return
     try:
         start, end = parse_range(message.text or "", _today(context))

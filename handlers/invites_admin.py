@@ -24,7 +24,7 @@ from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, 
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.domain import access
-from bot.domain.access import ManageOutcome, Role
+from bot.domain.access import ManageOutcome, Role, role_label
 from bot.domain.formatting import escape_html, format_date, shorten
 from bot.domain.i18n import Translator
 from bot.services.qr import qr_png
@@ -41,7 +41,6 @@ from handlers.members_admin import (
     picker_help,
     unit_picker,
 )
-from handlers.onboarding import role_label
 from storage import invites, members, scope
 from storage.models import Invite, Unit, pk
 

@@ -9,6 +9,7 @@ from telegram import (
     ReplyKeyboardMarkup,
 )
 
+from bot.domain import callbacks
 from bot.domain.flow import Prompt
 from bot.domain.i18n import LANGUAGES, N_, Translator
 from bot.domain.textnorm import match_choice
@@ -64,13 +65,18 @@ def menu_action(text: str, *, exact: bool = False) -> str | None:
     return match_choice(_strip_icon(text.strip()), choices)
 
 
+DRAFT_BUTTON = "d"  # callback data of a flow prompt's buttons: d:<draft id>:<choice value>
+
+
 def inline(prompt: Prompt, draft_id: str) -> InlineKeyboardMarkup | None:
     if not prompt.choices:
         return None
     return InlineKeyboardMarkup(
         [
             [
-                InlineKeyboardButton(choice.label, callback_data=f"d:{draft_id}:{choice.value}")
+                InlineKeyboardButton(
+                    choice.label, callback_data=callbacks.pack(DRAFT_BUTTON, draft_id, choice.value)
+                )
                 for choice in row
             ]
             for row in prompt.choices

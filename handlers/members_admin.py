@@ -28,13 +28,12 @@ from telegram.error import BadRequest
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.domain import access
-from bot.domain.access import ManageOutcome, Role
+from bot.domain.access import ManageOutcome, Role, role_label
 from bot.domain.formatting import SHOWN_CODE, escape_html, format_date, shorten
 from bot.domain.i18n import Translator
 from handlers import conversation as flows
-from handlers.common import DanvanContext, guarded, reply
+from handlers.common import DanvanContext, guarded, reply, stale_text
 from handlers.menu import refresh_commands
-from handlers.onboarding import role_label
 from storage import members, scope, units
 from storage.members import Change, MemberLine
 from storage.models import Member, Unit, pk
@@ -59,7 +58,7 @@ def refusal_text(t: Translator, outcome: ManageOutcome) -> str:
 
 async def answer_problem(query: CallbackQuery, t: Translator, outcome: ManageOutcome) -> None:
     """Answer a button whose request did not go through: stale, or refused."""
-    text = refusal_text(t, outcome) if outcome in access.REFUSALS else flows.stale_text(t)
+    text = refusal_text(t, outcome) if outcome in access.REFUSALS else stale_text(t)
     await query.answer(text, show_alert=True)
 
 

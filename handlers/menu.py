@@ -16,7 +16,6 @@ from telegram import (
     BotCommandScopeChat,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
-    Message,
     Update,
 )
 from telegram.error import TelegramError
@@ -26,33 +25,26 @@ from bot.domain import access
 from bot.domain.access import Role
 from bot.domain.flow import Input, InputKind
 from bot.domain.formatting import format_area, format_date, format_number
+from bot.domain.forms.records import ACTIVITY, LAND, WORKDAY
 from bot.domain.i18n import LANGUAGES, N_
 from bot.domain.i18n import translator as make_translator
 from bot.domain.periods import week_start
 from handlers import conversation as flows
-from handlers.common import DanvanContext, guarded, not_registered_text, refuse, reply
+from handlers import review
+from handlers.common import (
+    DanvanContext,
+    guarded,
+    not_registered_text,
+    refuse,
+    reply,
+    stale_text,
+)
 from handlers.keyboards import main_menu, menu_action
 from storage import records, reports, state
 from storage.engine import Database
 from storage.models import Member
 
 log = logging.getLogger(__name__)
-
-
-def message_input(message: Message) -> Input:
-    """What kind of answer a message is, for the flow in progress."""
-    if message.contact is not None:
-        own = (
-            message.contact.user_id is not None
-            and message.from_user is not None
-            and (message.contact.user_id == message.from_user.id)
-        )
-        return Input(InputKind.CONTACT, message.contact.phone_number, own_contact=own)
-    if message.photo:
-        return Input(InputKind.PHOTO, message.photo[-1].file_id)
-    if message.text is not None:
-        return Input(InputKind.TEXT, message.text)
-    return Input(InputKind.OTHER)
 
 
 @guarded(None)
@@ -71,7 +63,7 @@ async def on_message(update: Update, context: DanvanContext) -> None:
         flows.end(context)
         await refuse(update, context, denial)
         return
-    given = message_input(message)
+    given = flows.message_input(message)
     if given.kind is InputKind.TEXT and draft is not None:
         action = menu_action(given.value, exact=True)
         if action is not None:
@@ -94,7 +86,7 @@ async def on_message(update: Update, context: DanvanContext) -> None:
 
 
 async def _run_action(update: Update, context: DanvanContext, action: str) -> None:
-    starters = {"activity": flows.ACTIVITY, "land": flows.LAND, "workday": flows.WORKDAY}
+    starters = {"activity": ACTIVITY, "land": LAND, "workday": WORKDAY}
     if action in starters:
         await flows.begin(update, context, starters[action])
     elif action == "nil":
@@ -102,9 +94,7 @@ async def _run_action(update: Update, context: DanvanContext, action: str) -> No
     elif action == "report":
         await _summary(update, context)
     elif action == "mine":
-        from handlers.review import show_records
-
-        await show_records(update, context, page=0)
+        await review.show_records(update, context, page=0)
     else:
         await _help(update, context)
 
@@ -187,7 +177,7 @@ async def undo_nil(update: Update, context: DanvanContext) -> None:
     if not await records.undo_nil_report(
         context.session, context.member, report_id, flows.now(context)
     ):
-        await query.answer(flows.stale_text(t), show_alert=True)
+        await query.answer(stale_text(t), show_alert=True)
         return
     await query.answer()
     await query.edit_message_text(t._("The nil report was withdrawn."))
@@ -249,7 +239,7 @@ async def set_language(update: Update, context: DanvanContext) -> None:
     assert query is not None and query.data is not None and context.member is not None
     language = query.data.split(":", 1)[1]
     if language not in LANGUAGES:
-        await query.answer(flows.stale_text(context.t), show_alert=True)
+        await query.answer(stale_text(context.t), show_alert=True)
         return
     context.member.language = language
     context.t = make_translator(language)

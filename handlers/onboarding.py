@@ -7,26 +7,16 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseHandler, CommandHandler
 
-from bot.domain.access import Role
+from bot.domain.access import role_label
+from bot.domain.flow import Draft, Env
 from bot.domain.formatting import escape_html, format_datetime
-from bot.domain.forms import JOIN
+from bot.domain.forms.join import JOIN
 from bot.domain.i18n import Translator
 from handlers.common import DanvanContext, guarded, not_registered_text, reply
-from handlers.conversation import begin, end, now
+from handlers.conversation import FlowBinding, begin, now
 from handlers.keyboards import main_menu
 from handlers.menu import CHAT_MENU_ROLES, refresh_commands
 from storage import invites, units
-from storage.audit import record
-from storage.models import Member, pk
-
-
-def role_label(t: Translator, role: str) -> str:
-    labels = {
-        Role.COORDINATOR: t._("coordinator"),
-        Role.OFFICIAL: t._("official"),
-        Role.ADMIN: t._("admin"),
-    }
-    return labels.get(Role(role), role)
 
 
 def invite_problem(t: Translator, check: invites.InviteCheck, tz: Any) -> str:
@@ -85,42 +75,25 @@ async def start(update: Update, context: DanvanContext) -> None:
     )
 
 
-async def finish_joining(update: Update, context: DanvanContext, draft: dict[str, Any]) -> None:
+async def finish_joining(update: Update, context: DanvanContext, draft: Draft, env: Env) -> None:
     """The join card was confirmed: use the invite (if still good) and register."""
     t = context.t
     user = update.effective_user
     assert user is not None
     answers = draft["answers"]
-    end(context)
-    check = await invites.check(context.session, answers["invite_code"], now(context))
-    if check.status is not invites.InviteStatus.VALID or not await invites.take_use(
+    check, member = await invites.join(
         context.session,
-        check.invite,  # type: ignore[arg-type]
-    ):
-        if check.status is invites.InviteStatus.VALID:
-            check = invites.InviteCheck(invites.InviteStatus.USED_UP, check.invite, check.unit)
-        await reply(update, invite_problem(t, check, context.settings.tz))
-        return
-    assert check.invite is not None and check.unit is not None
-    member = Member(
+        answers["invite_code"],
         telegram_id=user.id,
         full_name=answers["full_name"],
         phone=answers.get("phone"),
-        role=check.invite.role,
-        unit_id=pk(check.unit),
         language=t.language,
+        now=env.now,
     )
-    context.session.add(member)
-    await context.session.flush()
-    await record(
-        context.session,
-        "member",
-        member.id,
-        "join",
-        None,
-        {"invite_id": check.invite.id, "role": member.role, "unit_id": member.unit_id},
-        actor_id=member.id,
-    )
+    if member is None:
+        await reply(update, invite_problem(t, check, context.settings.tz))
+        return
+    assert check.unit is not None
     context.member = member
     await reply(
         update,
@@ -135,6 +108,10 @@ async def finish_joining(update: Update, context: DanvanContext, draft: dict[str
     )
     if member.role in CHAT_MENU_ROLES:  # coordinators keep the default menu
         await refresh_commands(context.bot, member)
+
+
+def flows() -> list[FlowBinding]:
+    return [FlowBinding(JOIN, finish_joining, needs=None)]
 
 
 def handlers() -> list[BaseHandler[Update, DanvanContext, Any]]:

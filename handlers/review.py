@@ -10,19 +10,18 @@ from __future__ import annotations
 from typing import Any
 
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import BadRequest
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.domain import access, records, review
 from bot.domain import flow as engine
 from bot.domain.access import Role
-from bot.domain.flow import Draft, Env, Flow, Outcome
+from bot.domain.flow import Draft, Env
 from bot.domain.formatting import format_date
-from bot.domain.forms import FLOWS, STAGES
+from bot.domain.forms.records import STAGES
 from bot.domain.i18n import Translator
 from bot.domain.records import RecordKind, reference
 from handlers import conversation as flows
-from handlers.common import DanvanContext, guarded, reply
+from handlers.common import DanvanContext, edit_in_place, guarded, reply, stale_text
 from handlers.keyboards import main_menu
 from storage import review as store
 from storage.models import LandPledge, Unit
@@ -133,19 +132,11 @@ async def on_page(update: Update, context: DanvanContext) -> None:
     assert query is not None
     request = review.parse_callback(query.data)
     if request is None or request.extra is None:
-        await query.answer(flows.stale_text(context.t), show_alert=True)
+        await query.answer(stale_text(context.t), show_alert=True)
         return
     await query.answer()
     text, markup = await _list_view(context, int(request.extra))
-    await _edit(query, text, markup)
-
-
-async def _edit(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None) -> None:
-    try:
-        await query.edit_message_text(text, parse_mode="HTML", reply_markup=markup)
-    except BadRequest as exc:  # pressed twice: the message already shows this
-        if "not modified" not in str(exc).lower():
-            raise
+    await edit_in_place(query, text, markup)
 
 
 # --- one record ------------------------------------------------------------------------------
@@ -165,7 +156,7 @@ async def _target(
     if request is not None and request.kind is not None and request.record_id is not None:
         found = await store.find_record(context.session, request.kind, request.record_id, scope)
     if request is None or found is None:
-        await query.answer(flows.stale_text(t), show_alert=True)
+        await query.answer(stale_text(t), show_alert=True)
         return None
     if change:
         denial = _denial(context, scope, found)
@@ -239,10 +230,6 @@ async def on_view(update: Update, context: DanvanContext) -> None:
 # --- correcting ------------------------------------------------------------------------------
 
 
-async def _env(context: DanvanContext, flow: Flow) -> Env:
-    return flows.flow_env(context, await flows.flow_extra(context, flow))
-
-
 @guarded(Role.COORDINATOR)
 async def on_edit(update: Update, context: DanvanContext) -> None:
     """✏️: open the record's flow on its "which field?" question, answers filled in."""
@@ -251,54 +238,32 @@ async def on_edit(update: Update, context: DanvanContext) -> None:
         return
     query, _, found, _ = target
     await query.answer()
-    t = context.t
-    moment = flows.now(context)
-    running = flows.current_draft(context)
-    if running is not None and not flows.is_expired(context, running, moment):
-        flow = FLOWS[running["flow"]]
-        note = t._(
-            "You are in the middle of “{flow}”. Finish it, or send /huy to cancel it.",
-            flow=flow.title(t),
-        )
-        prompt = engine.prompt_for(flow, running, await _env(context, flow))
-        await flows.show(
-            update, context, running, engine.Reply(Outcome.PROMPT, prompt, [f"⚠️ {note}"])
-        )
-        return
     row = found.row
     assert row.id is not None
-    flow = review.FLOW_OF_KIND[found.kind]
-    env = await _env(context, flow)
-    draft = engine.new_draft(flow, moment, **records.answers_of(found.kind, store.columns(row)))
-    draft["step"] = engine.EDIT_PICK_STEP
-    draft["history"] = [engine.CONFIRM_STEP]
-    draft["edit_of"] = {"kind": found.kind.value, "id": row.id}
-    draft["language"] = t.language
-    assert context.user_data is not None
-    context.user_data[flows.DRAFT] = draft
-    note = t._("✏️ Correcting {reference}.", reference=reference(found.kind, row.id))
-    await flows.show(
+    note = context.t._("✏️ Correcting {reference}.", reference=reference(found.kind, row.id))
+    await flows.begin(
         update,
         context,
-        draft,
-        engine.Reply(Outcome.PROMPT, engine.prompt_for(flow, draft, env), [note]),
+        review.FLOW_OF_KIND[found.kind],
+        step=engine.EDIT_PICK_STEP,
+        history=[engine.CONFIRM_STEP],
+        keep={"edit_of": {"kind": found.kind.value, "id": row.id}},
+        notes=[note],
+        **records.answers_of(found.kind, store.columns(row)),
     )
 
 
-async def save_edit(
-    update: Update, context: DanvanContext, flow: Flow, draft: Draft, env: Env
-) -> None:
+async def save_edit(update: Update, context: DanvanContext, draft: Draft, env: Env) -> None:
     """The edit card of an existing record was confirmed: store the changed fields."""
     member, t = context.member, context.t
     assert member is not None
-    flows.end(context)
     kind = RecordKind(draft["edit_of"]["kind"])
     record_id = int(draft["edit_of"]["id"])
     ref = reference(kind, record_id)
     scope = await store.member_unit(context.session, member)
     found = await store.find_record(context.session, kind, record_id, scope)
-    if found is None or review.FLOW_OF_KIND[kind] is not flow:
-        await reply(update, flows.stale_text(t), reply_markup=main_menu(t))
+    if found is None or review.FLOW_OF_KIND[kind].name != draft["flow"]:
+        await reply(update, stale_text(t), reply_markup=main_menu(t))
         return
     denial = _denial(context, scope, found)
     if denial is not None:
@@ -362,7 +327,9 @@ async def on_delete_confirmed(update: Update, context: DanvanContext) -> None:
     await store.soft_delete(context.session, found.row, context.member, flows.now(context))
     await query.answer()
     ref = reference(found.kind, found.row.id)
-    await _edit(query, context.t._("🗑 <b>{reference}</b> was deleted.", reference=ref), None)
+    await edit_in_place(
+        query, context.t._("🗑 <b>{reference}</b> was deleted.", reference=ref), None
+    )
 
 
 @guarded(Role.COORDINATOR)
@@ -375,7 +342,7 @@ async def on_keep(update: Update, context: DanvanContext) -> None:
     if request is None or request.kind is None or request.record_id is None:
         return
     ref = reference(request.kind, request.record_id)
-    await _edit(query, context.t._("<b>{reference}</b> was kept.", reference=ref), None)
+    await edit_in_place(query, context.t._("<b>{reference}</b> was kept.", reference=ref), None)
 
 
 # --- a land pledge's stage -------------------------------------------------------------------
@@ -396,7 +363,7 @@ async def on_stage(update: Update, context: DanvanContext) -> None:
         or stage is None
         or stage not in records.next_stages(row.stage)
     ):
-        await query.answer(flows.stale_text(t), show_alert=True)
+        await query.answer(stale_text(t), show_alert=True)
         return
     assert context.member is not None and row.id is not None
     moment = flows.now(context)
@@ -404,7 +371,7 @@ async def on_stage(update: Update, context: DanvanContext) -> None:
     await store.advance_stage(context.session, row, stage, today, context.member, moment)
     await query.answer()
     text, markup = await _record_view(context, found, scope)
-    await _edit(query, text, markup)
+    await edit_in_place(query, text, markup)
     await reply(
         update,
         t._(

@@ -43,7 +43,7 @@ from bot.domain.periods import WEEKDAYS
 from bot.domain.schedule import QuietHours
 from bot.domain.textnorm import fold
 from handlers import conversation as flows
-from handlers.common import DanvanContext, guarded, listed_units, reply
+from handlers.common import DanvanContext, guarded, listed_units, reply, stale_text
 from handlers.stats import (
     child_units,
     command_name,
@@ -266,7 +266,7 @@ async def _pressed(update: Update, context: DanvanContext) -> Pressed | None:
         at = _time_of(rest[2])
         pressed = None if at is None else Pressed(pressed.unit, pressed.key, pressed.day, at)
     if pressed is None:
-        await query.answer(flows.stale_text(context.t), show_alert=True)
+        await query.answer(stale_text(context.t), show_alert=True)
         return None
     await query.answer()
     return pressed
@@ -424,7 +424,7 @@ async def on_typed_time(update: Update, context: DanvanContext) -> int:
     limit = timedelta(minutes=context.settings.conversation_timeout_minutes)
     if pending is None or flows.now(context) - datetime.fromisoformat(pending["at"]) > limit:
         _forget(context)
-        await reply(update, flows.stale_text(t))
+        await reply(update, stale_text(t))
         return END
     at = parse_time(message.text)
     if at is None:
@@ -433,7 +433,7 @@ async def on_typed_time(update: Update, context: DanvanContext) -> int:
     unit = await scoped_unit(context, str(pending["unit"]))
     if unit is None:
         _forget(context)
-        await reply(update, flows.stale_text(t))
+        await reply(update, stale_text(t))
         return END
     text, markup = await _set(context, unit, pending["slot"], pending["day"], at)
     with contextlib.suppress(BadRequest):  # the question was deleted meanwhile

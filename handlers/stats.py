@@ -23,7 +23,7 @@ from bot.domain.i18n import N_, Translator
 from bot.domain.periods import Period
 from bot.services.digests import digest_messages
 from handlers import conversation as flows
-from handlers.common import DanvanContext, guarded, listed_units, reply
+from handlers.common import DanvanContext, guarded, listed_units, reply, stale_text
 from storage import scope
 from storage.models import Member, Unit, pk
 
@@ -147,7 +147,7 @@ async def on_unit(update: Update, context: DanvanContext) -> None:
     assert query is not None and query.data is not None
     unit = await scoped_unit(context, query.data.split(":")[2])
     if unit is None:
-        await query.answer(flows.stale_text(context.t), show_alert=True)
+        await query.answer(stale_text(context.t), show_alert=True)
         return
     await query.answer()
     text, markup = _period_question(context.t, unit)
@@ -162,7 +162,7 @@ async def on_period(update: Update, context: DanvanContext) -> None:
     _, _, unit_id, key = query.data.split(":")
     unit = await scoped_unit(context, unit_id)
     if unit is None or key not in PERIODS:
-        await query.answer(flows.stale_text(context.t), show_alert=True)
+        await query.answer(stale_text(context.t), show_alert=True)
         return
     await query.answer()
     today = flows.now(context).astimezone(context.settings.tz).date()

@@ -43,9 +43,9 @@ from bot.domain.formatting import (
 )
 from bot.domain.i18n import Translator
 from bot.domain.unit_csv import RowError, UnitRow, describe_row_error, parse_unit_csv
-from bot.domain.units import UnitAdminError, describe_problem
+from bot.domain.units import UnitAdminError, describe_problem, find_units
 from handlers import conversation as flows
-from handlers.common import DanvanContext, RepliesToBotPrompt, guarded, refuse, reply
+from handlers.common import DanvanContext, RepliesToBotPrompt, guarded, refuse, reply, stale_text
 from storage import scope as scopes
 from storage import unit_admin, units
 from storage.audit import record
@@ -133,9 +133,9 @@ async def _edit(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | 
 async def _stale(update: Update, context: DanvanContext) -> None:
     query = update.callback_query
     if query is not None:
-        await query.answer(flows.stale_text(context.t), show_alert=True)
+        await query.answer(stale_text(context.t), show_alert=True)
     else:
-        await reply(update, flows.stale_text(context.t))
+        await reply(update, stale_text(context.t))
 
 
 async def _rebuild_jobs(context: DanvanContext) -> None:
@@ -227,7 +227,7 @@ async def on_tree_page(update: Update, context: DanvanContext) -> None:
 async def _show_found(update: Update, context: DanvanContext, wanted: str) -> None:
     """The card of the unit `wanted` names, or the units it may mean."""
     t = context.t
-    found = unit_admin.find(wanted, await unit_admin.tree(context.session, await _scope(context)))
+    found = find_units(wanted, await unit_admin.tree(context.session, await _scope(context)))
     if len(found) == 1:
         text, markup = await _card(context, found[0])
         await reply(update, text, reply_markup=markup)
@@ -787,7 +787,7 @@ async def _on_target_text(
     if unit is None:
         return
     t, action = context.t, state["kind"]
-    found = unit_admin.find(text, await unit_admin.tree(context.session, await _scope(context)))
+    found = find_units(text, await unit_admin.tree(context.session, await _scope(context)))
     question = _typed_target_question(t, action, unit)
     if len(found) == 1:
         try:
@@ -982,7 +982,7 @@ async def _apply_confirmed(update: Update, context: DanvanContext) -> bool:
         unit = await _unit(context, int(state["unit"]))
         other = await _unit(context, int(state["other"])) if "other" in state else None
         if unit is None or ("other" in state and other is None):
-            await _edit(query, flows.stale_text(t), None)
+            await _edit(query, stale_text(t), None)
             return False
         if action == "add":
             added = await unit_admin.add_unit(

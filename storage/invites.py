@@ -248,3 +248,44 @@ async def revoke(
     if apply:
         await withdraw_invite(session, invite, now, actor_id=actor.id)
     return Revoked(ManageOutcome.OK, invite, unit)
+
+
+async def join(
+    session: AsyncSession,
+    code: str,
+    *,
+    telegram_id: int,
+    full_name: str,
+    phone: str | None,
+    language: str,
+    now: datetime,
+) -> tuple[InviteCheck, Member | None]:
+    """Register a person with an invite, if it still lets someone join (one of its uses is
+    taken, so two people racing for the last use cannot both join); the join is audited.
+    The member, or None with why not."""
+    found = await check(session, code, now)
+    if found.status is not InviteStatus.VALID or found.invite is None or found.unit is None:
+        return found, None
+    if not await take_use(session, found.invite):
+        return InviteCheck(InviteStatus.USED_UP, found.invite, found.unit), None
+    member = Member(
+        telegram_id=telegram_id,
+        full_name=full_name,
+        phone=phone,
+        role=found.invite.role,
+        unit_id=pk(found.unit),
+        language=language,
+    )
+    session.add(member)
+    await session.flush()
+    await record(
+        session,
+        "member",
+        member.id,
+        "join",
+        None,
+        {"invite_id": found.invite.id, "role": member.role, "unit_id": member.unit_id},
+        actor_id=member.id,
+        at=now,
+    )
+    return found, member

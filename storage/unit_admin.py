@@ -31,7 +31,7 @@ from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.domain.textnorm import find_choices, nfc
+from bot.domain.textnorm import nfc
 from bot.domain.unit_csv import MAX_CODE, MAX_LEVEL, MAX_NAME
 from bot.domain.units import Problem, UnitAdminError
 from storage.audit import record
@@ -100,23 +100,6 @@ def relative_depth(unit: Unit, units: list[Unit]) -> int:
     """How deep `unit` sits below the shallowest of `units`."""
     top = min((other.path.count("/") for other in units), default=unit.path.count("/"))
     return unit.path.count("/") - top
-
-
-def find(text: str, candidates: list[Unit]) -> list[Unit]:
-    """The candidates that `text` means: a code (any case) first, else names and former names
-    matched without accents ("cung nhuong 1" finds "Cung Nhượng 1"); several when ambiguous."""
-    wanted = nfc(text, multiline=False)
-    if not wanted:
-        return []
-    by_code = [unit for unit in candidates if unit.code.casefold() == wanted.casefold()]
-    if by_code:
-        return by_code
-    by_id = {pk(unit): unit for unit in candidates}
-    labels = {
-        pk(unit): [unit.name, unit.code, *([unit.former_name] if unit.former_name else [])]
-        for unit in candidates
-    }
-    return [by_id[unit_id] for unit_id in find_choices(wanted, labels)]
 
 
 async def by_code(session: AsyncSession, code: str, actor: Member | None) -> Unit:

@@ -22,7 +22,7 @@ from bot.domain.formatting import utf16_length
 from bot.domain.i18n import Translator
 from bot.domain.records import RecordKind
 from bot.domain.unit_csv import parse_unit_csv
-from handlers.conversation import stale_text
+from handlers.common import stale_text
 from storage import members, records, units
 from storage.models import Activity, AuditEvent, Invite, LandPledge, Member, Workday, pk
 from tests.fakebot import FakeMessage

@@ -16,7 +16,7 @@ from sqlmodel import col, select
 from bot.domain.access import Role
 from bot.domain.i18n import Translator
 from bot.domain.records import RecordKind
-from handlers.conversation import stale_text
+from handlers.common import stale_text
 from storage import records, units
 from storage import review as store
 from storage.models import AuditEvent, Member, Workday, pk

@@ -17,7 +17,7 @@ from bot.domain.i18n import Translator
 from bot.domain.records import RecordKind
 from bot.domain.unit_csv import parse_unit_csv
 from bot.telegram.jobs import SLOT_JOB_PREFIX, scheduler
-from handlers.conversation import stale_text
+from handlers.common import stale_text
 from handlers.menu import MENU_STATE, refresh_commands, register_member_commands
 from handlers.schedule_admin import parse_time
 from storage import records, schedules, state, units

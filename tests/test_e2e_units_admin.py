@@ -17,7 +17,7 @@ from bot.domain.formatting import utf16_length
 from bot.domain.i18n import Translator
 from bot.domain.records import RecordKind
 from bot.domain.unit_csv import parse_unit_csv
-from handlers.conversation import stale_text
+from handlers.common import stale_text
 from handlers.units_admin import PROMPT_MARK
 from storage import invites, records, schedules, unit_admin, units
 from storage.models import (

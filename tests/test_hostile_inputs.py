@@ -36,23 +36,22 @@ from bot.domain.flow import (
     Outcome,
     Reply,
 )
-from bot.domain.forms import (
+from bot.domain.forms.join import JOIN
+from bot.domain.forms.records import (
     ACTIVITY,
     ACTIVITY_KINDS,
-    JOIN,
     LAND,
     LAND_KINDS,
     MAX_DAYS_EACH,
     MAX_DESCRIPTION,
-    MAX_NAME,
     MAX_NOTE,
     MAX_PARTICIPANTS,
     MAX_PEOPLE,
-    MAX_PHOTOS,
     PURPOSES,
     STAGES,
     WORKDAY,
 )
+from bot.domain.forms.steps import MAX_NAME, MAX_PHOTOS
 from bot.domain.i18n import Translator
 from bot.domain.parsing import (
     MAX_AREA_M2,

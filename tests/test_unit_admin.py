@@ -18,7 +18,7 @@ from bot.domain.access import Role
 from bot.domain.i18n import Translator
 from bot.domain.records import RecordKind
 from bot.domain.unit_csv import parse_unit_csv
-from bot.domain.units import Problem, UnitAdminError, describe_problem
+from bot.domain.units import Problem, UnitAdminError, describe_problem, find_units
 from bot.settings import load_settings
 from handlers.audit_log import ACTIONS
 from storage import invites, records, schedules, unit_admin, units
@@ -92,7 +92,7 @@ async def test_find_matches_codes_names_and_former_names_without_accents(
         candidates = await unit_admin.tree(session, None)
 
     def codes(text: str) -> list[str]:
-        return [u.code for u in unit_admin.find(text, candidates)]
+        return [u.code for u in find_units(text, candidates)]
 
     assert codes("cung nhuong 1") == ["CN1"]
     assert codes("CUNG NHƯỢNG") == ["CN1", "CN2"]
@@ -174,7 +174,7 @@ async def test_rename_keeps_the_old_name_as_former_name(tree_db: Database) -> No
             unit_admin.rename(session, cn1, "Tổ dân phố  Cung Nhượng 1", now=NOW)
         )
         assert same.problem is Problem.SAME_NAME
-        found = unit_admin.find("cung nhuong 1", await unit_admin.tree(session, None))
+        found = find_units("cung nhuong 1", await unit_admin.tree(session, None))
         assert [u.code for u in found] == ["CN1"]
 
 

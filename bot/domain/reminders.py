@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from bot.domain.formatting import escape_html, format_area, format_date, split_lines
-from bot.domain.forms import STAGES, label_of
+from bot.domain.forms.records import STAGES
+from bot.domain.forms.steps import label_of
 from bot.domain.i18n import Translator
 from bot.domain.outgoing import Button, OutMessage
 

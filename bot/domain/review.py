@@ -23,7 +23,7 @@ from bot.domain.formatting import (
     shorten,
     visible_length,
 )
-from bot.domain.forms import (
+from bot.domain.forms.records import (
     ACTIVITY,
     ACTIVITY_KINDS,
     LAND,
@@ -31,8 +31,8 @@ from bot.domain.forms import (
     PURPOSES,
     STAGES,
     WORKDAY,
-    label_of,
 )
+from bot.domain.forms.steps import label_of
 from bot.domain.i18n import N_, Translator
 from bot.domain.records import (
     STAGE_DATE_FIELDS,

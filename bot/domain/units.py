@@ -1,12 +1,71 @@
-"""Problems with a change to the tree of units (storage/unit_admin.py checks for them), and
-their wording for the chat and the command line."""
+"""Units as people pick and find them, and the problems with a change to the tree of units
+(storage/unit_admin.py checks for them), worded for the chat and the command line."""
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
+from bot.domain.formatting import shorten
 from bot.domain.i18n import Translator
+from bot.domain.textnorm import find_choices, nfc
+
+BUTTON_LABEL = 40  # characters of a unit's button label
+
+
+class UnitLike(Protocol):
+    """What finding a unit needs: a stored Unit or a UnitOption."""
+
+    @property
+    def id(self) -> int | None: ...
+
+    @property
+    def code(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def former_name(self) -> str | None: ...
+
+
+U = TypeVar("U", bound=UnitLike)
+
+
+@dataclass(frozen=True)
+class UnitOption:
+    """A unit offered to choose from (a picker's button), as plain data."""
+
+    id: int
+    code: str
+    name: str
+    level: str = ""
+    former_name: str | None = None
+    active: bool = True
+    has_children: bool = False
+
+
+def button_label(unit: UnitLike) -> str:
+    """ "CN1 · Cung Nhượng 1", cut to fit a button."""
+    return shorten(f"{unit.code} · {unit.name}", BUTTON_LABEL)
+
+
+def find_units(text: str, candidates: Sequence[U]) -> list[U]:
+    """The candidates that `text` means: a code (any case) first, else names and former names
+    matched without accents ("cung nhuong 1" finds "Cung Nhượng 1"); several when ambiguous."""
+    wanted = nfc(text, multiline=False)
+    if not wanted:
+        return []
+    by_code = [unit for unit in candidates if unit.code.casefold() == wanted.casefold()]
+    if by_code:
+        return by_code
+    labels = {
+        index: [unit.name, unit.code, *([unit.former_name] if unit.former_name else [])]
+        for index, unit in enumerate(candidates)
+    }
+    return [candidates[index] for index in find_choices(wanted, labels)]
 
 
 class Problem(enum.StrEnum):

@@ -35,7 +35,8 @@ from xml.sax.saxutils import escape, quoteattr
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.domain.digest import ChildRow, Digest, Figures
-from bot.domain.forms import ACTIVITY_KINDS, LAND_KINDS, PURPOSES, STAGES, label_of
+from bot.domain.forms.records import ACTIVITY_KINDS, LAND_KINDS, PURPOSES, STAGES
+from bot.domain.forms.steps import label_of
 from bot.domain.i18n import Translator
 from bot.domain.records import RecordKind, reference
 from storage.digest import ActivityRecord, LandRecord, PeriodRecord, period_records

@@ -26,6 +26,7 @@ from handlers import (
     conversation,
     digests,
     export,
+    forms,
     invites_admin,
     members_admin,
     menu,
@@ -180,11 +181,16 @@ def build_application(
     application.bot_data["members"] = queue.members
     application.bot_data["instance"] = instance
     application.bot_data["scheduler"] = Scheduler(application)
+    # Every multi-step chat, by flow name (handlers/conversation.py).
+    application.bot_data[conversation.FLOWS] = {
+        binding.flow.name: binding for binding in [*onboarding.flows(), *forms.flows()]
+    }
     # One group, so the first handler that matches wins and the fallback comes last.
     application.add_handlers(
         [
             *onboarding.handlers(),
             *conversation.handlers(),
+            *forms.handlers(),
             *menu.handlers(),
             *review.handlers(),
             *reminders.handlers(),

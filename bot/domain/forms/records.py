@@ -1,18 +1,18 @@
-"""The coordinators' flows: activity, land pledge, workdays, and joining. Telegram-free.
+"""The coordinators' forms: an activity, a land pledge, workdays. Telegram-free.
 
-Answers are kept JSON-native in the draft: Decimals as strings, dates as ISO strings.
+Answers are kept JSON-native in the draft: Decimals as strings, dates as ISO strings; a
+confirmed form becomes a record through bot/domain/records.py's mapping.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
-from datetime import date, timedelta
+from collections.abc import Mapping
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from bot.domain.flow import (
-    DONE,
     SKIP,
     Accept,
     Ask,
@@ -26,31 +26,39 @@ from bot.domain.flow import (
     Reject,
     Step,
     StepResult,
-    rows,
 )
 from bot.domain.formatting import escape_html, format_date, format_money, format_number
-from bot.domain.i18n import LANGUAGES, N_, Translator
+from bot.domain.forms.steps import (
+    MAX_NAME,
+    choice_step,
+    cleaned_text,
+    count_step,
+    date_step,
+    label_of,
+    line,
+    optional_text_step,
+    photos_step,
+    text_step,
+)
+from bot.domain.i18n import N_, Translator
 from bot.domain.parsing import (
     LandRegion,
     ParseError,
     parse_area,
-    parse_date,
     parse_days,
-    parse_int,
     parse_money,
 )
 from bot.domain.records import STAGE_ORDER, PledgeStage
 from bot.domain.refusals import area_echo, explain
-from bot.domain.textnorm import fold, match_choice, nfc, visible
 
 MAX_PARTICIPANTS = 100_000
+
 MAX_DESCRIPTION = 1_000
-MAX_NAME = 200
+
 MAX_NOTE = 1_000
-MAX_PHOTOS = 5
-MAX_CHOICE_TEXT = 100
-MAX_PHONE_TEXT = 30  # "+84 (0) 912-345-678" and the like
+
 MAX_PEOPLE = 10_000
+
 MAX_DAYS_EACH = Decimal(30)
 
 ACTIVITY_KINDS: dict[str, str] = {
@@ -84,193 +92,6 @@ STAGES: dict[str, str] = {
     PledgeStage.CANCELLED: N_("Cancelled"),
 }
 DAYS_EACH_CHOICES = ("0.5", "1", "2")
-
-
-def line(label: str, value: object) -> str:
-    """One "Label: value" row of a confirmation card."""
-    return f"{label}: {value}"
-
-
-def label_of(t: Translator, labels: Mapping[str, str], key: str | None) -> str:
-    if key is None:
-        return ""
-    return t._(labels[key]) if key in labels else key
-
-
-def _aliases(labels: Mapping[str, str]) -> dict[str, list[str]]:
-    """Every label in both languages, so "hop dan" and "meeting" both find họp dân."""
-    translators = [Translator(language) for language in LANGUAGES]
-    return {key: [t._(label) for t in translators] for key, label in labels.items()}
-
-
-def _pick(labels: Mapping[str, str], given: Input) -> str | None:
-    if given.kind is InputKind.CHOICE:
-        return given.value if given.value in labels else None
-    if len(given.value) > MAX_CHOICE_TEXT:  # no label is that long; spare folding it all
-        return None
-    return match_choice(given.value, _aliases(labels))
-
-
-def _text(given: Input, limit: int, t: Translator, *, multiline: bool = True) -> str | Reject:
-    """Typed free text, cleaned for storage (names and titles on one line)."""
-    text = nfc(given.value, multiline=multiline)
-    if not visible(text):
-        return Reject(t._("The answer is empty."))
-    if len(text) > limit:
-        return Reject(t._("That is too long: at most {limit} characters.", limit=limit))
-    return text
-
-
-# --- step builders ---------------------------------------------------------------------------
-
-
-def choice_step(
-    name: str,
-    label: Callable[[Translator], str],
-    question: Callable[[Translator], str],
-    labels: Mapping[str, str],
-    per_row: int = 2,
-    when: Callable[[Draft], bool] = lambda draft: True,
-) -> Step:
-    def prompt(draft: Draft, env: Env) -> Prompt:
-        t = env.t
-        choices = [Choice(t._(text), key) for key, text in labels.items()]
-        return Prompt(question(t), rows(choices, per_row))
-
-    def handle(given: Input, draft: Draft, env: Env) -> StepResult:
-        key = _pick(labels, given)
-        if key is None:
-            return Reject(env.t._("Please choose one of the buttons."))
-        return Accept({name: key})
-
-    return Step(name, label, prompt, handle, when)
-
-
-def date_step(
-    name: str, label: Callable[[Translator], str], question: Callable[[Translator], str]
-) -> Step:
-    def prompt(draft: Draft, env: Env) -> Prompt:
-        t = env.t
-        return Prompt(
-            question(t)
-            + "\n"
-            + t._("Type it as dd/mm, e.g. {example}.", example=format_date(env.today)[:5]),
-            [[Choice(t._("Today"), "today"), Choice(t._("Yesterday"), "yesterday")]],
-        )
-
-    def handle(given: Input, draft: Draft, env: Env) -> StepResult:
-        t = env.t
-        if given.kind is InputKind.CHOICE:
-            days = 0 if given.value == "today" else 1
-            return Accept({name: (env.today - timedelta(days=days)).isoformat()})
-        try:
-            parsed = parse_date(given.value, env.today)
-        except ParseError as error:
-            return Reject(explain(t, error))
-        if parsed.needs_confirmation:
-            shown = format_date(parsed.value)
-            return Ask(
-                t._("{date} is more than 90 days ago. Is that right?", date=shown),
-                [
-                    Choice(
-                        t._("Yes, {date}", date=shown), json.dumps({name: parsed.value.isoformat()})
-                    )
-                ],
-            )
-        return Accept({name: parsed.value.isoformat()})
-
-    return Step(name, label, prompt, handle)
-
-
-def count_step(
-    name: str,
-    label: Callable[[Translator], str],
-    question: Callable[[Translator], str],
-    maximum: int,
-) -> Step:
-    def prompt(draft: Draft, env: Env) -> Prompt:
-        return Prompt(question(env.t))
-
-    def handle(given: Input, draft: Draft, env: Env) -> StepResult:
-        try:
-            return Accept({name: parse_int(given.value, 1, maximum)})
-        except ParseError as error:
-            return Reject(explain(env.t, error))
-
-    return Step(name, label, prompt, handle)
-
-
-def optional_text_step(
-    name: str,
-    label: Callable[[Translator], str],
-    question: Callable[[Translator], str],
-    limit: int,
-    when: Callable[[Draft], bool] = lambda draft: True,
-) -> Step:
-    def prompt(draft: Draft, env: Env) -> Prompt:
-        t = env.t
-        return Prompt(question(t), [[Choice(t._("Skip"), SKIP)]])
-
-    def handle(given: Input, draft: Draft, env: Env) -> StepResult:
-        if given.kind is InputKind.CHOICE:
-            return Accept({name: None})
-        text = _text(given, limit, env.t)
-        return text if isinstance(text, Reject) else Accept({name: text})
-
-    return Step(name, label, prompt, handle, when)
-
-
-def text_step(
-    name: str,
-    label: Callable[[Translator], str],
-    question: Callable[[Translator], str],
-    limit: int,
-    when: Callable[[Draft], bool] = lambda draft: True,
-) -> Step:
-    def prompt(draft: Draft, env: Env) -> Prompt:
-        return Prompt(question(env.t), accepts=frozenset({InputKind.TEXT}))
-
-    def handle(given: Input, draft: Draft, env: Env) -> StepResult:
-        text = _text(given, limit, env.t, multiline=False)
-        return text if isinstance(text, Reject) else Accept({name: text})
-
-    return Step(name, label, prompt, handle, when)
-
-
-def photos_step(
-    name: str, label: Callable[[Translator], str], question: Callable[[Translator], str]
-) -> Step:
-    def prompt(draft: Draft, env: Env) -> Prompt:
-        t = env.t
-        photos = draft["answers"].get(name) or []
-        if photos:
-            text = t._(
-                "Photo {count} of at most {limit} received. Send another, or press Done.",
-                count=len(photos),
-                limit=MAX_PHOTOS,
-            )
-            button = Choice(t._("✔️ Done"), DONE)
-        else:
-            text, button = question(t), Choice(t._("No photo"), DONE)
-        return Prompt(
-            text,
-            [[button]],
-            accepts=frozenset({InputKind.PHOTO, InputKind.CHOICE}),
-        )
-
-    def handle(given: Input, draft: Draft, env: Env) -> StepResult:
-        photos = list(draft["answers"].get(name) or [])
-        if given.kind is InputKind.CHOICE:
-            return Accept({name: photos})
-        if len(photos) >= MAX_PHOTOS:
-            note = env.t._("At most {limit} photos; that one was not added.", limit=MAX_PHOTOS)
-            return Accept({name: photos}, note=note)
-        photos.append(given.value)
-        if len(photos) >= MAX_PHOTOS:
-            return Accept({name: photos})
-        return Accept({name: photos}, stay=True)
-
-    return Step(name, label, prompt, handle)
 
 
 # --- activity --------------------------------------------------------------------------------
@@ -468,7 +289,7 @@ def _work_step() -> Step:
             recent: list[str] = env.extra.get("recent_works", [])
             index = int(given.value.split(":", 1)[1])
             return Accept({"work": recent[index]})
-        text = _text(given, MAX_NAME, env.t, multiline=False)
+        text = cleaned_text(given, MAX_NAME, env.t, multiline=False)
         return text if isinstance(text, Reject) else Accept({"work": text})
 
     return Step("work", lambda t: t._("Work"), prompt, handle)
@@ -546,80 +367,3 @@ WORKDAY = Flow(
         _days_each_step(),
     ],
 )
-
-
-# --- joining ---------------------------------------------------------------------------------
-
-
-def _telegram_name(draft: Draft) -> str | None:
-    """The person's Telegram name, cleaned like a typed one; None if nothing is left."""
-    name = nfc(draft["answers"].get("telegram_name") or "", multiline=False)[:MAX_NAME].strip()
-    return name if visible(name) else None
-
-
-def _name_step() -> Step:
-    def prompt(draft: Draft, env: Env) -> Prompt:
-        t = env.t
-        suggested = _telegram_name(draft)
-        choices = [[Choice(suggested, "telegram_name")]] if suggested else []
-        return Prompt(t._("What is your full name? Type it, or tap your Telegram name."), choices)
-
-    def handle(given: Input, draft: Draft, env: Env) -> StepResult:
-        if given.kind is InputKind.CHOICE:
-            return Accept({"full_name": _telegram_name(draft)})
-        text = _text(given, MAX_NAME, env.t, multiline=False)
-        return text if isinstance(text, Reject) else Accept({"full_name": text})
-
-    return Step("full_name", lambda t: t._("Full name"), prompt, handle)
-
-
-def _phone_step() -> Step:
-    def prompt(draft: Draft, env: Env) -> Prompt:
-        t = env.t
-        return Prompt(
-            t._(
-                "Your phone number helps officials reach you. "
-                "Share it with the button, type it, or skip."
-            ),
-            [[Choice(t._("Skip"), SKIP)]],
-            accepts=frozenset({InputKind.TEXT, InputKind.CHOICE, InputKind.CONTACT}),
-            ask_contact=t._("📱 Share my phone number"),
-        )
-
-    def handle(given: Input, draft: Draft, env: Env) -> StepResult:
-        t = env.t
-        if given.kind is InputKind.CHOICE:
-            return Accept({"phone": None})
-        if given.kind is InputKind.CONTACT and not given.own_contact:
-            return Reject(t._("Please share your own number, not someone else's."))
-        typed = fold(given.value)  # full-width digits become ASCII
-        digits = "".join(ch for ch in typed if ch in "0123456789")
-        if len(typed) > MAX_PHONE_TEXT or not 9 <= len(digits) <= 15:
-            return Reject(t._("That does not look like a phone number, e.g. 0912 345 678."))
-        if typed.startswith("+"):
-            digits = "+" + digits
-        return Accept({"phone": digits})
-
-    return Step("phone", lambda t: t._("Phone"), prompt, handle)
-
-
-def _join_card(draft: Draft, env: Env) -> str:
-    t, a = env.t, draft["answers"]
-    return "\n".join(
-        [
-            line(t._("Full name"), escape_html(a["full_name"])),
-            line(t._("Phone"), escape_html(a.get("phone") or "—")),
-            line(t._("Unit"), escape_html(a["unit_name"])),
-            line(t._("Role"), escape_html(a["role_label"])),
-        ]
-    )
-
-
-JOIN = Flow(
-    name="join",
-    title=lambda t: t._("👋 Joining danvan"),
-    card=_join_card,
-    steps=[_name_step(), _phone_step()],
-)
-
-FLOWS: dict[str, Flow] = {flow.name: flow for flow in (ACTIVITY, LAND, WORKDAY, JOIN)}
