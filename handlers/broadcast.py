@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from telegram import (
@@ -50,10 +51,17 @@ from bot.domain.announcements import (
     prompt_text,
 )
 from bot.domain.formatting import escape_html, format_number
+from bot.domain.i18n import LANGUAGES, Translator
 from bot.services.broadcasts import broadcast_sends, record_delivered
 from handlers import conversation as flows
-from handlers.common import DanvanContext, guarded, listed_units, reply, stale_text
-from handlers.export import RepliesTo
+from handlers.common import (
+    DanvanContext,
+    RepliesToBotPrompt,
+    guarded,
+    listed_units,
+    reply,
+    stale_text,
+)
 from storage import export as store
 from storage import scope
 from storage.audit import broadcast_started, record
@@ -314,6 +322,12 @@ async def on_cancel(update: Update, context: DanvanContext) -> None:
     await query.answer()
     await _drop_buttons(query)
     await reply(update, t._("The announcement was cancelled; nothing was sent."))
+
+
+def RepliesTo(prompt: Callable[[Translator], str]) -> RepliesToBotPrompt:
+    """A reply to the bot's message that ends with `prompt`, worded in any of the languages."""
+    prompts = tuple({prompt(Translator(language)) for language in LANGUAGES})
+    return RepliesToBotPrompt(lambda text: text.endswith(prompts), name="RepliesTo")
 
 
 def handlers() -> list[BaseHandler[Update, DanvanContext, Any]]:

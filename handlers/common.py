@@ -18,11 +18,12 @@ from bot.domain import access
 from bot.domain.access import Role
 from bot.domain.i18n import Translator, pick_language, translator
 from bot.domain.outgoing import OutMessage, Report, Send
+from bot.domain.units import UnitOption
 from bot.settings import Settings
 from storage import members
 from storage.audit import record
 from storage.engine import Database, begin_reading
-from storage.models import Member, Unit
+from storage.models import Member, Unit, pk
 
 log = logging.getLogger(__name__)
 
@@ -259,6 +260,14 @@ class RepliesToBotPrompt(filters.MessageFilter):
             and question.from_user.is_bot
             and self.asked(question.text or "")
         )
+
+
+def unit_options(units: Iterable[Unit]) -> list[UnitOption]:
+    """Units as a picker offers them (bot/domain/forms/steps.py, `unit_step`)."""
+    return [
+        UnitOption(pk(unit), unit.code, unit.name, unit.level, unit.former_name, unit.active)
+        for unit in units
+    ]
 
 
 UNIT_BUTTONS = 60  # units offered as buttons at once; Telegram allows 100 buttons a message

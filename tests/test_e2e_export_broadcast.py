@@ -122,6 +122,10 @@ def is_force_reply(message: FakeMessage) -> bool:
     return bool(message.reply_markup and message.reply_markup.get("force_reply"))
 
 
+def document_of_any(messages: list[FakeMessage]) -> bool:
+    return any(m.kind == "document" for m in messages)
+
+
 def document_of(messages: list[FakeMessage]) -> FakeMessage:
     (document,) = [m for m in messages if m.kind == "document"]
     assert document.document is not None
@@ -141,14 +145,20 @@ async def test_an_official_exports_this_month_of_their_ward_as_xlsx(harness: Har
         ["This month", "Last month"],
         ["This year"],
         ["📅 Choose dates…"],
+        ["✖️ Cancel"],
     ]
     await official.tap("This month")
     units_step = official.user.message(question.message_id)
     assert "01/11/2026 – 25/11/2026" in units_step.body
-    assert labels(units_step) == [["phường Thọ Xương"], ["Cung Nhượng 1"], ["Cung Nhượng 2"]]
-    await official.tap("phường Thọ Xương")
+    assert labels(units_step) == [
+        ["THOXUONG · phường Thọ Xương"],
+        ["CN1 · Cung Nhượng 1"],
+        ["CN2 · Cung Nhượng 2"],
+        ["◀ Back", "✖️ Cancel"],
+    ]
+    await official.tap("THOXUONG · phường Thọ Xương")
     formats = official.user.message(question.message_id)
-    assert labels(formats) == [["📊 Excel (.xlsx)", "📄 CSV files (.zip)"]]
+    assert labels(formats) == [["📊 Excel (.xlsx)", "📄 CSV files (.zip)"], ["◀ Back", "✖️ Cancel"]]
     # Two quick taps on Excel: both reach the bot before the first is answered; one file.
     await official.user.press(formats, text="📊 Excel (.xlsx)")
     await official.user.press(formats, text="📊 Excel (.xlsx)")
@@ -206,12 +216,16 @@ async def test_typed_dates_and_a_csv_export_of_a_group(harness: Harness) -> None
     people = await seed(harness)
     official = people["official"]
     await official.say("/xuat")
-    (prompt,) = await official.tap("📅 Choose dates…")
-    assert is_force_reply(prompt)
-    assert prompt.body == "Type the first and the last day, for example: 01/11/2026 - 25/11/2026"
-    (units_step,) = await answer(harness, official, prompt, "từ 1/10/2026 đến 25/11/2026")
+    (question,) = official.user.messages()[-1:]
+    await official.tap("📅 Choose dates…")
+    prompt = official.user.message(question.message_id)
+    assert prompt.body.endswith(
+        "Type the first and the last day, for example: 01/11/2026 - 25/11/2026"
+    )
+    # Typed as a plain message: phones do not always mark an answer as a reply.
+    (units_step,) = await official.say("từ 1/10/2026 đến 25/11/2026")
     assert "01/10/2026 – 25/11/2026" in units_step.body
-    await official.tap("Cung Nhượng 1")
+    await official.tap("CN1 · Cung Nhượng 1")
     document = document_of(await official.tap("📄 CSV files (.zip)"))
     assert document.document is not None
     assert document.document.filename == "danvan-CN1-20261001-20261125.zip"
@@ -260,23 +274,26 @@ async def test_bad_dates_are_asked_again(harness: Harness) -> None:
     people = await seed(harness)
     official = people["official"]
     await official.say("/xuat")
-    (first_prompt,) = await official.tap("📅 Choose dates…")
-    (again,) = await answer(harness, official, first_prompt, "32/11/2026 - 25/11/2026")
+    await official.tap("📅 Choose dates…")
+    (again,) = await official.say("32/11/2026 - 25/11/2026")
     assert "The first day: There is no such day in the calendar." in again.body
-    assert is_force_reply(again)
-    (again,) = await answer(harness, official, again, "25/11/2026 - 01/11/2026")
+    assert labels(again) == [["◀ Back", "✖️ Cancel"]]
+    (again,) = await official.say("25/11/2026 - 01/11/2026")
     assert "The first day (25/11/2026) is after the last day (01/11/2026)." in again.body
-    (again,) = await answer(harness, official, again, "01/12/2026 - 31/12/2026")
+    (again,) = await official.say("01/12/2026 - 31/12/2026")
     assert "The date 01/12/2026 is in the future." in again.body
-    (again,) = await answer(harness, official, again, "hello")
+    (again,) = await official.say("hello")
     assert "Please type two dates" in again.body
-    (stale,) = await answer(harness, official, first_prompt, "01/11/2026 - 25/11/2026")
-    assert stale.body == STALE
-    # Dates typed without replying are not taken for the export: the menu answers.
+    # Typed in reply to an older question, the dates still answer the one asked now.
+    (units_step,) = await answer(harness, official, again, "01/11/2026 - 25/11/2026")
+    assert labels(units_step)[0] == ["THOXUONG · phường Thọ Xương"]
+    # ◀ Back goes to the dates again, ✖️ Cancel ends the export.
+    await official.tap("◀ Back")
+    assert official.user.messages()[-1].body.endswith("01/11/2026 - 25/11/2026")
+    (cancelled,) = await official.tap("✖️ Cancel")
+    assert cancelled.body == "Cancelled. Nothing was saved."
     (menu,) = await official.say("01/11/2026 - 25/11/2026")
     assert "did not understand" in menu.body
-    (units_step,) = await answer(harness, official, again, "01/11/2026 - 25/11/2026")
-    assert labels(units_step)[0] == ["phường Thọ Xương"]
 
 
 async def test_exports_stay_inside_the_official_s_area(harness: Harness) -> None:
@@ -290,8 +307,11 @@ async def test_exports_stay_inside_the_official_s_area(harness: Harness) -> None
     assert "Export of Cung Nhượng 2, 01/11/2026 – 25/11/2026" in formats.body
     (question,) = await admin.say("/xuat XAHAI")
     await admin.tap("This month")
-    assert labels(admin.user.message(question.message_id)) == [["xã Hai"], ["Thôn Hai Một"]]
-    await admin.tap("xã Hai")
+    assert labels(admin.user.message(question.message_id))[:2] == [
+        ["XAHAI · xã Hai"],
+        ["HAI1 · Thôn Hai Một"],
+    ]
+    await admin.tap("XAHAI · xã Hai")
     document = document_of(await admin.tap("📊 Excel (.xlsx)"))
     assert document.document is not None
     book = load_workbook(io.BytesIO(document.document.content))
@@ -299,7 +319,9 @@ async def test_exports_stay_inside_the_official_s_area(harness: Harness) -> None
     assert [row[2] for row in rows[1:]] == ["Thôn Hai Một"]
     (refused,) = await people["coordinator"].say("/xuat")
     assert "không có quyền" in refused.body
-    # The official moves to Cung Nhượng 1: the ward's buttons they still have are stale.
+    # The official moves to Cung Nhượng 1: the ward is no longer theirs to export, whatever
+    # buttons they still have.
+    await official.say("/huy")
     (question,) = await official.say("/xuat")
     await official.tap("This week")
 
@@ -310,9 +332,10 @@ async def test_exports_stay_inside_the_official_s_area(harness: Harness) -> None
         member.unit_id = pk(unit)
 
     await harness.query(move)
-    assert await official.tap("phường Thọ Xương") == []
-    answered = official.user.answers[-1]
-    assert (answered.text, answered.show_alert) == (STALE, True)
+    (again,) = await official.tap("THOXUONG · phường Thọ Xương")
+    assert "That button belongs to an earlier question." in again.body
+    assert "No unit in your area can be chosen here." in again.body
+    assert not document_of_any(official.user.messages())
 
 
 # --- /thongbao ------------------------------------------------------------------------------------

@@ -183,7 +183,8 @@ def build_application(
     application.bot_data["scheduler"] = Scheduler(application)
     # Every multi-step chat, by flow name (handlers/conversation.py).
     application.bot_data[conversation.FLOWS] = {
-        binding.flow.name: binding for binding in [*onboarding.flows(), *forms.flows()]
+        binding.flow.name: binding
+        for binding in [*onboarding.flows(), *forms.flows(), *export.flows()]
     }
     # One group, so the first handler that matches wins and the fallback comes last.
     application.add_handlers(

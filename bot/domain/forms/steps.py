@@ -245,14 +245,17 @@ def unit_step(
     """Choose a unit: the units in `env.extra[options]` (a list of UnitOption, given by the
     flow's loader, already in the person's area), a page at a time with ◀ ▶, or typed as a
     code or a name (with or without diacritics; several matches are offered as buttons). The
-    answer is the unit's id under `name`, and its "CODE · name" under `name` + "_label"."""
+    answer is the unit's id under `name`, its name under `name` + "_name" and its button's
+    "CODE · name" under `name` + "_label"."""
 
     def offered(env: Env) -> list[UnitOption]:
         found: list[UnitOption] = env.extra.get(options) or []
         return found
 
     def accept(unit: UnitOption) -> Accept:
-        return Accept({name: unit.id, f"{name}_label": button_label(unit)})
+        return Accept(
+            {name: unit.id, f"{name}_name": unit.name, f"{name}_label": button_label(unit)}
+        )
 
     def prompt(draft: Draft, env: Env) -> Prompt:
         t = env.t
