@@ -296,6 +296,21 @@ async def test_bad_dates_are_asked_again(harness: Harness) -> None:
     assert "did not understand" in menu.body
 
 
+async def test_an_export_resumes_after_a_restart_at_the_step_it_was_on(harness: Harness) -> None:
+    people = await seed(harness)
+    official = people["official"]
+    await official.say("/xuat")
+    await official.tap("📅 Choose dates…")
+    await harness.restart()
+    # The dates typed after the restart answer the question asked before it.
+    (units_step,) = await official.say("01/11/2026 - 25/11/2026")
+    assert "01/11/2026 – 25/11/2026" in units_step.body
+    await official.tap("CN1 · Cung Nhượng 1")
+    document = document_of(await official.tap("📊 Excel (.xlsx)"))
+    assert document.document is not None
+    assert document.document.filename == "danvan-CN1-20261101-20261125.xlsx"
+
+
 async def test_exports_stay_inside_the_official_s_area(harness: Harness) -> None:
     people = await seed(harness)
     official, admin = people["official"], people["admin"]
