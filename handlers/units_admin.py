@@ -1,37 +1,32 @@
 """/donvi (/units): the tree of units in a person's area, a card for each unit, and for admins
-the changes: add a unit, rename, move, deactivate, merge, and import a CSV file sent as a
-document. The rules live in storage/unit_admin.py, shared with `danvan units ...`.
+the changes: add a unit, rename, move, merge, deactivate, and import a CSV file. The rules live
+in storage/unit_admin.py and storage/units.py, shared with `danvan units ...`; the chats are
+bot/domain/forms/units.py's flows.
 
-Officials see their unit's subtree, admins everything (storage/scope.py). Every change is
-admin-only (`@guarded(Role.ADMIN)`, so a refusal is answered and audited), is shown on a card
-with ✅ / ✖️ first, and is checked again when confirmed.
+Officials see their unit's subtree, admins everything (storage/scope.py). The tree and the cards
+are plain messages whose buttons use the callback codec ("un:<action>:<id>"); anything that
+does not decode, or names a unit out of the person's area, is stale. Every change is
+admin-only (`@guarded(Role.ADMIN)` on its button, `needs=Role.ADMIN` on every answer), starts
+from a unit's card (◀ on its first step shows the card again), ends on a card with ✅ Confirm,
+and is checked again, in the person's area as it is then, when confirmed.
 
-Typed answers (a code, a name, a level, a unit to find) use Telegram's ForceReply: each
-question is a bot message that starts with PROMPT_MARK, and only replies to such messages reach
-this module (`PROMPT_REPLY`), so the coordinators' flows and the menu never lose a message to
-it. What is being asked, and the change waiting for ✅, are kept in `user_data` (JSON-native,
-persisted): a reply to an older question, or ✅ on an older card, is answered as stale.
+A CSV file an admin sends while no chat is in progress starts the import with it; during a
+chat, a file is that chat's answer.
 """
 
 from __future__ import annotations
 
-import secrets
-from datetime import datetime, timedelta
+import dataclasses
+from collections.abc import Iterable
 from typing import Any
 
-from telegram import (
-    CallbackQuery,
-    ForceReply,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    Message,
-    Update,
-)
-from telegram.error import BadRequest
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from bot.domain import access
+from bot.domain import access, callbacks
+from bot.domain import flow as engine
 from bot.domain.access import Role
+from bot.domain.flow import Draft, Env, Flow, Input
 from bot.domain.formatting import (
     MESSAGE_LIMIT,
     SHOWN_CODE,
@@ -41,35 +36,56 @@ from bot.domain.formatting import (
     split_lines,
     utf16_length,
 )
+from bot.domain.forms.units import (
+    ADD,
+    DEACTIVATE,
+    FIND,
+    IMPORT,
+    MAX_CSV_BYTES,
+    MERGE,
+    MOVE,
+    RENAME,
+    DeactivationOutline,
+    MergeOutline,
+    error_lines,
+    import_csv,
+    problem_text,
+    records_line,
+    unit_label,
+)
 from bot.domain.i18n import Translator
-from bot.domain.unit_csv import RowError, UnitRow, describe_row_error, parse_unit_csv
-from bot.domain.units import UnitAdminError, describe_problem, find_units
-from handlers import conversation as flows
-from handlers.common import DanvanContext, RepliesToBotPrompt, guarded, refuse, reply, stale_text
+from bot.domain.unit_csv import parse_unit_csv
+from bot.domain.units import (
+    UnitAdminError,
+    UnitOption,
+    button_label,
+    describe_problem,
+    find_units,
+)
+from handlers import conversation
+from handlers.common import (
+    DanvanContext,
+    edit_in_place,
+    guarded,
+    refuse,
+    reply,
+    reply_kept,
+    stale,
+    stale_text,
+)
+from handlers.conversation import FlowBinding
 from storage import scope as scopes
 from storage import unit_admin, units
 from storage.audit import record
 from storage.models import Member, Unit, pk
 
-PROMPT_MARK = "🏛"
-INPUT = "units_input"  # user_data: the question waiting for a typed answer
-CONFIRM = "units_confirm"  # user_data: the change waiting for ✅
+PREFIX = "un"  # callback data: un:tree:<page>, un:view:<id>, un:add:<id>, ...
 TREE_PAGE_UNITS = 30  # units per page of the tree (fewer when their lines are long)
-PICK_PAGE_UNITS = 12  # choices per page when picking a unit
 FOUND_SHOWN = 10  # units offered when a typed name matches several
-MAX_CSV_BYTES = 1_000_000
-MAX_CSV_LABEL = "1 MB"
-PREVIEW_LINES = 5  # first lines shown of each kind of change in an import preview
-ERRORS_SHOWN = 20
 CHAT_ACTOR = "chat"
 
 
 # --- small helpers -------------------------------------------------------------------------------
-
-
-def _data(context: DanvanContext) -> dict[Any, Any]:
-    assert context.user_data is not None
-    return context.user_data
 
 
 def _member(context: DanvanContext) -> Member:
@@ -77,44 +93,14 @@ def _member(context: DanvanContext) -> Member:
     return context.member
 
 
-def _label(unit: Unit) -> str:
-    return f"{escape_html(unit.name)} ({escape_html(unit.code)})"
-
-
-def _button_label(unit: Unit, limit: int = 40) -> str:
-    text = f"{unit.code} · {unit.name}"
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _numbers(data: str | None) -> list[int]:
-    """The numbers after the action in "un:action:1:2"."""
-    return [int(part) for part in (data or "").split(":")[2:] if part.isdigit()]
-
-
-def _is_current(context: DanvanContext, state: dict[str, Any]) -> bool:
-    """Whether a question or a card kept in user_data is still within the timeout."""
-    asked = datetime.fromisoformat(state["at"])
-    limit = timedelta(minutes=context.settings.conversation_timeout_minutes)
-    return flows.now(context) - asked <= limit
-
-
-def _pending(context: DanvanContext, key: str, token: str | None = None) -> dict[str, Any] | None:
-    """The live state under `key` (with this token, if given); an expired one is dropped."""
-    state: dict[str, Any] | None = _data(context).get(key)
-    if state is None or (token is not None and state.get("token") != token):
-        return None
-    if not _is_current(context, state):
-        _data(context).pop(key, None)
-        return None
-    return state
-
-
 async def _scope(context: DanvanContext) -> str | None:
     return await scopes.member_scope(context.session, _member(context))
 
 
-async def _unit(context: DanvanContext, unit_id: int) -> Unit | None:
+async def _unit(context: DanvanContext, unit_id: int | None) -> Unit | None:
     """The unit if the member may see it, else None (as if it did not exist)."""
+    if unit_id is None:
+        return None
     return (await scopes.find_unit(context.session, _member(context), unit_id=unit_id)).unit
 
 
@@ -122,26 +108,68 @@ def _is_admin(context: DanvanContext) -> bool:
     return access.check(context.member, Role.ADMIN) is None
 
 
-async def _edit(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None) -> None:
-    try:
-        await query.edit_message_text(text, parse_mode="HTML", reply_markup=markup)
-    except BadRequest as exc:  # pressed twice: the message already shows this
-        if "not modified" not in str(exc).lower():
-            raise
+def _placed(units_: Iterable[Unit]) -> list[UnitOption]:
+    """Units as the flows see them: to choose from, and where each sits in the tree."""
+    return [
+        UnitOption(
+            pk(unit),
+            unit.code,
+            unit.name,
+            unit.level,
+            unit.former_name,
+            unit.active,
+            path=unit.path,
+            parent_id=unit.parent_id,
+        )
+        for unit in units_
+    ]
 
 
-async def _stale(update: Update, context: DanvanContext) -> None:
+def _one(unit: Unit | None) -> UnitOption | None:
+    return _placed([unit])[0] if unit is not None else None
+
+
+def _button(text: str, action: str, *parts: int) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text, callback_data=callbacks.pack(PREFIX, action, *parts))
+
+
+def _numbers(update: Update, action: str) -> list[int] | None:
+    """The numbers of an "un:<action>:<n>" button; None when the data is not such a button's."""
     query = update.callback_query
-    if query is not None:
-        await query.answer(stale_text(context.t), show_alert=True)
+    parts = callbacks.unpack(query.data if query is not None else None, PREFIX, 2)
+    if parts is None or parts[0] != action:
+        return None
+    return callbacks.numbers(parts[1:], 1)
+
+
+def _open_button(t: Translator, unit_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[_button(t._("📍 Open the unit"), "view", unit_id)]])
+
+
+async def _refuse(update: Update, context: DanvanContext, handler: str) -> None:
+    """What the guard does for a refusal, for the checks made inside a handler."""
+    denial = access.check(context.member, Role.ADMIN)
+    assert denial is not None
+    if context.member is not None:
+        await record(
+            context.session,
+            "command",
+            None,
+            "refused",
+            None,
+            {"handler": handler, "reason": denial.value},
+            actor_id=context.member.id,
+        )
+    await refuse(update, context, denial)
+
+
+async def _show(update: Update, text: str, markup: InlineKeyboardMarkup | None) -> None:
+    """In the pressed message, if a button was pressed; else as a new message."""
+    query = update.callback_query
+    if query is not None and query.message is not None:
+        await edit_in_place(query, text, markup)
     else:
-        await reply(update, stale_text(context.t))
-
-
-async def _rebuild_jobs(context: DanvanContext) -> None:
-    """Moves, merges and imports change which schedule each unit inherits: remake the slot
-    jobs, if this application runs them (tests that drive the clock themselves do not)."""
-    await context.scheduler.refresh()
+        await reply(update, text, reply_markup=markup)
 
 
 # --- the tree --------------------------------------------------------------------------------
@@ -187,19 +215,24 @@ async def _tree_view(context: DanvanContext, page: int) -> tuple[str, InlineKeyb
     header = t._("🗂 <b>Units</b> · page {page}/{pages}", page=page + 1, pages=max(len(pages), 1))
     shown = pages[page] if pages else []
     text = "\n".join([header, "", *(line for _, line in shown), "", footer])
-    codes = [
-        InlineKeyboardButton(unit.code[:30], callback_data=f"un:view:{pk(unit)}")
-        for unit, _ in shown
-    ]
+    codes = [_button(shorten(unit.code, 30), "view", pk(unit)) for unit, _ in shown]
     rows = [codes[i : i + 3] for i in range(0, len(codes), 3)]
     paging = []
     if page > 0:
-        paging.append(InlineKeyboardButton("◀", callback_data=f"un:tree:{page - 1}"))
+        paging.append(_button("◀", "tree", page - 1))
     if page < len(pages) - 1:
-        paging.append(InlineKeyboardButton("▶", callback_data=f"un:tree:{page + 1}"))
+        paging.append(_button("▶", "tree", page + 1))
     if paging:
         rows.append(paging)
-    rows.append([InlineKeyboardButton(t._("🔎 Find a unit"), callback_data="un:find")])
+    rows.append([InlineKeyboardButton(t._("🔎 Find a unit"), callback_data=f"{PREFIX}:find")])
+    if _is_admin(context):
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    t._("📥 Import units from a CSV file"), callback_data=f"{PREFIX}:import"
+                )
+            ]
+        )
     return text, InlineKeyboardMarkup(rows)
 
 
@@ -216,57 +249,45 @@ async def units_command(update: Update, context: DanvanContext) -> None:
 
 @guarded(Role.OFFICIAL)
 async def on_tree_page(update: Update, context: DanvanContext) -> None:
-    """◀ / ▶ under the tree: another page in the same message."""
+    """◀ / ▶ under the tree (or 🗂 on a card): that page, in the same message."""
     query = update.callback_query
     assert query is not None
+    page = _numbers(update, "tree")
+    if page is None:
+        await stale(update, context)
+        return
     await query.answer()
-    text, markup = await _tree_view(context, _numbers(query.data)[0])
-    await _edit(query, text, markup)
+    text, markup = await _tree_view(context, page[0])
+    await edit_in_place(query, text, markup)
 
 
 async def _show_found(update: Update, context: DanvanContext, wanted: str) -> None:
     """The card of the unit `wanted` names, or the units it may mean."""
     t = context.t
     found = find_units(wanted, await unit_admin.tree(context.session, await _scope(context)))
+    shown = escape_html(shorten(wanted.strip(), SHOWN_CODE))
     if len(found) == 1:
         text, markup = await _card(context, found[0])
         await reply(update, text, reply_markup=markup)
         return
     if not found:
-        await reply(
-            update,
-            t._(
-                "No unit in your area matches “{text}”.",
-                text=escape_html(shorten(wanted.strip(), SHOWN_CODE)),
-            ),
-        )
+        await reply(update, t._("No unit in your area matches “{text}”.", text=shown))
         return
-    buttons = [
-        [InlineKeyboardButton(_button_label(unit), callback_data=f"un:view:{pk(unit)}")]
-        for unit in found[:FOUND_SHOWN]
-    ]
+    buttons = [[_button(button_label(unit), "view", pk(unit))] for unit in found[:FOUND_SHOWN]]
     await reply(
         update,
-        t._(
-            "Several units match “{text}”; choose one:",
-            text=escape_html(shorten(wanted.strip(), SHOWN_CODE)),
-        ),
+        t._("Several units match “{text}”; choose one:", text=shown),
         reply_markup=InlineKeyboardMarkup(buttons),
     )
 
 
 @guarded(Role.OFFICIAL)
 async def on_find(update: Update, context: DanvanContext) -> None:
-    """🔎 under the tree: ask for a code or a name."""
+    """🔎 under the tree: ask for a code or a name (typed as a plain message)."""
     query = update.callback_query
     assert query is not None
     await query.answer()
-    await _ask(
-        update,
-        context,
-        "find",
-        context.t._("Which unit? Reply to this message with its code or name."),
-    )
+    await conversation.begin(update, context, FIND)
 
 
 # --- one unit --------------------------------------------------------------------------------
@@ -275,11 +296,11 @@ async def on_find(update: Update, context: DanvanContext) -> None:
 async def _card(context: DanvanContext, unit: Unit) -> tuple[str, InlineKeyboardMarkup]:
     t, session = context.t, context.session
     found = await unit_admin.summary(session, unit)
-    parent = await _unit(context, unit.parent_id) if unit.parent_id else None
+    parent = await _unit(context, unit.parent_id)
     lines = [f"📍 <b>{escape_html(unit.name)}</b> · <code>{escape_html(unit.code)}</code>"]
     lines.append(t._("Level: {level}", level=escape_html(unit.level)))
     if parent is not None:
-        lines.append(t._("Part of: {unit}", unit=_label(parent)))
+        lines.append(t._("Part of: {unit}", unit=unit_label(parent)))
     if unit.former_name:
         lines.append(t._("Former name: {name}", name=escape_html(unit.former_name)))
     if not unit.active:
@@ -302,57 +323,36 @@ async def _card(context: DanvanContext, unit: Unit) -> tuple[str, InlineKeyboard
             members=found.members,
         )
     )
-    lines.append(_records_line(t, found.records))
+    lines.append(records_line(t, found.records))
     rows: list[list[InlineKeyboardButton]] = []
     unit_id = pk(unit)
     if _is_admin(context):
+        rename = _button(t._("✏️ Rename"), "rename", unit_id)
+        merge = _button(t._("🔀 Merge into…"), "merge", unit_id)
         if unit.active:
-            rows.append(
-                [
-                    InlineKeyboardButton(
-                        t._("➕ Add a unit under it"), callback_data=f"un:add:{unit_id}"
-                    )
-                ]
-            )
-            rows.append(
-                [
-                    InlineKeyboardButton(t._("✏️ Rename"), callback_data=f"un:ren:{unit_id}"),
-                    InlineKeyboardButton(t._("↪️ Move"), callback_data=f"un:mv:{unit_id}:0"),
-                ]
-            )
-            rows.append(
-                [
-                    InlineKeyboardButton(t._("🔀 Merge into…"), callback_data=f"un:mg:{unit_id}:0"),
-                    InlineKeyboardButton(
-                        t._("⛔ Deactivate the unit"), callback_data=f"un:de:{unit_id}"
-                    ),
-                ]
-            )
+            rows.append([_button(t._("➕ Add a unit under it"), "add", unit_id)])
+            rows.append([rename, _button(t._("↪️ Move"), "move", unit_id)])
+            rows.append([merge, _button(t._("⛔ Deactivate the unit"), "deactivate", unit_id)])
         else:
-            rows.append(
-                [
-                    InlineKeyboardButton(t._("✏️ Rename"), callback_data=f"un:ren:{unit_id}"),
-                    InlineKeyboardButton(t._("🔀 Merge into…"), callback_data=f"un:mg:{unit_id}:0"),
-                ]
-            )
-    navigation = [InlineKeyboardButton(t._("🗂 All units"), callback_data="un:tree:0")]
+            rows.append([rename, merge])
+    navigation = [_button(t._("🗂 All units"), "tree", 0)]
     if parent is not None:
-        navigation.insert(
-            0, InlineKeyboardButton(f"⬆ {parent.code[:30]}", callback_data=f"un:view:{pk(parent)}")
-        )
+        navigation.insert(0, _button(f"⬆ {shorten(parent.code, 30)}", "view", pk(parent)))
     rows.append(navigation)
     return "\n".join(lines), InlineKeyboardMarkup(rows)
 
 
-def _records_line(t: Translator, counts: dict[str, int]) -> str:
-    return t._(
-        "Records: {activities} activities, {land} land pledges, {workdays} workday entries, "
-        "{nil} nil reports",
-        activities=counts["activity"],
-        land=counts["land_pledge"],
-        workdays=counts["workday"],
-        nil=counts["nil_report"],
-    )
+async def _pressed_unit(
+    update: Update, context: DanvanContext, action: str, *, active_only: bool = False
+) -> Unit | None:
+    """The unit of an "un:<action>:<id>" button, if in the member's area (and active, when
+    asked); otherwise the button is answered as stale and None returned."""
+    unit_id = _numbers(update, action)
+    unit = await _unit(context, unit_id[0]) if unit_id is not None else None
+    if unit is None or (active_only and not unit.active):
+        await stale(update, context)
+        return None
+    return unit
 
 
 @guarded(Role.OFFICIAL)
@@ -360,828 +360,378 @@ async def on_view(update: Update, context: DanvanContext) -> None:
     """A unit's code button: its card."""
     query = update.callback_query
     assert query is not None
-    unit = await _unit(context, _numbers(query.data)[0])
+    unit = await _pressed_unit(update, context, "view")
     if unit is None:
-        await _stale(update, context)
         return
     await query.answer()
     text, markup = await _card(context, unit)
     await reply(update, text, reply_markup=markup)
 
 
-# --- typed answers (ForceReply) ----------------------------------------------------------------
+# --- the changes: started from a card --------------------------------------------------------
 
 
-# A reply to one of this module's questions: a bot message that starts with PROMPT_MARK.
-# Which question is current is checked by the handler, against user_data.
-PROMPT_REPLY = RepliesToBotPrompt(
-    lambda text: text.startswith(PROMPT_MARK), name="units_prompt_reply"
-)
-
-
-async def _ask(
-    update: Update,
-    context: DanvanContext,
-    kind: str,
-    question: str,
-    warning: str | None = None,
-    markup: InlineKeyboardMarkup | None = None,
-    **state: Any,
+async def _start_change(
+    update: Update, context: DanvanContext, action: str, flow: Flow, *, active_only: bool = False
 ) -> None:
-    """Ask for a typed answer (a reply to this message); `markup` offers buttons instead."""
-    chat = update.effective_chat
-    assert chat is not None
-    text = f"{PROMPT_MARK} " + (f"⚠️ {warning}\n" if warning else "") + question
-    sent = await chat.send_message(
-        text, parse_mode="HTML", reply_markup=markup if markup is not None else ForceReply()
-    )
-    _data(context)[INPUT] = {
-        "kind": kind,
-        "prompt": sent.message_id,
-        "at": flows.now(context).isoformat(),
-        **state,
-    }
-
-
-def _fields(state: dict[str, Any]) -> dict[str, Any]:
-    """What a question carries on to the next one (not its own kind, message and time)."""
-    return {key: value for key, value in state.items() if key not in ("kind", "prompt", "at")}
-
-
-@guarded(Role.OFFICIAL)
-async def on_reply(update: Update, context: DanvanContext) -> None:
-    """A reply to one of the questions: check it and ask the next, or show the card."""
-    message = update.effective_message
-    assert message is not None and message.reply_to_message is not None
-    state = _pending(context, INPUT)
-    if state is None or state.get("prompt") != message.reply_to_message.message_id:
-        await _stale(update, context)
-        return
-    text = message.text or ""
-    kind = state["kind"]
-    if kind == "find":
-        _data(context).pop(INPUT, None)
-        await _show_found(update, context, text)
-        return
-    if not _is_admin(context):  # e.g. no longer an admin since the question
-        _data(context).pop(INPUT, None)
-        await _refuse(update, context, "on_reply")
-        return
-    answers = {
-        "code": _on_code,
-        "name": _on_name,
-        "level": _confirm_add,
-        "rename": _on_new_name,
-        "mv": _on_target_text,
-        "mg": _on_target_text,
-    }
-    await answers[kind](update, context, state, text)
-
-
-async def _refuse(update: Update, context: DanvanContext, handler: str) -> None:
-    """What the guard does for a refusal, for the checks made inside a handler."""
-    member = _member(context)
-    denial = access.check(member, Role.ADMIN)
-    assert denial is not None
-    await record(
-        context.session,
-        "command",
-        None,
-        "refused",
-        None,
-        {"handler": handler, "reason": denial.value},
-        actor_id=member.id,
-    )
-    await refuse(update, context, denial)
-
-
-async def _asked_unit(update: Update, context: DanvanContext, state: dict[str, Any]) -> Unit | None:
-    unit = await _unit(context, int(state["unit"]))
+    query = update.callback_query
+    assert query is not None
+    unit = await _pressed_unit(update, context, action, active_only=active_only)
     if unit is None:
-        _data(context).pop(INPUT, None)
-        await _stale(update, context)
-    return unit
-
-
-# --- adding a unit -------------------------------------------------------------------------------
-
-
-def _code_question(t: Translator, parent: Unit) -> str:
-    return t._(
-        "New unit under <b>{parent}</b>. Reply with its code: letters A-Z, digits, '-', '_' "
-        "or '.', e.g. CN3.",
-        parent=_label(parent),
-    )
-
-
-def _name_question(t: Translator, code: str) -> str:
-    return t._("Reply with the name of the new unit {code}.", code=escape_html(code))
-
-
-def _level_question(t: Translator, name: str) -> str:
-    return t._("What level is {name}? Tap one, or reply with another.", name=escape_html(name))
+        return
+    await query.answer()
+    await conversation.begin(update, context, flow, unit=pk(unit))
 
 
 @guarded(Role.ADMIN)
 async def on_add(update: Update, context: DanvanContext) -> None:
-    """➕ on a card: ask for the new unit's code."""
-    query = update.callback_query
-    assert query is not None
-    parent = await _unit(context, _numbers(query.data)[0])
-    if parent is None or not parent.active:
-        await _stale(update, context)
-        return
-    await query.answer()
-    await _ask(update, context, "code", _code_question(context.t, parent), unit=pk(parent))
-
-
-async def _on_code(
-    update: Update, context: DanvanContext, state: dict[str, Any], text: str
-) -> None:
-    parent = await _asked_unit(update, context, state)
-    if parent is None:
-        return
-    t = context.t
-    try:
-        code = await unit_admin.check_new_code(context.session, text)
-    except UnitAdminError as error:
-        warning = describe_problem(t, error)
-        await _ask(update, context, "code", _code_question(t, parent), warning, unit=pk(parent))
-        return
-    await _ask(update, context, "name", _name_question(t, code), unit=pk(parent), code=code)
-
-
-async def _on_name(
-    update: Update, context: DanvanContext, state: dict[str, Any], text: str
-) -> None:
-    parent = await _asked_unit(update, context, state)
-    if parent is None:
-        return
-    t = context.t
-    code = state["code"]
-    try:
-        name = unit_admin.clean_name(text)
-    except UnitAdminError as error:
-        warning = describe_problem(t, error)
-        await _ask(update, context, "name", _name_question(t, code), warning, **_fields(state))
-        return
-    levels = await unit_admin.common_levels(context.session, parent)
-    await _ask_level(update, context, {**state, "name": name, "levels": levels})
-
-
-async def _ask_level(
-    update: Update, context: DanvanContext, state: dict[str, Any], warning: str | None = None
-) -> None:
-    t = context.t
-    buttons = [
-        InlineKeyboardButton(level[:40], callback_data=f"un:lv:{index}")
-        for index, level in enumerate(state["levels"])
-    ]
-    rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
-    rows.append([InlineKeyboardButton(t._("⌨️ Another level"), callback_data="un:lvt")])
-    await _ask(
-        update,
-        context,
-        "level",
-        _level_question(t, state["name"]),
-        warning,
-        InlineKeyboardMarkup(rows),
-        **_fields(state),
-    )
-
-
-@guarded(Role.ADMIN)
-async def on_level(update: Update, context: DanvanContext) -> None:
-    """A suggested level: on to the confirmation."""
-    query = update.callback_query
-    assert query is not None
-    state = _pending(context, INPUT)
-    index = _numbers(query.data)[0]
-    if state is None or state.get("kind") != "level" or index >= len(state["levels"]):
-        await _stale(update, context)
-        return
-    await query.answer()
-    await _confirm_add(update, context, state, state["levels"][index])
-
-
-@guarded(Role.ADMIN)
-async def on_level_typed(update: Update, context: DanvanContext) -> None:
-    """⌨️ Another level: ask for it as a typed answer."""
-    query = update.callback_query
-    assert query is not None
-    state = _pending(context, INPUT)
-    if state is None or state.get("kind") != "level":
-        await _stale(update, context)
-        return
-    await query.answer()
-    question = context.t._(
-        "Reply with the level of {name}, e.g. thôn or tổ dân phố.",
-        name=escape_html(state["name"]),
-    )
-    await _ask(update, context, "level", question, **_fields(state))
-
-
-async def _confirm_add(
-    update: Update, context: DanvanContext, state: dict[str, Any], text: str
-) -> None:
-    """A level chosen or typed: show the new unit with ✅ / ✖️."""
-    t = context.t
-    parent = await _asked_unit(update, context, state)
-    if parent is None:
-        return
-    try:
-        level = unit_admin.clean_level(text)
-    except UnitAdminError as error:
-        await _ask_level(update, context, state, describe_problem(t, error))
-        return
-    _data(context).pop(INPUT, None)
-    question = t._(
-        "Add <b>{name}</b> (code {code}, level {level}) under <b>{parent}</b>?",
-        name=escape_html(state["name"]),
-        code=escape_html(state["code"]),
-        level=escape_html(level),
-        parent=_label(parent),
-    )
-    await _confirm(
-        update,
-        context,
-        question,
-        "add",
-        unit=pk(parent),
-        code=state["code"],
-        name=state["name"],
-        level=level,
-    )
-
-
-# --- renaming ------------------------------------------------------------------------------------
-
-
-def _rename_question(t: Translator, unit: Unit) -> str:
-    return t._(
-        "Reply with the new name of <b>{unit}</b>. The current name is kept as its former "
-        "name, so it can still be found.",
-        unit=_label(unit),
-    )
+    """➕ on a card: a new unit under it, starting with its code."""
+    await _start_change(update, context, "add", ADD, active_only=True)
 
 
 @guarded(Role.ADMIN)
 async def on_rename(update: Update, context: DanvanContext) -> None:
     """✏️ on a card: ask for the new name."""
-    query = update.callback_query
-    assert query is not None
-    unit = await _unit(context, _numbers(query.data)[0])
-    if unit is None:
-        await _stale(update, context)
-        return
-    await query.answer()
-    await _ask(update, context, "rename", _rename_question(context.t, unit), unit=pk(unit))
-
-
-async def _on_new_name(
-    update: Update, context: DanvanContext, state: dict[str, Any], text: str
-) -> None:
-    unit = await _asked_unit(update, context, state)
-    if unit is None:
-        return
-    t = context.t
-    try:
-        name = unit_admin.check_rename(unit, text)
-    except UnitAdminError as error:
-        warning = describe_problem(t, error)
-        await _ask(update, context, "rename", _rename_question(t, unit), warning, unit=pk(unit))
-        return
-    _data(context).pop(INPUT, None)
-    question = t._(
-        "Rename <b>{old}</b> to <b>{new}</b>?",
-        old=_label(unit),
-        new=escape_html(name),
-    )
-    await _confirm(update, context, question, "rename", unit=pk(unit), name=name)
-
-
-# --- moving and merging: choosing the other unit ----------------------------------------------
-
-
-def _pick_question(t: Translator, action: str, unit: Unit) -> str:
-    if action == "mv":
-        return t._(
-            "Where should <b>{unit}</b> go? Choose its new parent unit, or type a code or name.",
-            unit=_label(unit),
-        )
-    return t._(
-        "Merge <b>{unit}</b> into which unit? Choose it, or type a code or name.",
-        unit=_label(unit),
-    )
-
-
-async def _targets(context: DanvanContext, action: str, unit: Unit) -> list[Unit]:
-    if action == "mv":
-        return await unit_admin.move_targets(context.session, unit, await _scope(context))
-    return await unit_admin.merge_targets(context.session, unit, await _scope(context))
-
-
-async def _picker(
-    context: DanvanContext, action: str, unit: Unit, page: int
-) -> tuple[str, InlineKeyboardMarkup]:
-    t = context.t
-    targets = await _targets(context, action, unit)
-    pages = max(1, -(-len(targets) // PICK_PAGE_UNITS))
-    page = max(0, min(page, pages - 1))
-    unit_id = pk(unit)
-    shown = targets[page * PICK_PAGE_UNITS : (page + 1) * PICK_PAGE_UNITS]
-    rows = [
-        [
-            InlineKeyboardButton(
-                _button_label(target), callback_data=f"un:{action}to:{unit_id}:{pk(target)}"
-            )
-        ]
-        for target in shown
-    ]
-    paging = []
-    if page > 0:
-        paging.append(InlineKeyboardButton("◀", callback_data=f"un:{action}:{unit_id}:{page - 1}"))
-    if page < pages - 1:
-        paging.append(InlineKeyboardButton("▶", callback_data=f"un:{action}:{unit_id}:{page + 1}"))
-    if paging:
-        rows.append(paging)
-    rows.append(
-        [
-            InlineKeyboardButton(
-                t._("⌨️ Type a code or name"), callback_data=f"un:{action}t:{unit_id}"
-            )
-        ]
-    )
-    text = _pick_question(t, action, unit)
-    if pages > 1:
-        text += "\n" + t._("Page {page}/{pages}", page=page + 1, pages=pages)
-    if not targets:
-        text += "\n" + t._("No unit in your area can take it.")
-    return text, InlineKeyboardMarkup(rows)
+    await _start_change(update, context, "rename", RENAME)
 
 
 @guarded(Role.ADMIN)
-async def on_pick_page(update: Update, context: DanvanContext) -> None:
-    """↪️ Move or 🔀 Merge on a card (page 0), or ◀ / ▶ under the choices."""
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    action = query.data.split(":")[1]
-    unit_id, page = _numbers(query.data)
-    unit = await _unit(context, unit_id)
-    if unit is None or (action == "mv" and not unit.active):
-        await _stale(update, context)
-        return
-    await query.answer()
-    text, markup = await _picker(context, action, unit, page)
-    if _from_picker(query):
-        await _edit(query, text, markup)
-    else:
-        await reply(update, text, reply_markup=markup)
-
-
-def _from_picker(query: CallbackQuery) -> bool:
-    """Whether the pressed button sits under a list of choices (paging), not on a card."""
-    message = query.message
-    if not isinstance(message, Message) or message.reply_markup is None:
-        return False
-    return any(
-        (button.callback_data or "").startswith(("un:mvto:", "un:mgto:", "un:mvt:", "un:mgt:"))
-        for row in message.reply_markup.inline_keyboard
-        for button in row
-        if isinstance(button.callback_data, str)
-    )
+async def on_move(update: Update, context: DanvanContext) -> None:
+    """↪️ on a card: choose the new parent unit."""
+    await _start_change(update, context, "move", MOVE, active_only=True)
 
 
 @guarded(Role.ADMIN)
-async def on_pick_typed(update: Update, context: DanvanContext) -> None:
-    """⌨️ under the choices: ask for the code or name of the other unit."""
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    action = query.data.split(":")[1][:2]
-    unit = await _unit(context, _numbers(query.data)[0])
-    if unit is None:
-        await _stale(update, context)
-        return
-    await query.answer()
-    await _ask(
-        update, context, action, _typed_target_question(context.t, action, unit), unit=pk(unit)
-    )
-
-
-def _typed_target_question(t: Translator, action: str, unit: Unit) -> str:
-    if action == "mv":
-        return t._(
-            "Reply with the code or name of the new parent unit of <b>{unit}</b>.",
-            unit=_label(unit),
-        )
-    return t._(
-        "Reply with the code or name of the unit that <b>{unit}</b> should be merged into.",
-        unit=_label(unit),
-    )
-
-
-async def _on_target_text(
-    update: Update, context: DanvanContext, state: dict[str, Any], text: str
-) -> None:
-    unit = await _asked_unit(update, context, state)
-    if unit is None:
-        return
-    t, action = context.t, state["kind"]
-    found = find_units(text, await unit_admin.tree(context.session, await _scope(context)))
-    question = _typed_target_question(t, action, unit)
-    if len(found) == 1:
-        try:
-            _check(action, unit, found[0])
-        except UnitAdminError as error:
-            await _ask(update, context, action, question, describe_problem(t, error), unit=pk(unit))
-            return
-        _data(context).pop(INPUT, None)
-        await _confirm_pair(update, context, action, unit, found[0])
-        return
-    targets = {pk(target) for target in await _targets(context, action, unit)}
-    fitting = [other for other in found if pk(other) in targets]
-    if not fitting:
-        warning = t._(
-            "No unit that fits matches “{text}”.",
-            text=escape_html(shorten(text.strip(), SHOWN_CODE)),
-        )
-        await _ask(update, context, action, question, warning, unit=pk(unit))
-        return
-    _data(context).pop(INPUT, None)
-    buttons = [
-        [
-            InlineKeyboardButton(
-                _button_label(other), callback_data=f"un:{action}to:{pk(unit)}:{pk(other)}"
-            )
-        ]
-        for other in fitting[:FOUND_SHOWN]
-    ]
-    await reply(
-        update,
-        t._(
-            "Several units match “{text}”; choose one:",
-            text=escape_html(shorten(text.strip(), SHOWN_CODE)),
-        ),
-        reply_markup=InlineKeyboardMarkup(buttons),
-    )
-
-
-def _check(action: str, unit: Unit, other: Unit) -> None:
-    if action == "mv":
-        unit_admin.check_move(unit, other)
-    else:
-        unit_admin.check_merge(unit, other)
-
-
-@guarded(Role.ADMIN)
-async def on_picked(update: Update, context: DanvanContext) -> None:
-    """A unit chosen to move under or merge into: show what would happen."""
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    action = query.data.split(":")[1][:2]
-    unit_id, other_id = _numbers(query.data)
-    unit, other = await _unit(context, unit_id), await _unit(context, other_id)
-    if unit is None or other is None:
-        await _stale(update, context)
-        return
-    try:
-        _check(action, unit, other)
-    except UnitAdminError as error:
-        await query.answer(describe_problem(context.t, error), show_alert=True)
-        return
-    await query.answer()
-    await _confirm_pair(update, context, action, unit, other)
-
-
-async def _confirm_pair(
-    update: Update, context: DanvanContext, action: str, unit: Unit, other: Unit
-) -> None:
-    t = context.t
-    if action == "mv":
-        old = await context.session.get(Unit, unit.parent_id) if unit.parent_id else None
-        question = t._(
-            "Move <b>{unit}</b>, with everything under it, from <b>{old}</b> to <b>{new}</b>?",
-            unit=_label(unit),
-            old=_label(old) if old else "—",
-            new=_label(other),
-        )
-        await _confirm(update, context, question, "move", unit=pk(unit), other=pk(other))
-        return
-    plan = await unit_admin.plan_merge(context.session, unit, other)
-    lines = [
-        t._(
-            "Merge <b>{source}</b> into <b>{target}</b>? Everything of {source} moves to {target}:",
-            source=_label(unit),
-            target=_label(other),
-        ),
-        "• " + _records_line(t, {name: len(ids) for name, ids in plan.records.items()}),
-        "• "
-        + t._(
-            "members: {members}, invites: {invites}, units under it: {units}",
-            members=len(plan.members),
-            invites=len(plan.invites),
-            units=len(plan.children),
-        ),
-    ]
-    if plan.schedule == "moved":
-        lines.append("• " + t._("its own reminder and digest times"))
-    elif plan.schedule == "dropped":
-        lines.append(
-            "• "
-            + t._(
-                "its own reminder and digest times are dropped: {target} keeps its own",
-                target=_label(other),
-            )
-        )
-    lines.append(t._("Afterwards {source} is inactive. Nothing is deleted.", source=_label(unit)))
-    await _confirm(update, context, "\n".join(lines), "merge", unit=pk(unit), other=pk(other))
-
-
-# --- deactivating --------------------------------------------------------------------------------
+async def on_merge(update: Update, context: DanvanContext) -> None:
+    """🔀 on a card: choose the unit to merge it into."""
+    await _start_change(update, context, "merge", MERGE)
 
 
 @guarded(Role.ADMIN)
 async def on_deactivate(update: Update, context: DanvanContext) -> None:
-    """⛔ on a card: say what deactivating does, or why it cannot be done."""
+    """⛔ on a card: say what deactivating does (on the confirmation), or why it cannot be
+    done (an alert)."""
     query = update.callback_query
     assert query is not None
-    t = context.t
-    unit = await _unit(context, _numbers(query.data)[0])
+    unit = await _pressed_unit(update, context, "deactivate")
     if unit is None:
-        await _stale(update, context)
         return
     member = _member(context)
     try:
-        plan = await unit_admin.plan_deactivation(
-            context.session, unit, now=flows.now(context), actor_unit_id=member.unit_id
+        await unit_admin.plan_deactivation(
+            context.session, unit, now=conversation.now(context), actor_unit_id=member.unit_id
         )
     except UnitAdminError as error:
-        await query.answer(describe_problem(t, error), show_alert=True)
+        # An alert shows plain text, at most 200 characters.
+        await query.answer(shorten(describe_problem(context.t, error), 200), show_alert=True)
         return
     await query.answer()
-    question = t._(
-        "Deactivate <b>{unit}</b>? Its records are kept. Its {members} active member(s) can "
-        "no longer use the bot, and its {invites} open invite(s) are withdrawn.",
-        unit=_label(unit),
+    await conversation.begin(update, context, DEACTIVATE, unit=pk(unit))
+
+
+# --- what the steps need (loaders) -----------------------------------------------------------
+
+
+async def _started_from(context: DanvanContext, draft: Draft) -> Unit | None:
+    unit_id = draft["answers"].get("unit")
+    return await _unit(context, unit_id if isinstance(unit_id, int) else None)
+
+
+async def load_unit(context: DanvanContext, draft: Draft) -> dict[str, Any]:
+    """The unit the change is about, as the member may see it now."""
+    return {"unit": _one(await _started_from(context, draft))}
+
+
+async def load_add(context: DanvanContext, draft: Draft) -> dict[str, Any]:
+    """The parent (if still active and in the area), the codes taken (for the code) and the
+    levels to offer (read when the name is given, kept with the draft)."""
+    parent = await _started_from(context, draft)
+    if parent is None or not parent.active:
+        return {"unit": None}
+    extra: dict[str, Any] = {"unit": _one(parent)}
+    if draft["step"] == "code":
+        extra["taken"] = await unit_admin.taken_codes(context.session)
+    elif draft["step"] == "name":
+        extra["levels"] = await unit_admin.common_levels(context.session, parent)
+    return extra
+
+
+async def _load_other(context: DanvanContext, draft: Draft, *, move: bool) -> dict[str, Any]:
+    """For a move or a merge: while choosing, the units that fit and every unit of the area;
+    once chosen, the chosen one (and what a merge would move)."""
+    unit = await _started_from(context, draft)
+    if unit is None or (move and not unit.active):
+        return {"unit": None}
+    extra: dict[str, Any] = {"unit": _one(unit)}
+    if draft["step"] == "target":
+        area = await unit_admin.tree(context.session, await _scope(context))
+        fitting = (
+            unit_admin.move_choices(unit, area) if move else unit_admin.merge_choices(unit, area)
+        )
+        extra.update(units=_placed(fitting), area=_placed(area))
+        return extra
+    target = await _unit(context, draft["answers"].get("target"))
+    extra["target"] = _one(target)
+    if move:
+        extra["parent"] = _one(await _unit(context, unit.parent_id))
+    elif target is not None:
+        try:
+            plan = await unit_admin.plan_merge(context.session, unit, target)
+        except UnitAdminError as error:
+            extra["problem"] = problem_text(context.t, error)
+        else:
+            extra["plan"] = MergeOutline(
+                records={name: len(ids) for name, ids in plan.records.items()},
+                members=len(plan.members),
+                invites=len(plan.invites),
+                units=len(plan.children),
+                schedule=plan.schedule,
+            )
+    return extra
+
+
+async def load_move(context: DanvanContext, draft: Draft) -> dict[str, Any]:
+    return await _load_other(context, draft, move=True)
+
+
+async def load_merge(context: DanvanContext, draft: Draft) -> dict[str, Any]:
+    return await _load_other(context, draft, move=False)
+
+
+async def load_deactivate(context: DanvanContext, draft: Draft) -> dict[str, Any]:
+    """What deactivating the unit would do now, or why it cannot be done."""
+    unit = await _started_from(context, draft)
+    if unit is None:
+        return {"unit": None}
+    try:
+        plan = await unit_admin.plan_deactivation(
+            context.session,
+            unit,
+            now=conversation.now(context),
+            actor_unit_id=_member(context).unit_id,
+        )
+    except UnitAdminError as error:
+        return {"unit": _one(unit), "problem": problem_text(context.t, error)}
+    outline = DeactivationOutline(members=len(plan.members), invites=len(plan.invites))
+    return {"unit": _one(unit), "plan": outline}
+
+
+async def load_import(context: DanvanContext, draft: Draft) -> dict[str, Any]:
+    """The units there are, which the file's rows are compared with."""
+    return {"known": await units.known_units(context.session)}
+
+
+async def load_find(context: DanvanContext, draft: Draft) -> dict[str, Any]:
+    """The units of the member's area, inactive ones too."""
+    return {"area": _placed(await unit_admin.tree(context.session, await _scope(context)))}
+
+
+# --- where ◀ on a first step leads -----------------------------------------------------------
+
+
+async def back_to_card(update: Update, context: DanvanContext, draft: Draft) -> None:
+    """The unit's card again, in the message of the question."""
+    unit = await _started_from(context, draft)
+    if unit is None:
+        await _show(update, stale_text(context.t), None)
+        return
+    await _show(update, *(await _card(context, unit)))
+
+
+async def back_to_tree(update: Update, context: DanvanContext, draft: Draft) -> None:
+    await _show(update, *(await _tree_view(context, 0)))
+
+
+# --- doing it (checked again first) ----------------------------------------------------------
+
+
+async def _done(
+    update: Update, context: DanvanContext, text: str, unit_id: int, *, rebuild: bool = False
+) -> None:
+    """The change is made: keep it, say so (with 📍 to open the unit), and for moves, merges
+    and imports remake the reminder jobs, which follow the tree, after the commit."""
+    await context.session.commit()
+    try:
+        await reply_kept(update, text, reply_markup=_open_button(context.t, unit_id))
+    finally:
+        if rebuild:
+            await context.scheduler.refresh()
+
+
+async def _refused(
+    update: Update, context: DanvanContext, error: UnitAdminError, unit_id: int
+) -> None:
+    await reply(
+        update, "⚠️ " + problem_text(context.t, error), reply_markup=_open_button(context.t, unit_id)
+    )
+
+
+async def finish_find(
+    update: Update, context: DanvanContext, draft: Draft, env: Env
+) -> engine.Reply | None:
+    unit = await _unit(context, draft["answers"].get("unit"))
+    if unit is None:
+        await reply(update, stale_text(context.t))
+        return None
+    text, markup = await _card(context, unit)
+    await reply(update, text, reply_markup=markup)
+    return None
+
+
+async def finish_add(
+    update: Update, context: DanvanContext, draft: Draft, env: Env
+) -> engine.Reply | None:
+    t, answers = context.t, draft["answers"]
+    parent = await _started_from(context, draft)
+    if parent is None:
+        await reply(update, stale_text(t))
+        return None
+    parent_id, parent_label = pk(parent), unit_label(parent)
+    try:
+        added = await unit_admin.add_unit(
+            context.session,
+            parent,
+            code=answers["code"],
+            name=answers["name"],
+            level=answers["level"],
+            now=env.now,
+            actor_id=pk(_member(context)),
+        )
+    except UnitAdminError as error:
+        await _refused(update, context, error, parent_id)
+        return None
+    done = t._(
+        "✅ Added <b>{unit}</b> under <b>{parent}</b>.", unit=unit_label(added), parent=parent_label
+    )
+    await _done(update, context, done, pk(added))
+    return None
+
+
+async def finish_rename(
+    update: Update, context: DanvanContext, draft: Draft, env: Env
+) -> engine.Reply | None:
+    t = context.t
+    unit = await _started_from(context, draft)
+    if unit is None:
+        await reply(update, stale_text(t))
+        return None
+    unit_id, old = pk(unit), unit_label(unit)
+    try:
+        await unit_admin.rename(
+            context.session,
+            unit,
+            draft["answers"]["name"],
+            now=env.now,
+            actor_id=pk(_member(context)),
+        )
+    except UnitAdminError as error:
+        await _refused(update, context, error, unit_id)
+        return None
+    done = t._("✅ {old} is now called <b>{new}</b>.", old=old, new=unit_label(unit))
+    await _done(update, context, done, unit_id)
+    return None
+
+
+async def _pair(context: DanvanContext, draft: Draft) -> tuple[Unit, Unit] | None:
+    unit = await _started_from(context, draft)
+    other = await _unit(context, draft["answers"].get("target"))
+    return (unit, other) if unit is not None and other is not None else None
+
+
+async def finish_move(
+    update: Update, context: DanvanContext, draft: Draft, env: Env
+) -> engine.Reply | None:
+    t = context.t
+    pair = await _pair(context, draft)
+    if pair is None:
+        await reply(update, stale_text(t))
+        return None
+    unit, parent = pair
+    unit_id, label, parent_label = pk(unit), unit_label(unit), unit_label(parent)
+    try:
+        await unit_admin.move(
+            context.session, unit, parent, now=env.now, actor_id=pk(_member(context))
+        )
+    except UnitAdminError as error:
+        await _refused(update, context, error, unit_id)
+        return None
+    done = t._("✅ {unit} is now under {parent}.", unit=label, parent=parent_label)
+    await _done(update, context, done, unit_id, rebuild=True)
+    return None
+
+
+async def finish_merge(
+    update: Update, context: DanvanContext, draft: Draft, env: Env
+) -> engine.Reply | None:
+    t = context.t
+    pair = await _pair(context, draft)
+    if pair is None:
+        await reply(update, stale_text(t))
+        return None
+    unit, target = pair
+    unit_id, label, target_label = pk(unit), unit_label(unit), unit_label(target)
+    try:
+        merged = await unit_admin.merge(
+            context.session, unit, target, now=env.now, actor_id=pk(_member(context))
+        )
+    except UnitAdminError as error:
+        await _refused(update, context, error, unit_id)
+        return None
+    done = t._(
+        "✅ {source} was merged into {target}: {records} record(s), {members} member(s), "
+        "{invites} invite(s) and {units} unit(s) moved.",
+        source=label,
+        target=target_label,
+        records=merged.record_count,
+        members=len(merged.members),
+        invites=len(merged.invites),
+        units=len(merged.children),
+    )
+    await _done(update, context, done, unit_id, rebuild=True)
+    return None
+
+
+async def finish_deactivate(
+    update: Update, context: DanvanContext, draft: Draft, env: Env
+) -> engine.Reply | None:
+    t, member = context.t, _member(context)
+    unit = await _started_from(context, draft)
+    if unit is None:
+        await reply(update, stale_text(t))
+        return None
+    unit_id, label = pk(unit), unit_label(unit)
+    try:
+        plan = await unit_admin.deactivate(
+            context.session, unit, now=env.now, actor_id=pk(member), actor_unit_id=member.unit_id
+        )
+    except UnitAdminError as error:
+        await _refused(update, context, error, unit_id)
+        return None
+    done = t._(
+        "✅ {unit} is inactive: {members} member(s) deactivated, {invites} invite(s) withdrawn.",
+        unit=label,
         members=len(plan.members),
         invites=len(plan.invites),
     )
-    await _confirm(update, context, question, "deactivate", unit=pk(unit))
+    await _done(update, context, done, unit_id)
+    return None
 
 
-# --- confirming ----------------------------------------------------------------------------------
-
-
-async def _confirm(
-    update: Update, context: DanvanContext, question: str, action: str, **state: Any
-) -> None:
-    """Show the change with ✅ / ✖️, and keep it until one is pressed."""
+async def finish_import(
+    update: Update, context: DanvanContext, draft: Draft, env: Env
+) -> engine.Reply | None:
+    """Import the whole file kept with the draft, if it is still good; nothing otherwise."""
     t = context.t
-    token = secrets.token_hex(4)
-    _data(context)[CONFIRM] = {
-        "token": token,
-        "action": action,
-        "at": flows.now(context).isoformat(),
-        **state,
-    }
-    buttons = [
-        InlineKeyboardButton(t._("✅ Confirm"), callback_data=f"un:ok:{token}"),
-        InlineKeyboardButton(t._("✖️ Cancel"), callback_data=f"un:no:{token}"),
-    ]
-    await _reply_lines(update, question.split("\n"), InlineKeyboardMarkup([buttons]))
-
-
-def _token(query: CallbackQuery) -> str:
-    return (query.data or "").rsplit(":", 1)[-1]
-
-
-async def on_confirm(update: Update, context: DanvanContext) -> None:
-    """✅ on a card: make the change; then keep the reminder jobs in step with the tree."""
-    if await _apply_confirmed(update, context) is True:
-        await _rebuild_jobs(context)  # after the guard's session has committed
-
-
-@guarded(Role.ADMIN)
-async def _apply_confirmed(update: Update, context: DanvanContext) -> bool:
-    """Check the change again and make it; True when units moved (schedules may differ)."""
-    query = update.callback_query
-    assert query is not None
-    t = context.t
-    state = _pending(context, CONFIRM, _token(query))
-    if state is None:
-        await _stale(update, context)
-        return False
-    _data(context).pop(CONFIRM, None)
-    await query.answer()
-    member = _member(context)
-    actor_id, actor_unit_id, now = pk(member), member.unit_id, flows.now(context)
-    action = state["action"]
-    try:
-        if action == "import":
-            return await _apply_import(update, context, state, actor_id)
-        unit = await _unit(context, int(state["unit"]))
-        other = await _unit(context, int(state["other"])) if "other" in state else None
-        if unit is None or ("other" in state and other is None):
-            await _edit(query, stale_text(t), None)
-            return False
-        if action == "add":
-            added = await unit_admin.add_unit(
-                context.session,
-                unit,
-                code=state["code"],
-                name=state["name"],
-                level=state["level"],
-                now=now,
-                actor_id=actor_id,
-            )
-            done = t._(
-                "✅ Added <b>{unit}</b> under <b>{parent}</b>.",
-                unit=_label(added),
-                parent=_label(unit),
-            )
-            await _edit(query, done, _open_button(t, added))
-            return False
-        if action == "rename":
-            old = _label(unit)
-            await unit_admin.rename(
-                context.session, unit, state["name"], now=now, actor_id=actor_id
-            )
-            done = t._("✅ {old} is now called <b>{new}</b>.", old=old, new=_label(unit))
-            await _edit(query, done, _open_button(t, unit))
-            return False
-        if action == "deactivate":
-            label, unit_id = _label(unit), pk(unit)
-            plan = await unit_admin.deactivate(
-                context.session, unit, now=now, actor_id=actor_id, actor_unit_id=actor_unit_id
-            )
-            done = t._(
-                "✅ {unit} is inactive: {members} member(s) deactivated, {invites} invite(s) "
-                "withdrawn.",
-                unit=label,
-                members=len(plan.members),
-                invites=len(plan.invites),
-            )
-            await _edit(query, done, _open_button(t, unit_id=unit_id))
-            return False
-        assert other is not None
-        label, other_label, unit_id = _label(unit), _label(other), pk(unit)
-        if action == "move":
-            await unit_admin.move(context.session, unit, other, now=now, actor_id=actor_id)
-            done = t._("✅ {unit} is now under {parent}.", unit=label, parent=other_label)
-            await _edit(query, done, _open_button(t, unit_id=unit_id))
-            return True
-        merged = await unit_admin.merge(context.session, unit, other, now=now, actor_id=actor_id)
-        done = t._(
-            "✅ {source} was merged into {target}: {records} record(s), {members} member(s), "
-            "{invites} invite(s) and {units} unit(s) moved.",
-            source=label,
-            target=other_label,
-            records=merged.record_count,
-            members=len(merged.members),
-            invites=len(merged.invites),
-            units=len(merged.children),
-        )
-        await _edit(query, done, _open_button(t, unit_id=unit_id))
-        return True
-    except UnitAdminError as error:
-        await _edit(query, "⚠️ " + describe_problem(t, error), None)
-        return False
-
-
-def _open_button(
-    t: Translator, unit: Unit | None = None, *, unit_id: int | None = None
-) -> InlineKeyboardMarkup:
-    target = unit_id if unit_id is not None else pk(unit) if unit is not None else 0
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(t._("📍 Open the unit"), callback_data=f"un:view:{target}")]]
-    )
-
-
-@guarded(Role.ADMIN)
-async def on_cancel(update: Update, context: DanvanContext) -> None:
-    """✖️ on a card: forget the change."""
-    query = update.callback_query
-    assert query is not None
-    if _pending(context, CONFIRM, _token(query)) is None:
-        await _stale(update, context)
-        return
-    _data(context).pop(CONFIRM, None)
-    await query.answer()
-    await _edit(query, context.t._("Cancelled. Nothing was changed."), None)
-
-
-# --- importing a CSV file ------------------------------------------------------------------------
-
-
-def _row_line(t: Translator, row: UnitRow) -> str:
-    line = (
-        f"<code>{escape_html(row.code)}</code> {escape_html(row.name)} ({escape_html(row.level)})"
-    )
-    if row.parent_code:
-        line += " " + t._("under {parent}", parent=escape_html(row.parent_code))
-    return line
-
-
-def _error_lines(t: Translator, errors: list[RowError]) -> list[str]:
-    lines = [t._("Nothing was imported; fix these lines first:")]
-    lines += ["• " + escape_html(describe_row_error(t, error)) for error in errors[:ERRORS_SHOWN]]
-    if len(errors) > ERRORS_SHOWN:
-        lines.append(t._("…and {count} more", count=len(errors) - ERRORS_SHOWN))
-    return lines
-
-
-async def _reply_lines(update: Update, lines: list[str], markup: Any = None) -> None:
-    parts = split_lines(lines)
-    for index, part in enumerate(parts):
-        await reply(update, part, reply_markup=markup if index == len(parts) - 1 else None)
-
-
-def _too_big(t: Translator, name: str) -> str:
-    return t._(
-        "{file} is too big: a units file may have at most {limit}.",
-        file=escape_html(name),
-        limit=MAX_CSV_LABEL,
-    )
-
-
-@guarded(Role.ADMIN)
-async def on_document(update: Update, context: DanvanContext) -> None:
-    """A CSV file from an admin: show what importing it would change, with ✅ / ✖️."""
-    message = update.effective_message
-    assert message is not None and message.document is not None
-    t = context.t
-    document = message.document
-    name = document.file_name or "units.csv"
-    if document.file_size is not None and document.file_size > MAX_CSV_BYTES:
-        await reply(update, _too_big(t, name))
-        return
-    file = await context.bot.get_file(document.file_id)
-    data = bytes(await file.download_as_bytearray())
-    if len(data) > MAX_CSV_BYTES:
-        await reply(update, _too_big(t, name))
-        return
-    rows, errors = parse_unit_csv(data)
+    rows, errors = parse_unit_csv(import_csv(draft))
     plan = None if errors else await units.plan_import(context.session, rows)
     if plan is not None:
         errors = plan.errors
     if errors or plan is None:
-        await _reply_lines(update, _error_lines(t, errors))
-        return
-    if not plan.created and not plan.updated:
-        await reply(
-            update,
-            t._(
-                "Nothing to import: the {count} unit(s) in {file} are already up to date.",
-                count=len(plan.unchanged),
-                file=escape_html(name),
-            ),
-        )
-        return
-    by_code = {row.code: row for row in rows}
-    lines = [t._("📥 Importing <b>{file}</b> would change this:", file=escape_html(name))]
-    for title, codes in (
-        (t._("New units: {count}", count=len(plan.created)), plan.created),
-        (t._("Changed units: {count}", count=len(plan.updated)), plan.updated),
-    ):
-        if not codes:
-            continue
-        lines += ["", f"<b>{title}</b>"]
-        lines += ["• " + _row_line(t, by_code[code]) for code in codes[:PREVIEW_LINES]]
-        if len(codes) > PREVIEW_LINES:
-            lines.append(t._("…and {count} more", count=len(codes) - PREVIEW_LINES))
-    if plan.unchanged:
-        lines += ["", t._("Unchanged units: {count}", count=len(plan.unchanged))]
-    lines += ["", t._("Import the whole file?")]
-    token = secrets.token_hex(4)
-    _data(context)[CONFIRM] = {
-        "token": token,
-        "action": "import",
-        "at": flows.now(context).isoformat(),
-        "file": name,
-        "csv": data.decode("utf-8-sig"),
-    }
-    buttons = [
-        InlineKeyboardButton(t._("✅ Confirm"), callback_data=f"un:ok:{token}"),
-        InlineKeyboardButton(t._("✖️ Cancel"), callback_data=f"un:no:{token}"),
-    ]
-    await _reply_lines(update, lines, InlineKeyboardMarkup([buttons]))
-
-
-async def _apply_import(
-    update: Update, context: DanvanContext, state: dict[str, Any], actor_id: int
-) -> bool:
-    """Import the whole file kept with the card, if it is still good; nothing otherwise."""
-    query = update.callback_query
-    assert query is not None
-    t = context.t
-    rows, errors = parse_unit_csv(str(state["csv"]).encode())
-    plan = None if errors else await units.plan_import(context.session, rows)
-    if plan is not None:
-        errors = plan.errors
-    if errors or plan is None:
-        await _edit(query, "⚠️ " + t._("Nothing was imported."), None)
-        await _reply_lines(update, _error_lines(t, errors))
-        return False
+        lines = error_lines(t, errors)
+        for part in split_lines(["⚠️ " + lines[0], *lines[1:]]):
+            await reply(update, part)
+        return None
+    actor_id = pk(_member(context))  # read before the import expires every loaded row
     await units.apply_import(context.session, plan, actor_label=CHAT_ACTOR)
     await record(
         context.session,
@@ -1189,37 +739,105 @@ async def _apply_import(
         None,
         "import",
         None,
-        {"file": state.get("file"), "created": plan.created, "updated": plan.updated},
+        {"file": draft["answers"].get("file"), "created": plan.created, "updated": plan.updated},
         actor_id=actor_id,
-        at=flows.now(context),
+        at=env.now,
     )
+    await context.session.commit()
     done = "✅ " + t._(
         "Imported: {created} created, {updated} updated, {unchanged} unchanged.",
         created=len(plan.created),
         updated=len(plan.updated),
         unchanged=len(plan.unchanged),
     )
-    await _edit(query, done, None)
-    return True
+    try:
+        await reply_kept(update, done)
+    finally:
+        await context.scheduler.refresh()
+    return None
+
+
+# --- importing: a CSV file sent --------------------------------------------------------------
+
+
+async def _fetched(context: DanvanContext, message: Message) -> Input:
+    """The document as the import's first answer: with its bytes, if within the limit."""
+    given = conversation.message_input(message)
+    if given.size is not None and given.size > MAX_CSV_BYTES:
+        return given
+    file = await context.bot.get_file(given.value)
+    content = bytes(await file.download_as_bytearray())
+    if len(content) > MAX_CSV_BYTES:
+        return dataclasses.replace(given, size=len(content))
+    return dataclasses.replace(given, content=content, size=len(content))
+
+
+@guarded(None)
+async def on_document(update: Update, context: DanvanContext) -> None:
+    """A CSV file: the answer of the chat in progress, if there is one; from an admin, else,
+    the start of an import, with the file as its first answer (the preview, or why not)."""
+    message = update.effective_message
+    assert message is not None and message.document is not None
+    if await conversation.live_draft(update, context) is not None:
+        await conversation.advance(update, context, conversation.message_input(message))
+        return
+    if not _is_admin(context):
+        await _refuse(update, context, "on_document")
+        return
+    given = await _fetched(context, message)
+    draft = engine.new_draft(IMPORT, conversation.now(context))
+    env = conversation.flow_env(context, await load_import(context, draft))
+    answered = engine.feed(IMPORT, draft, given, env)
+    await conversation.begin(
+        update,
+        context,
+        IMPORT,
+        step=draft["step"],
+        history=draft["history"],
+        notes=answered.notes,
+        **draft["answers"],
+    )
+
+
+@guarded(Role.ADMIN)
+async def on_import(update: Update, context: DanvanContext) -> None:
+    """📥 under the tree: ask for the file."""
+    query = update.callback_query
+    assert query is not None
+    await query.answer()
+    await conversation.begin(update, context, IMPORT)
+
+
+def flows() -> list[FlowBinding]:
+    return [
+        FlowBinding(FIND, finish_find, needs=Role.OFFICIAL, load=load_find, leave=back_to_tree),
+        FlowBinding(ADD, finish_add, needs=Role.ADMIN, load=load_add, leave=back_to_card),
+        FlowBinding(RENAME, finish_rename, needs=Role.ADMIN, load=load_unit, leave=back_to_card),
+        FlowBinding(MOVE, finish_move, needs=Role.ADMIN, load=load_move, leave=back_to_card),
+        FlowBinding(MERGE, finish_merge, needs=Role.ADMIN, load=load_merge, leave=back_to_card),
+        FlowBinding(
+            DEACTIVATE,
+            finish_deactivate,
+            needs=Role.ADMIN,
+            load=load_deactivate,
+            leave=back_to_card,
+        ),
+        FlowBinding(IMPORT, finish_import, needs=Role.ADMIN, load=load_import, leave=back_to_tree),
+    ]
 
 
 def handlers() -> list[BaseHandler[Update, DanvanContext, Any]]:
     return [
         CommandHandler(["donvi", "units"], units_command),
-        CallbackQueryHandler(on_tree_page, pattern=r"^un:tree:\d+$"),
-        CallbackQueryHandler(on_find, pattern=r"^un:find$"),
-        CallbackQueryHandler(on_view, pattern=r"^un:view:\d+$"),
-        CallbackQueryHandler(on_add, pattern=r"^un:add:\d+$"),
-        CallbackQueryHandler(on_level, pattern=r"^un:lv:\d+$"),
-        CallbackQueryHandler(on_level_typed, pattern=r"^un:lvt$"),
-        CallbackQueryHandler(on_rename, pattern=r"^un:ren:\d+$"),
-        CallbackQueryHandler(on_pick_page, pattern=r"^un:(mv|mg):\d+:\d+$"),
-        CallbackQueryHandler(on_pick_typed, pattern=r"^un:(mv|mg)t:\d+$"),
-        CallbackQueryHandler(on_picked, pattern=r"^un:(mv|mg)to:\d+:\d+$"),
-        CallbackQueryHandler(on_deactivate, pattern=r"^un:de:\d+$"),
-        CallbackQueryHandler(on_confirm, pattern=r"^un:ok:[0-9a-f]+$"),
-        CallbackQueryHandler(on_cancel, pattern=r"^un:no:[0-9a-f]+$"),
-        MessageHandler(filters.REPLY & filters.TEXT & ~filters.COMMAND & PROMPT_REPLY, on_reply),
+        CallbackQueryHandler(on_tree_page, pattern=rf"^{PREFIX}:tree:"),
+        CallbackQueryHandler(on_find, pattern=rf"^{PREFIX}:find$"),
+        CallbackQueryHandler(on_import, pattern=rf"^{PREFIX}:import$"),
+        CallbackQueryHandler(on_view, pattern=rf"^{PREFIX}:view:"),
+        CallbackQueryHandler(on_add, pattern=rf"^{PREFIX}:add:"),
+        CallbackQueryHandler(on_rename, pattern=rf"^{PREFIX}:rename:"),
+        CallbackQueryHandler(on_move, pattern=rf"^{PREFIX}:move:"),
+        CallbackQueryHandler(on_merge, pattern=rf"^{PREFIX}:merge:"),
+        CallbackQueryHandler(on_deactivate, pattern=rf"^{PREFIX}:deactivate:"),
         MessageHandler(
             filters.Document.FileExtension("csv") | filters.Document.MimeType("text/csv"),
             on_document,

@@ -31,9 +31,18 @@ from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.domain.textnorm import nfc
-from bot.domain.unit_csv import MAX_CODE, MAX_LEVEL, MAX_NAME
-from bot.domain.units import Problem, UnitAdminError
+from bot.domain.units import (
+    Problem,
+    UnitAdminError,
+    check_code_free,
+    check_merge,
+    check_move,
+    check_parent,
+    check_rename,
+    clean_code,
+    clean_level,
+    clean_name,
+)
 from storage.audit import record
 from storage.members import withdraw_invite
 from storage.models import (
@@ -66,7 +75,6 @@ COUNTED_MODELS: dict[str, Any] = {
     "unit": Unit,
     "schedule": Schedule,
 }
-_CODE_SYMBOLS = frozenset("-_.")
 
 
 # --- reading ------------------------------------------------------------------------------------
@@ -111,23 +119,30 @@ async def by_code(session: AsyncSession, code: str, actor: Member | None) -> Uni
     return unit
 
 
-async def move_targets(session: AsyncSession, unit: Unit, scope: str | None) -> list[Unit]:
-    """Where `unit` may be moved: active units in scope outside its own subtree, other than
-    its parent."""
+def move_choices(unit: Unit, units: list[Unit]) -> list[Unit]:
+    """Those of `units` that `unit` may be moved under: active, outside its own subtree, other
+    than its parent."""
     return [
         other
-        for other in await tree(session, scope)
+        for other in units
         if other.active and not other.path.startswith(unit.path) and other.id != unit.parent_id
     ]
 
 
+async def move_targets(session: AsyncSession, unit: Unit, scope: str | None) -> list[Unit]:
+    """Where `unit` may be moved: active units in scope outside its own subtree, other than
+    its parent."""
+    return move_choices(unit, await tree(session, scope))
+
+
+def merge_choices(source: Unit, units: list[Unit]) -> list[Unit]:
+    """Those of `units` that `source` may be merged into: active, outside its own subtree."""
+    return [other for other in units if other.active and not other.path.startswith(source.path)]
+
+
 async def merge_targets(session: AsyncSession, source: Unit, scope: str | None) -> list[Unit]:
     """What `source` may be merged into: active units in scope outside its own subtree."""
-    return [
-        other
-        for other in await tree(session, scope)
-        if other.active and not other.path.startswith(source.path)
-    ]
+    return merge_choices(source, await tree(session, scope))
 
 
 async def common_levels(session: AsyncSession, parent: Unit, limit: int = 6) -> list[str]:
@@ -220,76 +235,29 @@ async def _count(session: AsyncSession, query: Any) -> int:
 
 
 # --- checking typed values ----------------------------------------------------------------------
+# The pure rules (codes, names, levels, renames, moves and merges) are bot/domain/units.py's, so
+# that the chat's steps refuse a bad answer with the same words; here, what needs the database.
 
 
-def clean_code(text: str) -> str:
-    code = nfc(text, multiline=False)
-    if not code:
-        raise UnitAdminError(Problem.EMPTY, field="code")
-    if len(code) > MAX_CODE:
-        raise UnitAdminError(Problem.TOO_LONG, field="code", limit=str(MAX_CODE))
-    if not all(ch.isascii() and (ch.isalnum() or ch in _CODE_SYMBOLS) for ch in code):
-        raise UnitAdminError(Problem.BAD_CODE, code=code)
-    return code
+async def code_taken(session: AsyncSession, code: str) -> str | None:
+    """The code of the unit that already has `code`, ignoring case ("cn1" is taken when CN1
+    exists), if one has."""
+    taken: str | None = (
+        await session.exec(select(Unit.code).where(func.lower(Unit.code) == code.lower()))
+    ).first()
+    return taken
 
 
-def clean_name(text: str) -> str:
-    return _clean_text(text, "name", MAX_NAME)
-
-
-def clean_level(text: str) -> str:
-    return _clean_text(text, "level", MAX_LEVEL)
-
-
-def _clean_text(text: str, field_name: str, limit: int) -> str:
-    value = nfc(text, multiline=False)
-    if not value:
-        raise UnitAdminError(Problem.EMPTY, field=field_name)
-    if len(value) > limit:
-        raise UnitAdminError(Problem.TOO_LONG, field=field_name, limit=str(limit))
-    return value
+async def taken_codes(session: AsyncSession) -> dict[str, str]:
+    """Every unit's code, lower-cased, to the code as stored: what a new code must not be."""
+    return {code.lower(): code for code in (await session.exec(select(Unit.code))).all()}
 
 
 async def check_new_code(session: AsyncSession, text: str) -> str:
-    """A valid code that no unit has yet, ignoring case ("cn1" is taken when CN1 exists)."""
+    """A valid code that no unit has yet, ignoring case."""
     code = clean_code(text)
-    taken = (
-        await session.exec(select(Unit.code).where(func.lower(Unit.code) == code.lower()))
-    ).first()
-    if taken is not None:
-        raise UnitAdminError(Problem.DUPLICATE_CODE, code=taken)
+    check_code_free(await code_taken(session, code))
     return code
-
-
-def check_parent(parent: Unit) -> None:
-    if not parent.active:
-        raise UnitAdminError(Problem.INACTIVE, code=parent.code)
-
-
-def check_rename(unit: Unit, text: str) -> str:
-    name = clean_name(text)
-    if name == unit.name:
-        raise UnitAdminError(Problem.SAME_NAME, code=unit.code)
-    return name
-
-
-def check_move(unit: Unit, parent: Unit) -> None:
-    if pk(unit) == pk(parent):
-        raise UnitAdminError(Problem.SAME_UNIT, code=unit.code)
-    if parent.path.startswith(unit.path):
-        raise UnitAdminError(Problem.INSIDE_ITSELF, code=unit.code, other=parent.code)
-    if unit.parent_id == pk(parent):
-        raise UnitAdminError(Problem.SAME_PARENT, code=unit.code, other=parent.code)
-    check_parent(parent)
-
-
-def check_merge(source: Unit, target: Unit) -> None:
-    if pk(source) == pk(target):
-        raise UnitAdminError(Problem.SAME_UNIT, code=source.code)
-    if target.path.startswith(source.path):
-        raise UnitAdminError(Problem.INSIDE_ITSELF, code=source.code, other=target.code)
-    if not target.active:
-        raise UnitAdminError(Problem.INACTIVE, code=target.code)
 
 
 # --- changing -----------------------------------------------------------------------------------

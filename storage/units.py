@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, update
@@ -11,7 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
 from bot.domain.textnorm import fold
-from bot.domain.unit_csv import RowError, RowProblem, UnitRow
+from bot.domain.unit_csv import ImportPlan, KnownUnit, UnitRow, plan_rows
 from storage.audit import record
 from storage.models import Unit, pk, utcnow
 
@@ -22,17 +21,6 @@ def name_key(name: str) -> str:
     """A unit name's matching key, cut to its column: folding can lengthen a name ("ß" → "ss"),
     and PostgreSQL refuses a value longer than the column."""
     return fold(name)[:NAME_KEY_LENGTH].rstrip()
-
-
-@dataclass
-class ImportPlan:
-    """What an import would do; applying it changes the database."""
-
-    rows: list[UnitRow]
-    created: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    errors: list[RowError] = field(default_factory=list)
 
 
 async def by_code(session: AsyncSession, code: str) -> Unit | None:
@@ -61,54 +49,28 @@ def depth(unit: Unit) -> int:
     return unit.path.count("/") - 2
 
 
+async def known_units(session: AsyncSession) -> dict[str, KnownUnit]:
+    """Every unit, by code, as an import compares its rows with them."""
+    found = await list_all(session)
+    code_by_id = {unit.id: unit.code for unit in found}
+    return {
+        unit.code: KnownUnit(
+            unit.code,
+            unit.name,
+            unit.level,
+            code_by_id.get(unit.parent_id) if unit.parent_id else None,
+            unit.former_name,
+            unit.active,
+        )
+        for unit in found
+    }
+
+
 async def plan_import(session: AsyncSession, rows: list[UnitRow]) -> ImportPlan:
     """Check parents and cycles against the file and the database, and sort rows into
-    created, updated and unchanged. A plan with errors must not be applied."""
-    plan = ImportPlan(rows=rows)
-    existing = {unit.code: unit for unit in await list_all(session)}
-    code_by_id = {unit.id: unit.code for unit in existing.values()}
-    parent: dict[str, str | None] = {
-        code: code_by_id.get(unit.parent_id) if unit.parent_id else None
-        for code, unit in existing.items()
-    }
-    for row in rows:
-        if (
-            row.parent_code is not None
-            and row.parent_code not in existing
-            and not any(other.code == row.parent_code for other in rows)
-        ):
-            plan.errors.append(
-                RowError(row.line, RowProblem.UNKNOWN_PARENT, {"parent": row.parent_code})
-            )
-        parent[row.code] = row.parent_code
-    if plan.errors:
-        return plan
-    for row in rows:
-        seen = {row.code}
-        current = parent.get(row.code)
-        while current is not None:
-            if current in seen:
-                plan.errors.append(RowError(row.line, RowProblem.CYCLE, {"code": row.code}))
-                break
-            seen.add(current)
-            current = parent.get(current)
-    if plan.errors:
-        return plan
-    for row in rows:
-        unit = existing.get(row.code)
-        if unit is None:
-            plan.created.append(row.code)
-        elif (
-            unit.name != row.name
-            or unit.level != row.level
-            or parent[row.code] != code_by_id.get(unit.parent_id)
-            or (row.former_name is not None and unit.former_name != row.former_name)
-            or not unit.active
-        ):
-            plan.updated.append(row.code)
-        else:
-            plan.unchanged.append(row.code)
-    return plan
+    created, updated and unchanged (bot/domain/unit_csv.py, `plan_rows`). A plan with errors
+    must not be applied."""
+    return plan_rows(rows, await known_units(session))
 
 
 async def apply_import(session: AsyncSession, plan: ImportPlan, *, actor_label: str) -> None:

@@ -1,8 +1,10 @@
 """/donvi: the tree of units, unit cards, the admins' changes (add, rename, move, deactivate,
 merge) and CSV imports, end to end through the fake Bot API on SQLite and PostgreSQL.
 
-The people here use English; the tests look at codes, callback data and the database more
-than at wording.
+The changes are chats: each starts from a unit's card, takes plain typed answers (marked as a
+reply or not), offers ◀ Back and ✖️ Cancel on every step, ends on a card with ✅ Confirm and
+survives a restart of the bot. Most people here use English; the tests look at codes, callback
+data and the database more than at wording.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from bot.domain.i18n import Translator
 from bot.domain.records import RecordKind
 from bot.domain.unit_csv import parse_unit_csv
 from handlers.common import stale_text
-from handlers.units_admin import PROMPT_MARK
 from storage import invites, records, schedules, unit_admin, units
 from storage.models import (
     Activity,
@@ -76,7 +77,8 @@ async def ids(harness: Harness, *codes: str) -> list[int]:
 
 
 async def answer(person: Person, prompt: FakeMessage, text: str) -> list[FakeMessage]:
-    """Reply to the bot's question `prompt` with `text`, as Telegram's ForceReply has it."""
+    """Answer the bot's question `prompt` with `text`, marked as a reply to it (as a phone
+    does when the person swipes the question); a plain message works the same."""
     seen = len(person.user.messages(include_deleted=True))
     update_id = await person.user.send(text, reply_to=prompt)
     await person.harness.settle(update_id)
@@ -95,6 +97,22 @@ async def send_csv(
 def viewed(message: FakeMessage) -> list[int]:
     """The unit ids a message has buttons to open."""
     return [int(d.split(":")[2]) for d in message.callback_data if d.startswith("un:view:")]
+
+
+def offered(message: FakeMessage) -> list[int]:
+    """The unit ids a picker (a chat's question) offers as buttons."""
+    values = [d.split(":", 2)[2] for d in message.callback_data if d.startswith("d:")]
+    return [int(value) for value in values if value.isdigit()]
+
+
+def labels(message: FakeMessage) -> list[list[str]]:
+    return [[text for text, _ in row] for row in message.buttons]
+
+
+def draft_button(message: FakeMessage, value: str) -> str:
+    """The callback data a chat's button with this value would have on `message`."""
+    draft = message.callback_data[0].split(":")[1]
+    return f"d:{draft}:{value}"
 
 
 async def refusals(harness: Harness, handler: str) -> list[AuditEvent]:
@@ -126,13 +144,15 @@ async def test_an_official_sees_and_finds_only_their_subtree(harness: Harness) -
     assert viewed(tree) == [ward, cn1, cn2]
     assert "Tân Mỹ" not in tree.body and "Bắc Ninh" not in tree.body
     assert "tổ dân phố" in tree.body and "phường Thọ Xương" in tree.body
+    assert "📥 Import units from a CSV file" not in tree.button_texts  # an admin's business
 
     # A card, by tapping a code: no admin buttons for an official.
     (card,) = await official.tap("CN1")
     assert "Cung Nhượng 1" in card.body and "tổ dân phố" in card.body
     assert "phường Thọ Xương (THOXUONG)" in card.body
     assert not any(
-        d.startswith(("un:ren", "un:add", "un:mv", "un:mg", "un:de")) for d in card.callback_data
+        d.startswith(("un:rename", "un:add", "un:move", "un:merge", "un:deactivate"))
+        for d in card.callback_data
     )
 
     # By typing, without accents; the other commune is as unknown as a made-up name.
@@ -143,18 +163,25 @@ async def test_an_official_sees_and_finds_only_their_subtree(harness: Harness) -
     (several,) = await official.say("/donvi cung nhuong")
     assert viewed(several) == [cn1, cn2]
 
-    # Forged buttons for units outside: stale; changes: refused politely, and audited.
-    for data in (f"un:view:{tanmy}", f"un:view:{tm1}"):
+    # Forged buttons for units outside, or that do not decode: stale; changes: refused
+    # politely, and audited.
+    for data in (f"un:view:{tanmy}", f"un:view:{tm1}", "un:view:x", f"un:view:{cn1}:2"):
         await forge(official, tree, data)
         assert alert(official) == stale_text(EN)
-    for data in (f"un:ren:{cn1}", f"un:mgto:{cn2}:{cn1}", f"un:de:{cn2}", f"un:add:{ward}"):
+    for data in (
+        f"un:rename:{cn1}",
+        f"un:merge:{cn2}",
+        f"un:deactivate:{cn2}",
+        f"un:add:{ward}",
+        "un:import",
+    ):
         before = len(official.user.messages())
         await forge(official, tree, data)
         assert official.user.messages()[before:][-1].body == EN._(
             "Sorry, you do not have permission to do that."
         )
     assert len(await refusals(harness, "on_rename")) == 1
-    assert len(await refusals(harness, "on_picked")) == 1
+    assert len(await refusals(harness, "on_merge")) == 1
     # A CSV file is an admin's business too.
     (refused,) = await send_csv(official, b"code,name,level,parent_code\nX1,X,thon,CN1\n")
     assert refused.body == EN._("Sorry, you do not have permission to do that.")
@@ -165,6 +192,28 @@ async def test_an_official_sees_and_finds_only_their_subtree(harness: Harness) -
     await harness.add_member(8103, "CN1", language="en")
     (no,) = await harness.person(8103).say("/donvi")
     assert no.body == EN._("Sorry, you do not have permission to do that.")
+
+
+async def test_finding_a_unit_by_a_typed_code_or_name(harness: Harness) -> None:
+    _, official = await setup(harness)
+    ward, cn1, cn2 = await ids(harness, "THOXUONG", "CN1", "CN2")
+    (tree,) = await official.say("/donvi")
+    (question,) = await official.tap("🔎 Find a unit")
+    assert labels(question) == [["◀ Back", "✖️ Cancel"]]
+    # Typed as a plain message, not as a reply: found in the area only.
+    (again,) = await official.say("tan my")
+    assert "No unit in your area matches “tan my”." in again.body
+    (choose,) = await official.say("cung nhuong")
+    assert choose.button_texts[:2] == ["CN1 · Cung Nhượng 1", "CN2 · Cung Nhượng 2"]
+    (card,) = await official.tap("CN2 · Cung Nhượng 2")
+    assert card.body.startswith("📍 Cung Nhượng 2") and "Part of: phường Thọ Xương" in card.body
+    # ◀ on the question goes back to the tree, in the same message.
+    (question,) = await official.tap("🔎 Find a unit", tree)
+    (back,) = await official.tap("◀ Back", question)
+    assert back.message_id == question.message_id and viewed(back) == [ward, cn1, cn2]
+    # With nothing in progress, a typed text is not taken for a unit.
+    (menu,) = await official.say("CN1")
+    assert menu.body == EN._("Sorry, I did not understand. Please choose from the menu below.")
 
 
 async def test_an_admin_sees_everything_with_levels_former_names_and_inactive_units(
@@ -190,14 +239,21 @@ async def test_an_admin_sees_everything_with_levels_former_names_and_inactive_un
     (card,) = await admin.tap("TM1")
     assert "⛔ [inactive]" in card.body
     assert "un:add:" not in " ".join(card.callback_data)  # nothing is added under it
+    assert f"un:rename:{all_ids[5]}" in card.callback_data
     (card,) = await admin.tap("TANMY")
     assert "Former name: xã Tân Mỹ" in card.body
     assert (
-        f"un:ren:{all_ids[4]}" in card.callback_data and f"un:de:{all_ids[4]}" in card.callback_data
+        f"un:rename:{all_ids[4]}" in card.callback_data
+        and f"un:deactivate:{all_ids[4]}" in card.callback_data
     )
+    # Nothing is moved or added under an inactive unit, even with a forged button.
+    await forge(admin, card, f"un:move:{all_ids[5]}")
+    assert alert(admin) == stale_text(EN)
+    await forge(admin, card, f"un:add:{all_ids[5]}")
+    assert alert(admin) == stale_text(EN)
 
 
-async def test_a_big_tree_is_paged_and_every_page_fits_a_message(harness: Harness) -> None:
+async def test_a_big_tree_and_its_pickers_are_paged_past_60_units(harness: Harness) -> None:
     admin, _ = await setup(harness)
     lines = ["code,name,level,parent_code,former_name"]
     for i in range(90):
@@ -221,47 +277,70 @@ async def test_a_big_tree_is_paged_and_every_page_fits_a_message(harness: Harnes
         page += 1
     assert page >= 3
     assert seen == expected
-    # Choosing among many units pages too, in the same message.
-    cn2 = (await ids(harness, "CN2"))[0]
-    await open_card(admin, "CN2")
-    (picker,) = await admin.tap("↪️ Move")
-    assert len(picker.callback_data) <= 100 and f"un:mv:{cn2}:1" in picker.callback_data
-    assert await press(admin, picker, f"un:mv:{cn2}:1") == []
-    assert "Page 2/" in admin.user.message(picker.message_id).body
     # ◀ goes back.
     last_page = viewed(current)
     assert await press(admin, current, f"un:tree:{page - 1}") == []
     assert viewed(admin.user.message(tree.message_id))[-1] == seen[-len(last_page) - 1]
 
+    # Choosing where to move CN2 pages through every unit it may go under (all but itself
+    # and its parent), ◀ ▶ in the same message: none is left out.
+    await open_card(admin, "CN2")
+    (picker,) = await admin.tap("↪️ Move")
+    chosen: list[int] = []
+    pages = 0
+    while True:
+        current = admin.user.message(picker.message_id)
+        assert len(current.callback_data) <= 100 and utf16_length(current.body) <= 4096
+        chosen += offered(current)
+        pages += 1
+        if "▶" not in current.button_texts:
+            break
+        assert (await admin.tap("▶", current))[0].message_id == picker.message_id
+        assert f"Page {pages + 1}/" in admin.user.message(picker.message_id).body
+    movable = [unit for unit in expected if unit not in await ids(harness, "CN2", "THOXUONG")]
+    assert chosen == movable and len(chosen) > 60 and pages > 8
+    # The last unit, from the last page.
+    (card,) = await admin.tap("TM1 · Thôn Tân Mỹ 1", current)
+    assert "phường Tân Mỹ" not in card.body and "Thôn Tân Mỹ 1 (TM1)" in card.body
+    await admin.tap("✖️ Cancel", card)
+    assert (await get_unit(harness, "CN2")).parent_id == (await ids(harness, "THOXUONG"))[0]
+
 
 # --- adding -------------------------------------------------------------------------------------
 
 
-async def test_adding_a_unit_step_by_step_with_bad_input_on_the_way(harness: Harness) -> None:
+async def test_adding_a_unit_with_plain_typed_answers_and_bad_input_on_the_way(
+    harness: Harness,
+) -> None:
     admin, official = await setup(harness)
     ward_id = (await ids(harness, "THOXUONG"))[0]
     await open_card(admin, "THOXUONG")
     (prompt,) = await admin.tap("➕ Add a unit under it")
-    assert prompt.body.startswith(PROMPT_MARK) and prompt.reply_markup == {"force_reply": True}
+    assert "New unit under <b>phường Thọ Xương (THOXUONG)</b>" in (prompt.html or "")
+    assert labels(prompt) == [["◀ Back", "✖️ Cancel"]] and "force_reply" not in (
+        prompt.reply_markup or {}
+    )
 
-    (prompt,) = await answer(admin, prompt, "CN 3!")
+    # Typed as plain messages, not as replies: each is taken by the step that asked.
+    (prompt,) = await admin.say("CN 3!")
     assert "⚠️" in prompt.body and "CN 3!" in prompt.body
-    (prompt,) = await answer(admin, prompt, "cn1")
+    (prompt,) = await admin.say("<b>x")  # refused, and shown as typed
+    assert "<b>x" in prompt.body
+    (prompt,) = await admin.say("cn1")
     assert "already a unit with code CN1" in prompt.body
-    # Typing without replying is not taken for an answer: it goes to the menu as ever.
-    (menu,) = await admin.say("CN3")
-    assert menu.body == EN._("Sorry, I did not understand. Please choose from the menu below.")
-    (prompt,) = await answer(admin, prompt, "CN3")
-    assert "CN3" in prompt.body and prompt.reply_markup == {"force_reply": True}
-    (question,) = await answer(admin, prompt, "  Cung   Nhượng 3 ")
+    (prompt,) = await admin.say("CN3")
+    assert prompt.body.startswith("Type the name of the new unit CN3.")
+    assert labels(prompt) == [["◀ Back", "✖️ Cancel"]]
+    (question,) = await admin.say("  Cung   Nhượng 3 ")
     assert "Cung Nhượng 3" in question.body
     assert question.button_texts[0] == "tổ dân phố"  # the level of the units beside it first
     (card,) = await admin.tap("tổ dân phố")
+    assert card.message_id == question.message_id  # the confirmation, in the same message
     confirm = card.data_for("✅ Confirm")
     assert "Cung Nhượng 3" in card.body and "CN3" in card.body and "tổ dân phố" in card.body
+    assert labels(card) == [["✅ Confirm", "✏️ Edit", "✖️ Cancel"], ["◀ Back"]]
     assert await get_unit_or_none(harness, "CN3") is None  # not before ✅
     (done,) = await admin.tap("✅ Confirm")
-    assert done.message_id == card.message_id  # the card itself, edited
     assert done.body.startswith("✅") and "Cung Nhượng 3 (CN3)" in done.body
 
     added = await get_unit(harness, "CN3")
@@ -284,51 +363,118 @@ async def test_adding_a_unit_step_by_step_with_bad_input_on_the_way(harness: Har
     event = await harness.query(created)
     admin_member = await harness.query(lambda s: members_by_telegram(s, ADMIN))
     assert event.actor_id == admin_member.id and event.at == harness.clock()
+    # 📍 opens the new unit's card.
+    (new_card,) = await admin.tap("📍 Open the unit", done)
+    assert new_card.body.startswith("📍 Cung Nhượng 3")
     # The ward's official sees it at once.
     (tree,) = await official.say("/donvi")
     assert pk(added) in viewed(tree)
     # ✅ again on the same card: stale, and nothing more is made.
-    await forge(admin, done, confirm)
+    await forge(admin, card, confirm)
     assert alert(admin) == stale_text(EN)
 
 
-async def test_a_typed_level_and_an_old_question(harness: Harness) -> None:
+async def test_a_typed_level_an_edit_and_a_second_add_while_one_is_open(
+    harness: Harness,
+) -> None:
     admin, _ = await setup(harness)
-    await open_card(admin, "TM1")
-    (first,) = await admin.tap("➕ Add a unit under it")
-    (second,) = await admin.tap("➕ Add a unit under it")
-    (stale,) = await answer(admin, first, "TM1A")  # the question that was replaced
-    assert stale.body == stale_text(EN)
-    (prompt,) = await answer(admin, second, "TM1A")
-    await answer(admin, prompt, "Nhóm tự quản 1")
-    (typed,) = await admin.tap("⌨️ Another level")
-    (again,) = await answer(admin, typed, "x" * 51)
+    card = await open_card(admin, "TANMY")
+    await admin.tap("➕ Add a unit under it")
+    # Another ➕ while the first add is open: it is shown again, with a note.
+    (reminder,) = await admin.tap("➕ Add a unit under it", card)
+    assert "You are in the middle of “➕ Add a unit”" in reminder.body
+    await admin.say("TM1A")
+    await admin.say("Nhóm tự quản 1")
+    (again,) = await admin.say("x" * 51)  # a level of its own, typed
     assert "at most 50 characters" in again.body
-    (card,) = await answer(admin, again, "tổ tự quản")
-    assert "tổ tự quản" in card.body
+    (confirmation,) = await admin.say("tổ tự quản")
+    assert "tổ tự quản" in confirmation.body
+    # ✏️ Edit the code on the card.
+    await admin.tap("✏️ Edit")
+    (prompt,) = await admin.tap("unit code")
+    assert prompt.body.endswith("Type its code: letters A-Z, digits, '-', '_' or '.', e.g. CN3.")
+    (confirmation,) = await admin.say("TM2")
+    assert "code TM2" in confirmation.body and "Nhóm tự quản 1" in confirmation.body
     await admin.tap("✅ Confirm")
-    assert (await get_unit(harness, "TM1A")).level == "tổ tự quản"
+    added = await get_unit(harness, "TM2")
+    assert (added.level, added.name) == ("tổ tự quản", "Nhóm tự quản 1")
+    assert await get_unit_or_none(harness, "TM1A") is None
+
+
+async def test_cancel_on_a_middle_step_and_back_from_the_first_in_vietnamese(
+    harness: Harness,
+) -> None:
+    await setup(harness)
+    await harness.add_member(8104, "BN", Role.ADMIN, language="vi", full_name="Quản trị")
+    admin = harness.person(8104)
+    totals = await harness.query(unit_admin.table_counts)
+    (card,) = await admin.say("/donvi CN2")
+    (prompt,) = await admin.tap("➕ Thêm đơn vị trực thuộc")
+    assert labels(prompt) == [["◀ Quay lại", "✖️ Hủy"]]
+    # ◀ on the first question: the card again, in the message of the question.
+    (back,) = await admin.tap("◀ Quay lại", prompt)
+    assert back.message_id == prompt.message_id and back.body == card.body
+    assert back.callback_data == card.callback_data
+    # ✖️ at the name: nothing is added.
+    await admin.tap("➕ Thêm đơn vị trực thuộc", back)
+    (name,) = await admin.say("CN2B")
+    assert "CN2B" in name.body and labels(name) == [["◀ Quay lại", "✖️ Hủy"]]
+    (cancelled,) = await admin.tap("✖️ Hủy", name)
+    assert cancelled.body == "Đã hủy. Chưa lưu gì."
+    assert await get_unit_or_none(harness, "CN2B") is None
+    assert await harness.query(unit_admin.table_counts) == totals
+    # The next typed text is not taken for a name any more.
+    (menu,) = await admin.say("Nhóm B")
+    assert menu.body == Translator("vi")._(
+        "Sorry, I did not understand. Please choose from the menu below."
+    )
+
+
+async def test_an_add_resumes_at_the_same_step_after_a_restart(harness: Harness) -> None:
+    admin, _ = await setup(harness)
+    await open_card(admin, "CN1")
+    await admin.tap("➕ Add a unit under it")
+    (name,) = await admin.say("CN1A")
+    assert name.body.startswith("Type the name of the new unit CN1A.")
+    await harness.restart()
+    (level,) = await admin.say("Nhóm A")  # the name, as the bot asked before the restart
+    assert "What level is Nhóm A?" in level.body
+    (card,) = await admin.say("nhóm")
+    assert "CN1A" in card.body and "Nhóm A" in card.body
+    await harness.restart()
+    await admin.tap("✅ Confirm", card)
+    added = await get_unit(harness, "CN1A")
+    assert (added.name, added.level, added.parent_id) == (
+        "Nhóm A",
+        "nhóm",
+        (await ids(harness, "CN1"))[0],
+    )
 
 
 # --- renaming -----------------------------------------------------------------------------------
 
 
-async def test_renaming_keeps_the_former_name_findable(harness: Harness) -> None:
+async def test_renaming_with_a_plain_typed_name_keeps_the_former_name_findable(
+    harness: Harness,
+) -> None:
     admin, official = await setup(harness)
     await open_card(admin, "CN1")
     (prompt,) = await admin.tap("✏️ Rename")
-    (prompt,) = await answer(admin, prompt, "Cung Nhượng 1")
+    assert prompt.body.startswith("Type the new name of Cung Nhượng 1 (CN1).")
+    (prompt,) = await admin.say("Cung Nhượng 1")
     assert "already has that name" in prompt.body
-    (card,) = await answer(admin, prompt, "Tổ dân phố Cung Nhượng <1>")
+    (card,) = await admin.say("Tổ dân phố Cung Nhượng <1>")
     assert "Tổ dân phố Cung Nhượng <1>" in card.body and "&lt;1&gt;" in (card.html or "")
-    await admin.tap("✖️ Cancel")
-    assert admin.user.message(card.message_id).body == EN._("Cancelled. Nothing was changed.")
+    assert labels(card) == [["✅ Confirm", "✖️ Cancel"], ["◀ Back"]]
+    (cancelled,) = await admin.tap("✖️ Cancel", card)
+    assert cancelled.body == EN._("Cancelled. Nothing was saved.")
     assert (await get_unit(harness, "CN1")).former_name is None
 
     await open_card(admin, "CN1")
     (prompt,) = await admin.tap("✏️ Rename")
-    (card,) = await answer(admin, prompt, "Tổ dân phố Cung Nhượng <1>")
-    await admin.tap("✅ Confirm")
+    (card,) = await answer(admin, prompt, "Tổ dân phố Cung Nhượng <1>")  # as a reply, too
+    (done,) = await admin.tap("✅ Confirm")
+    assert "is now called" in done.body and "📍 Open the unit" in done.button_texts
     renamed = await get_unit(harness, "CN1")
     assert (renamed.name, renamed.former_name, renamed.name_key) == (
         "Tổ dân phố Cung Nhượng <1>",
@@ -338,6 +484,39 @@ async def test_renaming_keeps_the_former_name_findable(harness: Harness) -> None
     (found,) = await official.say("/donvi cung nhuong 1")  # by the former name
     assert found.body.startswith("📍 Tổ dân phố Cung Nhượng <1>")
     assert "Former name: Cung Nhượng 1" in found.body
+
+
+async def test_forged_buttons_act_on_nothing(harness: Harness) -> None:
+    admin, _ = await setup(harness)
+    cn1 = (await ids(harness, "CN1"))[0]
+    await open_card(admin, "CN1")
+    await admin.tap("✏️ Rename")
+    (first,) = await admin.say("Cung Nhượng Một")
+    old_confirm = first.data_for("✅ Confirm")
+    await admin.tap("✖️ Cancel", first)
+    # A new rename: the ✅ of the first one, or of a made-up chat, does nothing.
+    card = await open_card(admin, "CN1")
+    await admin.tap("✏️ Rename", card)
+    (second,) = await admin.say("Cung Nhượng Hai")
+    save = draft_button(second, "__save")
+    for data in (old_confirm, "d:0000:__save", "d:" + "x" * 70):
+        await forge(admin, second, data)
+        assert alert(admin) == stale_text(EN)
+    await forge(admin, second, draft_button(second, "__savex"))  # not one of its buttons
+    assert "Please choose one of the buttons." in admin.last.body
+    await forge(admin, first, save)  # the right draft's ✅, on an old card
+    assert alert(admin) == stale_text(EN)
+    assert (await get_unit(harness, "CN1")).name == "Cung Nhượng 1"
+    # A button the question never offered, on the question itself: refused, asked again.
+    (question,) = await admin.tap("◀ Back")
+    await forge(admin, question, draft_button(question, "__save"))
+    assert "Please answer with text or press a button." in admin.last.body
+    assert (await get_unit(harness, "CN1")).name == "Cung Nhượng 1"
+    # A card's button for a unit that does not exist: stale.
+    await forge(admin, card, f"un:rename:{cn1 + 1000}")
+    assert alert(admin) == stale_text(EN)
+    await admin.say("/huy")
+    assert (await get_unit(harness, "CN1")).name == "Cung Nhượng 1"
 
 
 # --- moving -------------------------------------------------------------------------------------
@@ -350,9 +529,9 @@ async def test_moving_a_unit_with_its_subtree_and_refusing_cycles(harness: Harne
 
     await open_card(admin, "CN2")
     (picker,) = await admin.tap("↪️ Move")
-    offered = [int(d.split(":")[3]) for d in picker.callback_data if d.startswith("un:mvto:")]
-    assert cn2 not in offered and cn2a not in offered and ward not in offered  # itself, below, now
-    assert tanmy in offered and cn1 in offered
+    choices = offered(picker)
+    assert cn2 not in choices and cn2a not in choices and ward not in choices  # itself, below, now
+    assert tanmy in choices and cn1 in choices
     (card,) = await admin.tap("TANMY · phường Tân Mỹ")
     assert "phường Thọ Xương (THOXUONG)" in card.body and "phường Tân Mỹ (TANMY)" in card.body
     await admin.tap("✅ Confirm")
@@ -363,19 +542,18 @@ async def test_moving_a_unit_with_its_subtree_and_refusing_cycles(harness: Harne
     (tree,) = await official.say("/donvi")
     assert viewed(tree) == [ward, cn1]  # out of Thọ Xương's subtree now
 
-    # Under its own unit: refused when typed, and when forged.
-    card = await open_card(admin, "THOXUONG")
+    # Under its own unit: not offered, refused with the reason when typed, and when forged.
+    await open_card(admin, "THOXUONG")
     (picker,) = await admin.tap("↪️ Move")
-    assert f"un:mvto:{ward}:{cn1}" not in picker.callback_data
-    (prompt,) = await admin.tap("⌨️ Type a code or name")
-    (prompt,) = await answer(admin, prompt, "cung nhuong 1")
+    assert cn1 not in offered(picker)
+    (prompt,) = await admin.say("cung nhuong 1")
     assert "CN1 is one of the units under THOXUONG" in prompt.body
-    assert prompt.body.startswith(PROMPT_MARK)
-    await forge(admin, picker, f"un:mvto:{ward}:{cn1}")
-    assert "inside itself" in (alert(admin) or "")
-    await forge(admin, picker, f"un:mvto:{ward}:{ward}")
-    assert "itself" in (alert(admin) or "")
+    (prompt,) = await admin.say("bac ninh")
+    assert "already under BN" in prompt.body
+    await forge(admin, prompt, draft_button(prompt, str(cn1)))
+    assert "That button belongs to an earlier question." in admin.last.body
     assert (await get_unit(harness, "THOXUONG")).parent_id == (await ids(harness, "BN"))[0]
+    await admin.say("/huy")
 
     async def moves(session: Any) -> list[AuditEvent]:
         return list(
@@ -396,12 +574,18 @@ async def test_deactivating_a_unit_stops_its_members_and_invites(harness: Harnes
     cn2 = (await ids(harness, "CN2"))[0]
 
     card = await open_card(admin, "THOXUONG")
-    await press(admin, card, card.data_for("⛔ Deactivate the unit"))
+    assert await press(admin, card, card.data_for("⛔ Deactivate the unit")) == []
     assert "2 active unit(s)" in (alert(admin) or "")
-    await open_card(admin, "CN2")
+    card = await open_card(admin, "CN2")
     (question,) = await admin.tap("⛔ Deactivate the unit")
     assert "1 active member(s)" in question.body and "1 open invite(s)" in question.body
-    await admin.tap("✅ Confirm")
+    assert labels(question) == [["✅ Confirm", "✖️ Cancel"], ["◀ Back"]]
+    # ◀ goes back to the card; ⛔ again, and ✅.
+    (back,) = await admin.tap("◀ Back", question)
+    assert back.message_id == question.message_id and back.body == card.body
+    (question,) = await admin.tap("⛔ Deactivate the unit", back)
+    (done,) = await admin.tap("✅ Confirm", question)
+    assert "1 member(s) deactivated, 1 invite(s) withdrawn" in done.body
     assert not (await get_unit(harness, "CN2")).active
     member = await harness.query(lambda s: members_by_telegram(s, 8110))
     assert not member.active
@@ -418,7 +602,7 @@ async def test_deactivating_a_unit_stops_its_members_and_invites(harness: Harnes
     (tree,) = await admin.say("/donvi")
     assert any("CN2" in line and "[inactive]" in line for line in tree.body.split("\n"))
     card = await open_card(admin, "CN2")
-    assert f"un:de:{cn2}" not in card.callback_data
+    assert f"un:deactivate:{cn2}" not in card.callback_data
     # An admin cannot deactivate the unit they belong to.
     province = await open_card(admin, "BN")
     await press(admin, province, province.data_for("⛔ Deactivate the unit"))
@@ -487,20 +671,19 @@ async def test_merging_moves_every_record_and_loses_nothing(harness: Harness) ->
 
     await open_card(admin, "CN2")
     (picker,) = await admin.tap("🔀 Merge into…")
-    offered = [int(d.split(":")[3]) for d in picker.callback_data if d.startswith("un:mgto:")]
-    assert cn2 not in offered and cn2a not in offered and cn1 in offered
-    # Into itself, or into a unit of its own: refused.
-    await forge(admin, picker, f"un:mgto:{cn2}:{cn2}")
-    assert "itself" in (alert(admin) or "")
-    await forge(admin, picker, f"un:mgto:{cn2}:{cn2a}")
-    assert "inside itself" in (alert(admin) or "")
-    (card,) = await admin.tap("CN1 · Cung Nhượng 1")
+    choices = offered(picker)
+    assert cn2 not in choices and cn2a not in choices and cn1 in choices
+    # Into itself, or into a unit of its own: refused with the reason.
+    (again,) = await admin.say("cn2")
+    assert "cannot be moved under or merged into itself" in again.body
+    (again,) = await admin.say("CN2A")
+    assert "inside itself" in again.body
+    (card,) = await admin.tap("CN1 · Cung Nhượng 1", again)
     confirm = card.data_for("✅ Confirm")
     assert "2 activities, 1 land pledges, 1 workday entries, 1 nil reports" in card.body
     assert "members: 2, invites: 1, units under it: 1" in card.body
     assert await harness.query(unit_admin.table_counts) == totals
-    await admin.tap("✅ Confirm")
-    done = admin.user.message(card.message_id)
+    (done,) = await admin.tap("✅ Confirm", card)
     assert "5 record(s), 2 member(s), 1 invite(s) and 1 unit(s) moved" in done.body
 
     assert await harness.query(unit_admin.table_counts) == totals  # nothing lost, nothing made
@@ -525,10 +708,10 @@ async def test_merging_moves_every_record_and_loses_nothing(harness: Harness) ->
 
     assert sorted(await harness.query(events)) == [("merge", cn2), ("merge_from", cn1)]
     # The merged unit's card says where everything went; the official still finds it.
-    (card,) = await official.say("/donvi cung nhuong 2")
-    assert "Inactive: merged into Cung Nhượng 1 (CN1) on 25/11/2026." in card.body
+    (card_now,) = await official.say("/donvi cung nhuong 2")
+    assert "Inactive: merged into Cung Nhượng 1 (CN1) on 25/11/2026." in card_now.body
     # ✅ once more on the old card: stale, nothing happens twice.
-    await forge(admin, done, confirm)
+    await forge(admin, card, confirm)
     assert alert(admin) == stale_text(EN)
     assert await harness.query(unit_admin.table_counts) == totals
 
@@ -553,9 +736,10 @@ async def test_a_csv_file_is_previewed_then_imported_on_confirmation(harness: Ha
     )
     assert "Changed units: 1" in preview.body and "Tổ dân phố Cung Nhượng 2" in preview.body
     assert "Unchanged units: 3" in preview.body
+    assert labels(preview) == [["✅ Confirm", "✖️ Cancel"], ["◀ Back"]]
     assert await get_unit_or_none(harness, "CN3") is None
-    await admin.tap("✅ Confirm")
-    assert admin.user.message(preview.message_id).body == "✅ " + EN._(
+    (done,) = await admin.tap("✅ Confirm")
+    assert done.body == "✅ " + EN._(
         "Imported: {created} created, {updated} updated, {unchanged} unchanged.",
         created=1,
         updated=1,
@@ -566,7 +750,8 @@ async def test_a_csv_file_is_previewed_then_imported_on_confirmation(harness: Ha
     assert (renamed.name, renamed.former_name) == ("Tổ dân phố Cung Nhượng 2", "Cung Nhượng 2")
     # The same file again changes nothing, and says so; a .txt with the CSV type is read too.
     (again,) = await send_csv(admin, content, "donvi.txt", "text/csv")
-    assert "already up to date" in again.body and again.callback_data == []
+    assert "already up to date" in again.body and "✅ Confirm" not in again.button_texts
+    await admin.tap("✖️ Cancel", again)
 
     async def imports(session: Any) -> list[AuditEvent]:
         query = select(AuditEvent).where(AuditEvent.action == "import")
@@ -581,6 +766,25 @@ async def test_a_csv_file_is_previewed_then_imported_on_confirmation(harness: Ha
     }
 
 
+async def test_an_import_started_from_the_tree_asks_for_the_file(harness: Harness) -> None:
+    admin, _ = await setup(harness)
+    (tree,) = await admin.say("/donvi")
+    (question,) = await admin.tap("📥 Import units from a CSV file")
+    assert "CSV" in question.body and labels(question) == [["◀ Back", "✖️ Cancel"]]
+    (again,) = await admin.say("CN3,Cung Nhượng 3")  # typed, not a file
+    assert EN._("Please send the file as a document, or press a button.") in again.body
+    # Any document is this chat's answer, whatever its type.
+    content = b"code,name,level,parent_code\nCN3,Cung Nhuong 3,to,THOXUONG\n"
+    (preview,) = await send_csv(admin, content, "a.dat", "application/octet-stream")
+    assert "New units: 1" in preview.body
+    # ◀ back to the file, ◀ again back to the tree, in the same message.
+    (question,) = await admin.tap("◀ Back", preview)
+    assert "CSV" in question.body
+    (back,) = await admin.tap("◀ Back", question)
+    assert back.message_id == question.message_id and viewed(back) == viewed(tree)
+    assert await get_unit_or_none(harness, "CN3") is None
+
+
 async def test_a_csv_file_with_a_bad_row_changes_nothing(harness: Harness) -> None:
     admin, _ = await setup(harness)
     totals = await harness.query(unit_admin.table_counts)
@@ -591,9 +795,10 @@ async def test_a_csv_file_with_a_bad_row_changes_nothing(harness: Harness) -> No
         "CN5,Cung Nhượng 5,tổ dân phố,NOWHERE\n"
     ).encode()
     (report,) = await send_csv(admin, content)
-    assert report.body.startswith(EN._("Nothing was imported; fix these lines first:"))
+    assert report.body.startswith("⚠️ " + EN._("Nothing was imported; fix these lines first:"))
     assert "line 3: column name is empty" in report.body
-    assert report.callback_data == []
+    assert "✅ Confirm" not in report.button_texts
+    # The next file is the answer to the same question.
     (report,) = await send_csv(admin, content.replace(b"CN4,,", b"CN4,Cung Nhuong 4,"))
     assert "line 4: parent unit NOWHERE is neither in the file nor in the database" in report.body
     (report,) = await send_csv(admin, "code;name\n".encode("utf-16"))

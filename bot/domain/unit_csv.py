@@ -1,4 +1,5 @@
-"""Reading a units CSV (`code,name,level,parent_code[,former_name]`): pure, no database.
+"""Reading a units CSV (`code,name,level,parent_code[,former_name]`) and planning its import
+against the units there are (`plan_rows`): pure, no database.
 
 Problems are reported per line as (line, code, details) so each channel can word them.
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 import csv
 import enum
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bot.domain.i18n import Translator
@@ -48,6 +50,75 @@ class UnitRow:
     level: str
     parent_code: str | None
     former_name: str | None
+
+
+@dataclass
+class ImportPlan:
+    """What an import would do; applying it (storage/units.py) changes the database."""
+
+    rows: list[UnitRow]
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class KnownUnit:
+    """A unit there is already, as an import compares a row with it."""
+
+    code: str
+    name: str
+    level: str
+    parent_code: str | None
+    former_name: str | None
+    active: bool
+
+
+def plan_rows(rows: list[UnitRow], existing: Mapping[str, KnownUnit]) -> ImportPlan:
+    """Check parents and cycles against the file and the units there are (by code), and sort
+    rows into created, updated and unchanged. A plan with errors must not be applied."""
+    plan = ImportPlan(rows=rows)
+    parent: dict[str, str | None] = {code: unit.parent_code for code, unit in existing.items()}
+    in_file = {row.code for row in rows}
+    for row in rows:
+        if (
+            row.parent_code is not None
+            and row.parent_code not in existing
+            and row.parent_code not in in_file
+        ):
+            plan.errors.append(
+                RowError(row.line, RowProblem.UNKNOWN_PARENT, {"parent": row.parent_code})
+            )
+        parent[row.code] = row.parent_code
+    if plan.errors:
+        return plan
+    for row in rows:
+        seen = {row.code}
+        current = parent.get(row.code)
+        while current is not None:
+            if current in seen:
+                plan.errors.append(RowError(row.line, RowProblem.CYCLE, {"code": row.code}))
+                break
+            seen.add(current)
+            current = parent.get(current)
+    if plan.errors:
+        return plan
+    for row in rows:
+        unit = existing.get(row.code)
+        if unit is None:
+            plan.created.append(row.code)
+        elif (
+            unit.name != row.name
+            or unit.level != row.level
+            or row.parent_code != unit.parent_code
+            or (row.former_name is not None and unit.former_name != row.former_name)
+            or not unit.active
+        ):
+            plan.updated.append(row.code)
+        else:
+            plan.unchanged.append(row.code)
+    return plan
 
 
 def _is_valid_code(code: str) -> bool:

@@ -1,5 +1,7 @@
-"""Units as people pick and find them, and the problems with a change to the tree of units
-(storage/unit_admin.py checks for them), worded for the chat and the command line."""
+"""Units as people pick and find them, the rules a change to the tree of units must keep (the
+pure ones: the chat's steps check a typed answer with them, and storage/unit_admin.py checks
+again with them before it changes anything), and the problems, worded for the chat and the
+command line."""
 
 from __future__ import annotations
 
@@ -11,8 +13,10 @@ from typing import Protocol, TypeVar
 from bot.domain.formatting import shorten
 from bot.domain.i18n import Translator
 from bot.domain.textnorm import find_choices, nfc
+from bot.domain.unit_csv import MAX_CODE, MAX_LEVEL, MAX_NAME
 
 BUTTON_LABEL = 40  # characters of a unit's button label
+_CODE_SYMBOLS = frozenset("-_.")
 
 
 class UnitLike(Protocol):
@@ -31,6 +35,19 @@ class UnitLike(Protocol):
     def former_name(self) -> str | None: ...
 
 
+class PlacedUnit(UnitLike, Protocol):
+    """What checking a move or a merge needs: where the unit sits in the tree."""
+
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def parent_id(self) -> int | None: ...
+
+    @property
+    def active(self) -> bool: ...
+
+
 U = TypeVar("U", bound=UnitLike)
 
 
@@ -45,6 +62,8 @@ class UnitOption:
     former_name: str | None = None
     active: bool = True
     has_children: bool = False
+    path: str = ""  # given where a move or a merge is checked against it (`check_move`)
+    parent_id: int | None = None
 
 
 def button_label(unit: UnitLike) -> str:
@@ -91,6 +110,75 @@ class UnitAdminError(Exception):
         super().__init__(f"{problem}: {details}")
         self.problem = problem
         self.details = details
+
+
+# --- the rules of a change (storage/unit_admin.py applies them again before changing) ---------
+
+
+def clean_code(text: str) -> str:
+    """A typed code, tidied: A-Z, 0-9, "-", "_" and "." only, at most MAX_CODE characters."""
+    code = nfc(text, multiline=False)
+    if not code:
+        raise UnitAdminError(Problem.EMPTY, field="code")
+    if len(code) > MAX_CODE:
+        raise UnitAdminError(Problem.TOO_LONG, field="code", limit=str(MAX_CODE))
+    if not all(ch.isascii() and (ch.isalnum() or ch in _CODE_SYMBOLS) for ch in code):
+        raise UnitAdminError(Problem.BAD_CODE, code=code)
+    return code
+
+
+def check_code_free(taken: str | None) -> None:
+    """`taken`: the code of the unit that already has the new code, in any case, if one has."""
+    if taken is not None:
+        raise UnitAdminError(Problem.DUPLICATE_CODE, code=taken)
+
+
+def clean_name(text: str) -> str:
+    return _clean_text(text, "name", MAX_NAME)
+
+
+def clean_level(text: str) -> str:
+    return _clean_text(text, "level", MAX_LEVEL)
+
+
+def _clean_text(text: str, field_name: str, limit: int) -> str:
+    value = nfc(text, multiline=False)
+    if not value:
+        raise UnitAdminError(Problem.EMPTY, field=field_name)
+    if len(value) > limit:
+        raise UnitAdminError(Problem.TOO_LONG, field=field_name, limit=str(limit))
+    return value
+
+
+def check_parent(parent: PlacedUnit) -> None:
+    if not parent.active:
+        raise UnitAdminError(Problem.INACTIVE, code=parent.code)
+
+
+def check_rename(unit: UnitLike, text: str) -> str:
+    name = clean_name(text)
+    if name == unit.name:
+        raise UnitAdminError(Problem.SAME_NAME, code=unit.code)
+    return name
+
+
+def check_move(unit: PlacedUnit, parent: PlacedUnit) -> None:
+    if unit.id == parent.id:
+        raise UnitAdminError(Problem.SAME_UNIT, code=unit.code)
+    if parent.path.startswith(unit.path):
+        raise UnitAdminError(Problem.INSIDE_ITSELF, code=unit.code, other=parent.code)
+    if unit.parent_id == parent.id:
+        raise UnitAdminError(Problem.SAME_PARENT, code=unit.code, other=parent.code)
+    check_parent(parent)
+
+
+def check_merge(source: PlacedUnit, target: PlacedUnit) -> None:
+    if source.id == target.id:
+        raise UnitAdminError(Problem.SAME_UNIT, code=source.code)
+    if target.path.startswith(source.path):
+        raise UnitAdminError(Problem.INSIDE_ITSELF, code=source.code, other=target.code)
+    if not target.active:
+        raise UnitAdminError(Problem.INACTIVE, code=target.code)
 
 
 def field_label(t: Translator, name: str) -> str:
