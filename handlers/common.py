@@ -265,7 +265,16 @@ class RepliesToBotPrompt(filters.MessageFilter):
 def unit_options(units: Iterable[Unit]) -> list[UnitOption]:
     """Units as a picker offers them (bot/domain/forms/steps.py, `unit_step`)."""
     return [
-        UnitOption(pk(unit), unit.code, unit.name, unit.level, unit.former_name, unit.active)
+        UnitOption(
+            pk(unit),
+            unit.code,
+            unit.name,
+            unit.level,
+            unit.former_name,
+            unit.active,
+            path=unit.path,
+            parent_id=unit.parent_id,
+        )
         for unit in units
     ]
 

@@ -305,12 +305,14 @@ async def begin(
     history: list[str] | None = None,
     notes: list[str] | None = None,
     keep: Mapping[str, Any] | None = None,
+    first: Input | None = None,
     **seed: Any,
 ) -> Draft | None:
     """Start `flow` with `seed` answers, replacing nothing: a flow in progress must be
     finished or cancelled first. `step` and `history` open it elsewhere than its first step
     (e.g. a record's correction on "which field?"); `keep` is kept in the draft beside the
-    answers (e.g. which record is corrected). None when another flow was in progress."""
+    answers (e.g. which record is corrected); `first` answers the first question at once
+    (e.g. a file sent before anything asked for it). None when another flow was in progress."""
     running = await live_draft(update, context)
     if running is not None:
         await remind_of_running(update, context, running)
@@ -323,6 +325,9 @@ async def begin(
     draft["language"] = context.t.language
     assert context.user_data is not None
     context.user_data[DRAFT] = draft
+    if first is not None:
+        await advance(update, context, first)
+        return draft
     env = await env_for(context, draft)
     if draft["step"] == engine.CONFIRM_STEP and flow.confirm is None:
         # Nothing to ask (every step skipped): finished as soon as begun.

@@ -16,17 +16,15 @@ chat, a file is that chat's answer.
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterable
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.domain import access, callbacks
 from bot.domain import flow as engine
 from bot.domain.access import Role
-from bot.domain.flow import Draft, Env, Flow, Input
+from bot.domain.flow import Draft, Env, Flow
 from bot.domain.formatting import (
     MESSAGE_LIMIT,
     SHOWN_CODE,
@@ -41,7 +39,6 @@ from bot.domain.forms.units import (
     DEACTIVATE,
     FIND,
     IMPORT,
-    MAX_CSV_BYTES,
     MERGE,
     MOVE,
     RENAME,
@@ -72,6 +69,7 @@ from handlers.common import (
     reply_kept,
     stale,
     stale_text,
+    unit_options,
 )
 from handlers.conversation import FlowBinding
 from storage import scope as scopes
@@ -108,25 +106,8 @@ def _is_admin(context: DanvanContext) -> bool:
     return access.check(context.member, Role.ADMIN) is None
 
 
-def _placed(units_: Iterable[Unit]) -> list[UnitOption]:
-    """Units as the flows see them: to choose from, and where each sits in the tree."""
-    return [
-        UnitOption(
-            pk(unit),
-            unit.code,
-            unit.name,
-            unit.level,
-            unit.former_name,
-            unit.active,
-            path=unit.path,
-            parent_id=unit.parent_id,
-        )
-        for unit in units_
-    ]
-
-
 def _one(unit: Unit | None) -> UnitOption | None:
-    return _placed([unit])[0] if unit is not None else None
+    return unit_options([unit])[0] if unit is not None else None
 
 
 def _button(text: str, action: str, *parts: int) -> InlineKeyboardButton:
@@ -468,7 +449,7 @@ async def _load_other(context: DanvanContext, draft: Draft, *, move: bool) -> di
         fitting = (
             unit_admin.move_choices(unit, area) if move else unit_admin.merge_choices(unit, area)
         )
-        extra.update(units=_placed(fitting), area=_placed(area))
+        extra.update(units=unit_options(fitting), area=unit_options(area))
         return extra
     target = await _unit(context, draft["answers"].get("target"))
     extra["target"] = _one(target)
@@ -523,7 +504,7 @@ async def load_import(context: DanvanContext, draft: Draft) -> dict[str, Any]:
 
 async def load_find(context: DanvanContext, draft: Draft) -> dict[str, Any]:
     """The units of the member's area, inactive ones too."""
-    return {"area": _placed(await unit_admin.tree(context.session, await _scope(context)))}
+    return {"area": unit_options(await unit_admin.tree(context.session, await _scope(context)))}
 
 
 # --- where ◀ on a first step leads -----------------------------------------------------------
@@ -760,18 +741,6 @@ async def finish_import(
 # --- importing: a CSV file sent --------------------------------------------------------------
 
 
-async def _fetched(context: DanvanContext, message: Message) -> Input:
-    """The document as the import's first answer: with its bytes, if within the limit."""
-    given = conversation.message_input(message)
-    if given.size is not None and given.size > MAX_CSV_BYTES:
-        return given
-    file = await context.bot.get_file(given.value)
-    content = bytes(await file.download_as_bytearray())
-    if len(content) > MAX_CSV_BYTES:
-        return dataclasses.replace(given, size=len(content))
-    return dataclasses.replace(given, content=content, size=len(content))
-
-
 @guarded(None)
 async def on_document(update: Update, context: DanvanContext) -> None:
     """A CSV file: the answer of the chat in progress, if there is one; from an admin, else,
@@ -784,19 +753,7 @@ async def on_document(update: Update, context: DanvanContext) -> None:
     if not _is_admin(context):
         await _refuse(update, context, "on_document")
         return
-    given = await _fetched(context, message)
-    draft = engine.new_draft(IMPORT, conversation.now(context))
-    env = conversation.flow_env(context, await load_import(context, draft))
-    answered = engine.feed(IMPORT, draft, given, env)
-    await conversation.begin(
-        update,
-        context,
-        IMPORT,
-        step=draft["step"],
-        history=draft["history"],
-        notes=answered.notes,
-        **draft["answers"],
-    )
+    await conversation.begin(update, context, IMPORT, first=conversation.message_input(message))
 
 
 @guarded(Role.ADMIN)
