@@ -12,20 +12,20 @@ from datetime import tzinfo
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import BadRequest
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from bot.domain import records
+from bot.domain import callbacks, records
 from bot.domain.access import Role
 from bot.domain.formatting import escape_html, shorten
 from bot.domain.forms.steps import label_of
 from bot.domain.i18n import N_, Translator
-from handlers.common import DanvanContext, guarded, reply
+from handlers.common import DanvanContext, edit_in_place, guarded, reply, stale
 from storage.audit import LogLine, LogPage, events_in_scope
 from storage.scope import member_scope
 
 PAGE_SIZE = 10
 PREFIX = "au"
+PAGE = "p"  # au:p:<page>
 SHOWN_NAME = 60  # of a member's name
 
 # What an event did; actions not listed here are shown as stored.
@@ -108,9 +108,13 @@ def page_text(t: Translator, page: LogPage, tz: tzinfo) -> str:
 def page_markup(page: LogPage) -> InlineKeyboardMarkup | None:
     paging = []
     if page.page > 0:
-        paging.append(InlineKeyboardButton("◀", callback_data=f"{PREFIX}:p:{page.page - 1}"))
+        paging.append(
+            InlineKeyboardButton("◀", callback_data=callbacks.pack(PREFIX, PAGE, page.page - 1))
+        )
     if page.page < page.pages - 1:
-        paging.append(InlineKeyboardButton("▶", callback_data=f"{PREFIX}:p:{page.page + 1}"))
+        paging.append(
+            InlineKeyboardButton("▶", callback_data=callbacks.pack(PREFIX, PAGE, page.page + 1))
+        )
     return InlineKeyboardMarkup([paging]) if paging else None
 
 
@@ -132,18 +136,19 @@ async def audit_command(update: Update, context: DanvanContext) -> None:
 async def on_page(update: Update, context: DanvanContext) -> None:
     """◀ / ▶: another page, in the same message (a page past the end shows the last)."""
     query = update.callback_query
-    assert query is not None and query.data is not None
+    assert query is not None
+    parts = callbacks.unpack(query.data, PREFIX, 2)
+    page = callbacks.numbers(parts[1:]) if parts is not None and parts[0] == PAGE else None
+    if page is None:
+        await stale(update, context)
+        return
     await query.answer()
-    text, markup = await _view(context, int(query.data.rsplit(":", 1)[1]))
-    try:
-        await query.edit_message_text(text, parse_mode="HTML", reply_markup=markup)
-    except BadRequest as exc:  # pressed twice: the message already shows this
-        if "not modified" not in str(exc).lower():
-            raise
+    text, markup = await _view(context, page[0])
+    await edit_in_place(query, text, markup)
 
 
 def handlers() -> list[BaseHandler[Update, DanvanContext, Any]]:
     return [
         CommandHandler(["nhatky", "audit"], audit_command),
-        CallbackQueryHandler(on_page, pattern=rf"^{PREFIX}:p:\d+$"),
+        CallbackQueryHandler(on_page, pattern=rf"^{PREFIX}:"),
     ]

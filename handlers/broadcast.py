@@ -1,19 +1,20 @@
 """/thongbao (/broadcast): an official or admin sends an announcement to the coordinators and
 officials of a unit of their area, through the shared paced Delivery.
 
-Steps:
-1. /thongbao TEXT, or /thongbao alone and the text in reply to the bot's prompt (a ForceReply,
-   recognised like the export's dates: handlers.export.RepliesTo). At most MAX_LENGTH characters
-   as Telegram counts them (UTF-16), tidied like every text we keep (bot.textnorm.nfc) and sent
-   as plain text, HTML-escaped. The draft waits in user_data["broadcast"] under a random token.
-2. The unit: the member's own and its active children (skipped when there are no children).
-3. A preview, exactly as recipients will see it, with the number of recipients and a confirm
-   button; every button names the draft's token, so a button of an older draft is stale.
-4. Confirm: audited, committed, then delivered. Every Send's period_key is "b-<token>", so the
-   SendLedger sends each person the announcement once, even if confirm is tapped twice (the
-   second tap finds the draft gone and is answered as stale anyway). The sender gets the counts.
-   A bot killed mid-delivery handles the confirm again when it restarts (bot/inbox.py), with
-   the draft it had before: the delivery is finished, not begun anew, and the sender is told.
+The chat is bot/domain/forms/announcements.py's flow: the text (after the command, or typed at
+its step: at most MAX_LENGTH characters as Telegram counts them, tidied like every text we
+keep and sent as plain text, HTML-escaped), the unit (the sender's own, or one below it:
+skipped when there is none), then the preview with the number of recipients and ✅ Send. The
+units offered and the recipients counted are read again before every answer, from the
+sender's area as it is then, and the unit is checked once more when it is sent.
+
+✅ Send: audited ("sent"), committed, then delivered, then audited again ("delivered"). Every
+Send's period_key is "b-<token>", the token kept in the draft, so the SendLedger sends each
+person the announcement once, even if ✅ is tapped twice (the second tap finds the draft ended
+and is answered as stale). A bot killed mid-delivery handles the ✅ again when it restarts
+(bot/telegram/inbox.py), with the draft it had before (the draft is persisted with the
+update's end, which never came): finding the "sent" event of that key, it finishes the
+delivery instead of beginning it anew, and tells the sender so.
 
 Who receives it: the active coordinators and officials of the unit's subtree, not the sender and
 not admins (storage.export.broadcast_audience). Members the bot already knows it cannot reach
@@ -24,245 +25,108 @@ language.
 
 from __future__ import annotations
 
-import re
 import secrets
-from collections.abc import Callable
 from typing import Any
 
-from telegram import (
-    CallbackQuery,
-    ForceReply,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    Message,
-    Update,
-)
-from telegram.error import BadRequest
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram import Update
+from telegram.ext import BaseHandler, CommandHandler
 
+from bot.domain import flow as engine
 from bot.domain.access import Role
 from bot.domain.announcements import (
     AnnouncementError,
-    announcement_html,
     broadcast_key,
     clean_announcement,
     describe_problem,
     outcome_text,
-    prompt_text,
 )
+from bot.domain.flow import Draft, Env, Outcome
 from bot.domain.formatting import escape_html, format_number
-from bot.domain.i18n import LANGUAGES, Translator
+from bot.domain.forms.announcements import ANNOUNCEMENT, Reach
 from bot.services.broadcasts import broadcast_sends, record_delivered
-from handlers import conversation as flows
-from handlers.common import (
-    DanvanContext,
-    RepliesToBotPrompt,
-    guarded,
-    listed_units,
-    reply,
-    stale_text,
-)
+from handlers.common import DanvanContext, guarded, reply, stale_text, unit_options
+from handlers.conversation import FlowBinding, begin, now
+from handlers.keyboards import main_menu
 from storage import export as store
 from storage import scope
 from storage.audit import broadcast_started, record
-from storage.models import Unit, pk
-
-DRAFT = "broadcast"  # user_data: {"token": hex, "text": the announcement}
-
-_TOKEN = r"([0-9a-f]{12})"
-_UNIT = re.compile(rf"bc:u:{_TOKEN}:(\d+)")
-_CONFIRM = re.compile(rf"bc:ok:{_TOKEN}:(\d+)")
-_CANCEL = re.compile(rf"bc:no:{_TOKEN}")
+from storage.models import pk
 
 
-# --- on Telegram ------------------------------------------------------------------------------
+def reach_of(audience: store.Audience) -> Reach:
+    return Reach(audience.size, audience.coordinators, audience.officials, audience.unreachable)
 
 
-def _draft(context: DanvanContext, token: str) -> dict[str, Any] | None:
-    draft = (context.user_data or {}).get(DRAFT)
-    return draft if isinstance(draft, dict) and draft.get("token") == token else None
-
-
-async def _drop_buttons(query: CallbackQuery, suffix: str | None = None) -> None:
-    """Take the buttons off the message that had them; show the choice, if given."""
-    try:
-        if suffix is not None and isinstance(query.message, Message):
-            text = query.message.text_html or ""
-            await query.edit_message_text(
-                f"{text}\n➡️ <b>{escape_html(suffix)}</b>", parse_mode="HTML", reply_markup=None
+async def what_the_steps_need(context: DanvanContext, draft: Draft) -> dict[str, Any]:
+    """The names in the header; the units to choose from, on the unit step; who the chosen
+    unit's members are, on the preview."""
+    member = context.member
+    assert member is not None
+    area = await store.member_area(context.session, member)
+    extra: dict[str, Any] = {"sender_unit": area[0].name, "sender": member.full_name}
+    if draft["step"] == "unit":
+        extra["units"] = unit_options(area)
+    if draft["step"] == engine.CONFIRM_STEP and "unit" in draft["answers"]:
+        lookup = await scope.find_unit(context.session, member, unit_id=draft["answers"]["unit"])
+        if lookup.unit is not None:
+            audience = await store.broadcast_audience(
+                context.session, lookup.unit, sender_id=member.id
             )
-        else:
-            await query.edit_message_reply_markup(None)
-    except BadRequest as exc:  # already done by a quicker tap
-        if "not modified" not in str(exc).lower():
-            raise
-
-
-async def _ask(update: Update, context: DanvanContext, problem: str | None = None) -> None:
-    t = context.t
-    chat = update.effective_chat
-    assert chat is not None
-    text = escape_html(prompt_text(t))
-    if problem is not None:
-        text = f"⚠️ {escape_html(problem)}\n{text}"
-    await chat.send_message(
-        text,
-        parse_mode="HTML",
-        reply_markup=ForceReply(input_field_placeholder=t._("Your announcement")),
-    )
+            extra["reach"] = reach_of(audience)
+    return extra
 
 
 @guarded(Role.OFFICIAL)
 async def broadcast_command(update: Update, context: DanvanContext) -> None:
-    """/thongbao [TEXT]: start an announcement."""
+    """/thongbao [TEXT]: start an announcement, at the unit (or the preview) if the text came
+    with the command."""
     message = update.effective_message
-    assert message is not None
+    assert message is not None and context.member is not None
+    own, *below = await store.member_area(context.session, context.member)
+    seed: dict[str, Any] = {"choose_unit": bool(below)}
+    if not below:
+        seed.update(unit=pk(own), unit_name=own.name)
+    keep = {"token": secrets.token_hex(6)}
     parts = (message.text or "").split(maxsplit=1)
     if len(parts) < 2:
-        await _ask(update, context)
+        await begin(update, context, ANNOUNCEMENT, keep=keep, **seed)
         return
-    await _take_text(update, context, parts[1])
-
-
-@guarded(Role.OFFICIAL)
-async def on_text(update: Update, context: DanvanContext) -> None:
-    """The announcement, typed in reply to the prompt."""
-    message = update.effective_message
-    assert message is not None
-    await _take_text(update, context, message.text or "")
-
-
-async def _take_text(update: Update, context: DanvanContext, raw: str) -> None:
-    member, t = context.member, context.t
-    assert member is not None and context.user_data is not None
     try:
-        text = clean_announcement(raw)
+        text = clean_announcement(parts[1])
     except AnnouncementError as error:
-        await _ask(update, context, describe_problem(t, error))
+        problem = f"⚠️ {escape_html(describe_problem(context.t, error))}"
+        await begin(update, context, ANNOUNCEMENT, keep=keep, notes=[problem], **seed)
         return
-    token = secrets.token_hex(6)
-    context.user_data[DRAFT] = {"token": token, "text": text}
-    own = await context.session.get(Unit, member.unit_id)
-    assert own is not None
-    choices = await store.unit_choices(context.session, own)
-    if len(choices) == 1:
-        await _preview(update, context, own, token, text)
-        return
-    shown, left_out = listed_units(t, choices)
-    markup = InlineKeyboardMarkup(
-        [
-            [InlineKeyboardButton(unit.name, callback_data=f"bc:u:{token}:{pk(unit)}")]
-            for unit in shown
-        ]
+    step = "unit" if seed["choose_unit"] else engine.CONFIRM_STEP
+    await begin(
+        update, context, ANNOUNCEMENT, step=step, history=["text"], keep=keep, text=text, **seed
     )
-    question = t._(
-        "Who should receive it? The coordinators and officials of the unit you choose, and "
-        "of every unit below it."
-    )
-    await reply(update, "\n".join([question, *left_out]), reply_markup=markup)
 
 
-@guarded(Role.OFFICIAL)
-async def on_unit(update: Update, context: DanvanContext) -> None:
-    """A unit button: show the preview."""
-    query = update.callback_query
-    assert query is not None and context.member is not None
-    match = _UNIT.fullmatch(query.data or "")
-    draft = _draft(context, match[1]) if match else None
-    unit = (
-        (await scope.find_unit(context.session, context.member, unit_id=int(match[2]))).unit
-        if match and draft
-        else None
-    )
-    if match is None or draft is None or unit is None:
-        await query.answer(stale_text(context.t), show_alert=True)
-        return
-    await query.answer()
-    await _drop_buttons(query, unit.name)
-    await _preview(update, context, unit, match[1], draft["text"])
-
-
-async def _preview(
-    update: Update, context: DanvanContext, unit: Unit, token: str, text: str
-) -> None:
+async def send_announcement(
+    update: Update, context: DanvanContext, draft: Draft, env: Env
+) -> engine.Reply | None:
+    """✅ Send: audit, then deliver, then tell the sender how it went."""
     member, t = context.member, context.t
     assert member is not None
+    answers = draft["answers"]
+    unit = (await scope.find_unit(context.session, member, unit_id=answers["unit"])).unit
+    if unit is None:
+        await reply(update, stale_text(t), reply_markup=main_menu(t))
+        return None
+    text, key = answers["text"], broadcast_key(draft["token"])
     audience = await store.broadcast_audience(context.session, unit, sender_id=member.id)
-    sender_unit = await context.session.get(Unit, member.unit_id)
-    assert sender_unit is not None
-    lines = [
-        t._("<b>Preview</b>: this is what they will receive."),
-        "",
-        announcement_html(t, sender_unit.name, member.full_name, text),
-        "",
-    ]
-    name = escape_html(unit.name)
-    blocked = (
-        [
-            t._(
-                "Left out: {count} who blocked the bot.",
-                count=format_number(audience.unreachable),
-            )
-        ]
-        if audience.unreachable
-        else []
-    )
-    if not audience.size:
-        lines += [t._("No one in {unit} can receive it.", unit=name), *blocked]
-        assert context.user_data is not None
-        context.user_data.pop(DRAFT, None)
-        await reply(update, "\n".join(lines))
-        return
-    lines.append(
-        t._(
-            "Recipients in {unit}: {count} (coordinators: {coordinators}, officials: {officials}).",
-            count=format_number(audience.size),
-            unit=name,
-            coordinators=format_number(audience.coordinators),
-            officials=format_number(audience.officials),
-        )
-    )
-    lines += blocked
-    markup = InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(
-                    t._("✅ Send"),
-                    callback_data=f"bc:ok:{token}:{pk(unit)}",
-                ),
-                InlineKeyboardButton(t._("✖️ Cancel"), callback_data=f"bc:no:{token}"),
-            ]
-        ]
-    )
-    await reply(update, "\n".join(lines), reply_markup=markup)
-
-
-@guarded(Role.OFFICIAL)
-async def on_confirm(update: Update, context: DanvanContext) -> None:
-    """✅ under the preview: audit, then deliver, then tell the sender how it went."""
-    query = update.callback_query
-    member, t = context.member, context.t
-    assert query is not None and member is not None and context.user_data is not None
-    match = _CONFIRM.fullmatch(query.data or "")
-    draft = _draft(context, match[1]) if match else None
-    unit = (
-        (await scope.find_unit(context.session, member, unit_id=int(match[2]))).unit
-        if match and draft
-        else None
-    )
-    if match is None or draft is None or unit is None:
-        await query.answer(stale_text(t), show_alert=True)
-        return
-    token, text = match[1], draft["text"]
-    context.user_data.pop(DRAFT, None)
-    audience = await store.broadcast_audience(context.session, unit, sender_id=member.id)
-    sender_unit = await context.session.get(Unit, member.unit_id)
-    assert sender_unit is not None
-    now = flows.now(context)
-    key = broadcast_key(token)
-    # The update is handled again after a crash mid-delivery (bot/inbox.py), its draft intact:
-    # it then finishes the delivery, which skips whoever has the announcement already.
+    # The update is handled again after a crash mid-delivery (bot/telegram/inbox.py), its draft
+    # intact: it then finishes the delivery, which skips whoever has the announcement already.
     resuming = await broadcast_started(context.session, pk(unit), key)
+    if not resuming and not audience.size:
+        # Nobody to send to (they left, or blocked the bot): the preview again, saying so,
+        # where ✏️ Edit can choose another unit.
+        env.extra["reach"] = reach_of(audience)
+        return engine.Reply(Outcome.PROMPT, engine.prompt_for(ANNOUNCEMENT, draft, env))
+    sender_unit = (await scope.find_unit(context.session, member, unit_id=member.unit_id)).unit
+    assert sender_unit is not None  # a member's own unit is always in their area
+    moment = now(context)
     if not resuming:
         await record(
             context.session,
@@ -278,13 +142,13 @@ async def on_confirm(update: Update, context: DanvanContext) -> None:
                 "unreachable": audience.unreachable,
             },
             actor_id=member.id,
-            at=now,
+            at=moment,
         )
-    sends = broadcast_sends(audience, token, sender_unit.name, member.full_name, text, now)
+    sends = broadcast_sends(
+        audience, draft["token"], sender_unit.name, member.full_name, text, moment
+    )
     # Delivery claims each Send in sessions of its own; on SQLite ours holds the write lock.
     await context.session.commit()
-    await query.answer()
-    await _drop_buttons(query)
     if not resuming:
         await reply(
             update,
@@ -295,9 +159,7 @@ async def on_confirm(update: Update, context: DanvanContext) -> None:
             ),
         )
     report = await context.scheduler.delivery.deliver(sends)
-    await record_delivered(
-        context.session, unit, key, report, flows.now(context), actor_id=member.id
-    )
+    await record_delivered(context.session, unit, key, report, now(context), actor_id=member.id)
     outcome = outcome_text(t, unit.name, report, audience.unreachable)
     if resuming:
         restarted = t._(
@@ -306,37 +168,14 @@ async def on_confirm(update: Update, context: DanvanContext) -> None:
         )
         outcome = f"{restarted}\n{outcome}"
     await reply(update, outcome)
+    return None
 
 
-@guarded(Role.OFFICIAL)
-async def on_cancel(update: Update, context: DanvanContext) -> None:
-    """✖️ under the preview: drop the draft."""
-    query = update.callback_query
-    assert query is not None and context.user_data is not None
-    t = context.t
-    match = _CANCEL.fullmatch(query.data or "")
-    if match is None or _draft(context, match[1]) is None:
-        await query.answer(stale_text(t), show_alert=True)
-        return
-    context.user_data.pop(DRAFT, None)
-    await query.answer()
-    await _drop_buttons(query)
-    await reply(update, t._("The announcement was cancelled; nothing was sent."))
-
-
-def RepliesTo(prompt: Callable[[Translator], str]) -> RepliesToBotPrompt:
-    """A reply to the bot's message that ends with `prompt`, worded in any of the languages."""
-    prompts = tuple({prompt(Translator(language)) for language in LANGUAGES})
-    return RepliesToBotPrompt(lambda text: text.endswith(prompts), name="RepliesTo")
+def flows() -> list[FlowBinding]:
+    return [
+        FlowBinding(ANNOUNCEMENT, send_announcement, needs=Role.OFFICIAL, load=what_the_steps_need)
+    ]
 
 
 def handlers() -> list[BaseHandler[Update, DanvanContext, Any]]:
-    return [
-        CommandHandler(["thongbao", "broadcast"], broadcast_command),
-        CallbackQueryHandler(on_unit, pattern=r"^bc:u:"),
-        CallbackQueryHandler(on_confirm, pattern=r"^bc:ok:"),
-        CallbackQueryHandler(on_cancel, pattern=r"^bc:no:"),
-        MessageHandler(
-            filters.REPLY & filters.TEXT & ~filters.COMMAND & RepliesTo(prompt_text), on_text
-        ),
-    ]
+    return [CommandHandler(["thongbao", "broadcast"], broadcast_command)]

@@ -1,5 +1,9 @@
 """/xembaocao: an official previews their digest now. /guibaocao: an admin sends a unit's
-digest now, under the ledger's exactly-once rules (--force to send it again)."""
+digest now, under the ledger's exactly-once rules (--force to send it again).
+
+/xembaocao asks one question, this week so far or last week, with two buttons and nothing to
+type or remember: a plain button prompt (the callback-data codec), not a flow. Its buttons stay,
+so the other week can be seen next; anything else under the prefix is stale."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from typing import Any
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
+from bot.domain import callbacks
 from bot.domain.access import Role
 from bot.domain.formatting import SHOWN_CODE, escape_html, shorten
 from bot.domain.outgoing import SendKind
@@ -16,11 +21,16 @@ from bot.domain.periods import Period
 from bot.domain.schedule import period_key
 from bot.services.digests import digest_messages, digest_sends
 from handlers import conversation as flows
-from handlers.common import DanvanContext, guarded, reply
-from storage import scope, units
+from handlers.common import DanvanContext, guarded, reply, stale
+from storage import scope
 from storage.models import pk
 
-PREVIEW = "dg:preview:"
+PREFIX = "dg"
+PREVIEW = "pv"  # dg:pv:this, dg:pv:last
+WEEKS = {
+    "this": Period.this_week_so_far,
+    "last": Period.last_week,
+}
 
 
 @guarded(Role.OFFICIAL)
@@ -28,8 +38,16 @@ async def preview_command(update: Update, context: DanvanContext) -> None:
     """/xembaocao: choose this week so far, or last week."""
     t = context.t
     buttons = [
-        [InlineKeyboardButton(t._("This week so far"), callback_data=f"{PREVIEW}this")],
-        [InlineKeyboardButton(t._("Last week"), callback_data=f"{PREVIEW}last")],
+        [
+            InlineKeyboardButton(
+                t._("This week so far"), callback_data=callbacks.pack(PREFIX, PREVIEW, "this")
+            )
+        ],
+        [
+            InlineKeyboardButton(
+                t._("Last week"), callback_data=callbacks.pack(PREFIX, PREVIEW, "last")
+            )
+        ],
     ]
     await reply(
         update,
@@ -42,11 +60,14 @@ async def preview_command(update: Update, context: DanvanContext) -> None:
 async def preview(update: Update, context: DanvanContext) -> None:
     """A /xembaocao button: build the digest of the member's own area and show it."""
     query = update.callback_query
-    assert query is not None and query.data is not None and context.member is not None
+    assert query is not None and context.member is not None
+    parts = callbacks.unpack(query.data, PREFIX, 2)
+    if parts is None or parts[0] != PREVIEW or parts[1] not in WEEKS:
+        await stale(update, context)
+        return
     await query.answer()
     today = flows.now(context).astimezone(context.settings.tz).date()
-    choice = query.data.removeprefix(PREVIEW)
-    period = Period.this_week_so_far(today) if choice == "this" else Period.last_week(today)
+    period = WEEKS[parts[1]](today)
     messages = await digest_messages(
         context.session, context.t, context.member.unit_id, period, tz=context.settings.tz
     )
@@ -63,18 +84,17 @@ async def send_command(update: Update, context: DanvanContext) -> None:
     args = list(context.args or [])
     force = "--force" in args
     codes = [arg for arg in args if arg != "--force"]
-    unit = (await scope.find_unit(context.session, None, code=codes[0])).unit if codes else None
-    if codes and unit is None:
-        await reply(
-            update,
-            t._(
-                "There is no unit with code {code}.",
-                code=escape_html(shorten(codes[0], SHOWN_CODE)),
-            ),
-        )
-        return
-    unit = unit or await units.by_id(context.session, context.member.unit_id)
-    assert unit is not None
+    member = context.member
+    code = codes[0] if codes else None
+    if code is not None:
+        unit = (await scope.find_unit(context.session, member, code=code)).unit
+        if unit is None:
+            shown = escape_html(shorten(code, SHOWN_CODE))
+            await reply(update, t._("There is no unit with code {code}.", code=shown))
+            return
+    else:
+        unit = (await scope.find_unit(context.session, member, unit_id=member.unit_id)).unit
+        assert unit is not None
     now: datetime = flows.now(context)
     kind = SendKind.WEEKLY_DIGEST
     # Building and delivering use sessions of their own; on SQLite ours holds the write lock.
@@ -105,5 +125,5 @@ def handlers() -> list[BaseHandler[Update, DanvanContext, Any]]:
     return [
         CommandHandler(["xembaocao", "preview"], preview_command),
         CommandHandler(["guibaocao", "senddigest"], send_command),
-        CallbackQueryHandler(preview, pattern=f"^{PREVIEW}(this|last)$"),
+        CallbackQueryHandler(preview, pattern=rf"^{PREFIX}:"),
     ]

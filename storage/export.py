@@ -1,19 +1,21 @@
-"""Queries of /xuat and /thongbao: the units to choose from, and who an announcement reaches.
+"""Queries of /xuat, /thongbao, /thongke and /lich: the units to choose from, and who an
+announcement reaches.
 
-Both start from a unit the caller already checked against the member's scope
+All start from a unit the caller already checked against the member's scope
 (storage/scope.py: `find_unit`); everything here stays inside that
 unit's subtree (a Unit.path prefix), so nothing outside the scope is ever read.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.domain.access import Role
-from storage.models import Member, Unit
+from storage.models import Member, Unit, pk
 from storage.reminders import Recipient
 
 AUDIENCE_ROLES = (Role.COORDINATOR, Role.OFFICIAL)
@@ -32,6 +34,39 @@ async def unit_choices(session: AsyncSession, root: Unit) -> list[Unit]:
         .order_by(col(Unit.id))
     )
     return [root, *children.all()]
+
+
+async def area_choices(session: AsyncSession, root: Unit) -> list[Unit]:
+    """`root`, its active children (in the order they were created), then the active units
+    further below, each child's subtree in turn, depth first: the units a picker offers from
+    `root`, the nearest first. A unit below an inactive one is not offered."""
+    found = await session.exec(
+        select(Unit).where(
+            col(Unit.path).startswith(root.path),
+            col(Unit.active).is_(True),
+            col(Unit.id) != root.id,
+        )
+    )
+    below: dict[int | None, list[Unit]] = defaultdict(list)
+    for unit in sorted(found.all(), key=pk):
+        below[unit.parent_id].append(unit)
+    children = below[pk(root)]
+    deeper: list[Unit] = []
+    for child in children:
+        stack = list(reversed(below[pk(child)]))
+        while stack:
+            unit = stack.pop()
+            deeper.append(unit)
+            stack.extend(reversed(below[pk(unit)]))
+    return [root, *children, *deeper]
+
+
+async def member_area(session: AsyncSession, member: Member) -> list[Unit]:
+    """The units a member's pickers offer: their own unit first, then those below it (as
+    `area_choices`)."""
+    own = await session.get(Unit, member.unit_id)
+    assert own is not None
+    return await area_choices(session, own)
 
 
 @dataclass(frozen=True)

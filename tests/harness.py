@@ -74,6 +74,25 @@ class Person:
             return [target]
         return replies
 
+    async def forge(self, message: FakeMessage, data: str) -> list[FakeMessage]:
+        """Press a button with this callback data on `message`, whether or not it has one (as
+        a tampered or lagging client could); returns the bot's new messages."""
+        fake = self.harness.fake
+        seen = self._seen()
+        query_id = fake._new_query(self.user, message, data)
+        fake._push_update(
+            {
+                "callback_query": {
+                    "id": query_id,
+                    "from": self.user.to_dict(),
+                    "message": message.to_dict(),
+                    "chat_instance": "1",
+                    "data": data,
+                }
+            }
+        )
+        return await self._after(fake.last_update_id, seen)
+
     def find_button(self, label: str) -> FakeMessage:
         for message in reversed(self.user.messages()):
             if any(text == label for row in message.buttons for text, _ in row):

@@ -73,6 +73,15 @@ async def test_an_official_previews_their_digest(harness: Harness) -> None:
     assert "bản tin tuần nào" in question.body
     replies = await official.tap("Tuần này (đến hôm nay)")
     assert any("Bản tin tuần: phường Thọ Xương" in m.body for m in replies)
+    assert any("720 m²" in m.body for m in replies)
+    # The question stays: last week's, from the same buttons (nothing was logged then).
+    replies = await official.tap("Tuần trước", question)
+    assert any("16/11/2026 – 22/11/2026" in m.body for m in replies)
+    assert not any("720 m²" in m.body for m in replies)
+    # Buttons that do not decode show nothing.
+    for data in ("dg:pv:next", "dg:preview:this", "dg:pv", "dg:pv:this:1"):
+        assert await official.forge(question, data) == []
+        assert official.user.answers[-1].text == "Phiếu này đã hết hạn"
     (refused,) = await people["coordinator"].say("/xembaocao")
     assert "không có quyền" in refused.body
 

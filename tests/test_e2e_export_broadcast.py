@@ -378,21 +378,39 @@ def test_an_announcement_is_tidied_escaped_and_limited() -> None:
     assert broadcast_key("0123456789ab") == "b-0123456789ab"
 
 
+def data_of(message: FakeMessage, label: str) -> str:
+    (data,) = [data for row in message.buttons for text, data in row if text == label]
+    assert data is not None
+    return data
+
+
+WARD_UNITS = [
+    ["THOXUONG · phường Thọ Xương"],
+    ["CN1 · Cung Nhượng 1"],
+    ["CN2 · Cung Nhượng 2"],
+]
+PREVIEW_BUTTONS = [["✅ Send", "✏️ Edit", "✖️ Cancel"], ["◀ Back"]]
+
+
 async def test_an_announcement_reaches_the_ward_once_and_counts_the_blocked(
     harness: Harness,
 ) -> None:
     people = await seed(harness)
     official = people["official"]
     (prompt,) = await official.say("/thongbao")
-    assert is_force_reply(prompt) and "at most 3.000 characters" in prompt.body
+    assert "at most 3.000 characters" in prompt.body and not is_force_reply(prompt)
+    assert labels(prompt) == [["✖️ Cancel"]]
     text = "Họp tổ lúc <b>19h</b> & mang ghế\nĐông đủ nhé"
-    (question,) = await answer(harness, official, prompt, text)
-    assert labels(question) == [["phường Thọ Xương"], ["Cung Nhượng 1"], ["Cung Nhượng 2"]]
-    (preview,) = await official.tap("phường Thọ Xương")
-    assert "➡️ phường Thọ Xương" in official.user.message(question.message_id).body
+    # Typed as a plain message, not marked as a reply: it is the announcement.
+    (question,) = await official.say(text)
+    assert "Who should receive it?" in question.body
+    assert labels(question) == [*WARD_UNITS, ["◀ Back", "✖️ Cancel"]]
+    assert await official.tap("THOXUONG · phường Thọ Xương") == [question]
+    preview = official.user.message(question.message_id)  # the question became the preview
     assert text in preview.body  # shown as typed, not as HTML
     assert "Recipients in phường Thọ Xương: 4 (coordinators: 3, officials: 1)." in preview.body
-    assert labels(preview) == [["✅ Send", "✖️ Cancel"]]
+    assert preview.body.endswith("Send the announcement now?")
+    assert labels(preview) == PREVIEW_BUTTONS
     harness.fake.block(8103)
     # Two quick taps on Send: both reach the bot before it answers the first.
     await official.user.press(preview, text="✅ Send")
@@ -403,6 +421,7 @@ async def test_an_announcement_reaches_the_ward_once_and_counts_the_blocked(
     assert official.last.body == (
         "📢 Announcement to phường Thọ Xương: 3 sent, 1 blocked the bot, 0 failed."
     )
+    assert official.user.message(preview.message_id).buttons == []
     header = VI._(
         "📢 <b>Announcement from {unit}</b> ({name})", unit="phường Thọ Xương", name="Cán bộ phường"
     )
@@ -431,44 +450,108 @@ async def test_an_announcement_reaches_the_ward_once_and_counts_the_blocked(
     )
     assert delivered.after is not None
     assert (delivered.after["sent"], delivered.after["unreachable"]) == (3, 1)
-    # The next announcement leaves out whoever blocked the bot, and says so.
+    # The next announcement, its text after the command, starts at the unit; it leaves out
+    # whoever blocked the bot, and says so.
     (question,) = await official.say("/thongbao Lần hai")
-    (preview,) = await official.tap("Cung Nhượng 1")
+    assert labels(question)[0] == ["THOXUONG · phường Thọ Xương"]
+    await official.tap("CN1 · Cung Nhượng 1")
+    preview = official.user.message(question.message_id)
     assert "Recipients in Cung Nhượng 1: 1 (coordinators: 1, officials: 0)." in preview.body
     assert "Left out: 1 who blocked the bot." in preview.body
 
 
-async def test_bad_announcements_are_asked_again_and_can_be_cancelled(harness: Harness) -> None:
+async def test_bad_announcements_are_asked_again_edited_and_cancelled(harness: Harness) -> None:
     people = await seed(harness)
     official = people["official"]
     (prompt,) = await official.say("/thongbao")
-    (again,) = await answer(harness, official, prompt, "\u200b")
-    assert "The announcement is empty." in again.body and is_force_reply(again)
-    (again,) = await answer(harness, official, again, "x" * (MAX_LENGTH + 1))
+    (again,) = await official.say("\u200b")
+    assert "The announcement is empty." in again.body and not is_force_reply(again)
+    (again,) = await official.say("x" * (MAX_LENGTH + 1))
     assert "too long: 3.001 characters, and at most 3.000 fit." in again.body
-    (question,) = await answer(harness, official, again, "x" * MAX_LENGTH)
-    assert labels(question)[0] == ["phường Thọ Xương"]
-    (old_preview,) = await official.tap("Cung Nhượng 2")
-    # A new announcement replaces the draft: the old preview's buttons are stale.
-    await official.say("/thongbao Họp khác")
-    assert await official.tap("✅ Send", old_preview) == []
+    # Typed in reply to an older question, the text still answers the one asked now.
+    (question,) = await answer(harness, official, prompt, "x" * MAX_LENGTH)
+    assert labels(question)[0] == ["THOXUONG · phường Thọ Xương"]
+    # A unit outside the ward is not found by its code; one inside is, typed without marks.
+    (again,) = await official.say("XAHAI")
+    assert "No unit in your area matches “XAHAI”." in again.body
+    (preview,) = await official.say("cung nhuong 2")
+    assert "Recipients in Cung Nhượng 2: 1 (coordinators: 1, officials: 0)." in preview.body
+    # ✏️ Edit: the text, then the unit.
+    await official.tap("✏️ Edit")
+    fields = official.user.message(preview.message_id)
+    assert labels(fields) == [["Text"], ["Unit"], ["◀ Back"]]
+    await official.tap("Text")
+    (preview,) = await official.say("Họp tổ hai lúc 19h")
+    assert "Họp tổ hai lúc 19h" in preview.body and "x" * 100 not in preview.body
+    assert "Recipients in Cung Nhượng 2" in preview.body
+    await official.tap("✏️ Edit")
+    await official.tap("Unit")
+    await official.tap("CN1 · Cung Nhượng 1")
+    preview = official.user.message(preview.message_id)
+    assert "Họp tổ hai lúc 19h" in preview.body
+    assert "Recipients in Cung Nhượng 1: 2 (coordinators: 2, officials: 0)." in preview.body
+    send = data_of(preview, "✅ Send")
+    # ✖️ Cancel on the way, at the unit.
+    await official.tap("✏️ Edit")
+    await official.tap("Unit")
+    assert "Who should receive it?" in official.user.message(preview.message_id).body
+    (cancelled,) = await official.tap("✖️ Cancel")
+    assert cancelled.body == "Cancelled. Nothing was saved."
+    assert official.user.message(preview.message_id).buttons == []
+    # The ended preview's ✅, pressed anyway, sends nothing.
+    assert await official.forge(preview, send) == []
     assert official.user.answers[-1].text == STALE
-    await official.tap("Cung Nhượng 2")
-    await official.tap("✖️ Cancel")
-    assert official.last.body == "The announcement was cancelled; nothing was sent."
-    assert official.last.buttons == []
-    assert people["coordinator2"].user.messages() == []
-    # Typed without replying, the text is not taken for an announcement.
+    for name in ("coordinator", "coordinator2", "deputy"):
+        assert people[name].user.messages() == []
     (menu,) = await official.say("Mai họp")
     assert "did not understand" in menu.body
+
+
+async def test_back_from_the_unit_to_the_text_and_a_restart_mid_announcement(
+    harness: Harness,
+) -> None:
+    people = await seed(harness)
+    official = people["official"]
+    (question,) = await official.say("/thongbao Họp chi bộ")
+    # Begun with its text, the announcement's ◀ Back still reaches the text.
+    await official.tap("◀ Back")
+    prompt = official.user.message(question.message_id)
+    assert "at most 3.000 characters" in prompt.body
+    assert labels(prompt) == [["✖️ Cancel"]]
+    (question,) = await official.say("Họp chi bộ tối thứ Sáu")
+    # The bot restarts: the announcement waits at the same step, its buttons still good.
+    await harness.restart()
+    await official.tap("CN1 · Cung Nhượng 1", question)
+    preview = official.user.message(question.message_id)
+    assert "Recipients in Cung Nhượng 1" in preview.body
+    # ◀ Back from the preview: the unit again.
+    await official.tap("◀ Back", preview)
+    assert "Who should receive it?" in official.user.message(question.message_id).body
+    await official.tap("CN2 · Cung Nhượng 2", question)
+    assert "Họp chi bộ tối thứ Sáu" in preview.body
+    await harness.restart()
+    replies = await official.tap("✅ Send", preview)
+    assert (
+        replies[-1].body == "📢 Announcement to Cung Nhượng 2: 1 sent, 0 blocked the bot, 0 failed."
+    )
+    assert "Họp chi bộ tối thứ Sáu" in people["coordinator2"].last.body
 
 
 async def test_announcements_stay_inside_the_sender_s_area(harness: Harness) -> None:
     people = await seed(harness)
     admin = people["admin"]
     (question,) = await admin.say("/broadcast Toàn xã Hai họp")
-    assert labels(question) == [["Bắc Ninh"], ["phường Thọ Xương"], ["xã Hai"]]
-    (preview,) = await admin.tap("xã Hai")
+    # The sender's unit, the units below it, then those further below.
+    assert labels(question) == [
+        ["BN · Bắc Ninh"],
+        ["THOXUONG · phường Thọ Xương"],
+        ["XAHAI · xã Hai"],
+        ["CN1 · Cung Nhượng 1"],
+        ["CN2 · Cung Nhượng 2"],
+        ["HAI1 · Thôn Hai Một"],
+        ["◀ Back", "✖️ Cancel"],
+    ]
+    (preview,) = await admin.say("xa hai")
     assert "Recipients in xã Hai: 1 (coordinators: 1, officials: 0)." in preview.body
     await admin.tap("✅ Send")
     assert admin.last.body.startswith("📢 Announcement to xã Hai: 1 sent")
@@ -477,7 +560,21 @@ async def test_announcements_stay_inside_the_sender_s_area(harness: Harness) -> 
         assert not any("Toàn xã Hai" in m.body for m in people[name].user.messages())
     # A group's official has no unit to choose: the preview comes at once.
     await harness.add_member(8111, "CN2", Role.OFFICIAL, full_name="Cán bộ tổ", language="en")
-    (preview,) = await harness.person(8111).say("/thongbao Họp tổ hai")
+    group_official = harness.person(8111)
+    (preview,) = await group_official.say("/thongbao Họp tổ hai")
     assert "Recipients in Cung Nhượng 2: 1 (coordinators: 1, officials: 0)." in preview.body
+    assert labels(preview) == PREVIEW_BUTTONS
+
+    # The group's last coordinator leaves before ✅: nobody to send to, said on the preview.
+    async def leave(session):
+        member = (await session.exec(select(Member).where(Member.telegram_id == 8102))).one()
+        member.active = False
+
+    await harness.query(leave)
+    (again,) = await group_official.tap("✅ Send")
+    assert again.body.count("No one in Cung Nhượng 2 can receive it.") == 1
+    assert labels(again) == PREVIEW_BUTTONS
+    await group_official.tap("✖️ Cancel")
+    assert not any("Họp tổ hai" in m.body for m in people["coordinator2"].user.messages())
     (refused,) = await people["coordinator"].say("/thongbao Xin chào")
     assert "không có quyền" in refused.body

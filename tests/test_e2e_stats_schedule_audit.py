@@ -11,6 +11,7 @@ from datetime import UTC, datetime, time
 from typing import Any
 
 from sqlmodel import select
+from telegram.ext import ConversationHandler
 
 from bot.domain.access import Role
 from bot.domain.i18n import Translator
@@ -19,7 +20,6 @@ from bot.domain.unit_csv import parse_unit_csv
 from bot.telegram.jobs import SLOT_JOB_PREFIX, scheduler
 from handlers.common import stale_text
 from handlers.menu import MENU_STATE, refresh_commands, register_member_commands
-from handlers.schedule_admin import parse_time
 from storage import records, schedules, state, units
 from storage.audit import record
 from storage.models import AuditEvent, Member, pk
@@ -81,22 +81,7 @@ async def log_land(harness: Harness, member: Member) -> int:
 async def press(person: Person, message: FakeMessage, data: str) -> list[FakeMessage]:
     """Press the button with this callback data (as a tampered client could, when the
     message does not have it); returns the bot's new messages."""
-    fake = person.harness.fake
-    seen = len(person.user.messages(include_deleted=True))
-    query_id = fake._new_query(person.user, message, data)
-    fake._push_update(
-        {
-            "callback_query": {
-                "id": query_id,
-                "from": person.user.to_dict(),
-                "message": message.to_dict(),
-                "chat_instance": "1",
-                "data": data,
-            }
-        }
-    )
-    await person.harness.settle(fake.last_update_id)
-    return person.user.messages(include_deleted=True)[seen:]
+    return await person.forge(message, data)
 
 
 def labels(message: FakeMessage) -> list[str]:
@@ -204,6 +189,20 @@ async def test_an_official_who_joins_gets_the_officials_menu(harness: Harness) -
 
 # --- /thongke ---------------------------------------------------------------------------------
 
+BACK, CANCEL = VI._("◀ Back"), VI._("✖️ Cancel")
+WARD = ["THOXUONG · phường Thọ Xương", "CN1 · Cung Nhượng 1", "CN2 · Cung Nhượng 2"]
+PERIOD_LABELS = [
+    VI._(x) for x in ("This week", "Last week", "This month", "Last month", "This year")
+]
+
+
+def draft_data(message: FakeMessage, value: str) -> str:
+    """The callback data of a button of the flow prompt `message` that would choose `value`
+    (as a tampered client could make it)."""
+    data = next(data for row in message.buttons for _, data in row if data)
+    draft_id = data.split(":")[1]
+    return f"d:{draft_id}:{value}"
+
 
 async def test_stats_for_a_unit_and_a_period(harness: Harness) -> None:
     await add_other_commune(harness)
@@ -213,46 +212,72 @@ async def test_stats_for_a_unit_and_a_period(harness: Harness) -> None:
     official = harness.person(9402)
 
     (picker,) = await official.say("/thongke")
-    assert labels(picker) == ["phường Thọ Xương", "Cung Nhượng 1", "Cung Nhượng 2"]
-    assert "/thongke CN1" in picker.body
-    await official.tap("Cung Nhượng 1")
+    assert VI._("Figures for which unit?") in picker.body
+    assert labels(picker) == [*WARD, CANCEL]
+    await official.tap("CN1 · Cung Nhượng 1")
     question = official.last
     assert question.message_id == picker.message_id  # the picker became the question
-    assert labels(question) == [VI._(x) for x in ("This week", "Last week", "This month")] + [
-        VI._("Last month"),
-        VI._("This year"),
-    ]
+    assert labels(question) == [*PERIOD_LABELS, BACK, CANCEL]
     replies = await official.tap(VI._("This week"))
     texts = [m.body for m in replies if m.kind == "text"]
     assert any("Bản tin tuần: Cung Nhượng 1" in text for text in texts)
     assert any("720 m²" in text for text in texts)
     assert [m.kind for m in replies[-2:]] == ["photo", "document"]
-    # Another period from the same question.
-    replies = await official.tap(VI._("This year"), question)
-    year_title = VI._("📊 <b>Figures for the year: {unit}</b>", unit="Cung Nhượng 1")
+    assert official.user.message(question.message_id).buttons == []  # answered
+
+    # A code typed after the command, in any case: straight to the period, which is typed.
+    (question,) = await official.say("/thongke cn2")
+    assert "Cung Nhượng 2" in question.body and labels(question) == [*PERIOD_LABELS, CANCEL]
+    replies = await official.say("năm nay")
+    year_title = VI._("📊 <b>Figures for the year: {unit}</b>", unit="Cung Nhượng 2")
     assert any(year_title in (m.html or "") for m in replies)
     assert any("01/01/2026 – 25/11/2026" in m.body for m in replies)
-
-    # A code typed after the command, in any case; a unit elsewhere is as unknown.
-    (question,) = await official.say("/thongke cn2")
-    assert "Cung Nhượng 2" in question.body and len(labels(question)) == 5
+    # A unit elsewhere is as unknown, after the command or at the unit step.
     (unknown,) = await official.say("/thongke KX1")
     assert unknown.body == VI._("There is no unit with code {code}.", code="KX1")
     (unknown,) = await official.say("/thongke " + "X" * 4080)  # shown back cut short
     assert unknown.body == VI._("There is no unit with code {code}.", code="X" * 49 + "…")
-    # A forged button for that unit shows nothing.
+    (picker,) = await official.say("/thongke")
+    (again,) = await official.say("KX1")
+    assert VI._("No unit in your area matches “{text}”.", text="KX1") in again.body
+    # A forged button for that unit shows nothing: the old kind, and the picker's own kind.
     kx1 = await unit_id(harness, "KX1")
-    assert await press(official, question, f"st:p:{kx1}:tw") == []
+    assert await press(official, again, f"st:p:{kx1}:tw") == []
     assert official.user.answers[-1].text == stale_text(VI)
-    assert await press(official, question, f"st:u:{kx1}") == []
-    assert official.user.answers[-1].text == stale_text(VI)
+    (again,) = await press(official, again, draft_data(again, str(kx1)))
+    assert VI._("That button belongs to an earlier question.") in again.body
+    assert not any("Khúc Toại" in m.body for m in official.user.messages())
 
 
-async def test_a_province_s_hundred_communes_are_offered_sixty_at_a_time(
+async def test_stats_back_cancel_and_a_restart_on_the_way(harness: Harness) -> None:
+    await harness.add_member(9403, "THOXUONG", Role.OFFICIAL)
+    official = harness.person(9403)
+    (picker,) = await official.say("/thongke")
+    await official.tap("CN2 · Cung Nhượng 2")
+    # ◀ Back: the units again; ✖️ Cancel at the period ends it.
+    await official.tap(BACK)
+    assert labels(official.user.message(picker.message_id)) == [*WARD, CANCEL]
+    await official.tap("CN2 · Cung Nhượng 2")
+    (cancelled,) = await official.tap(CANCEL)
+    assert cancelled.body == VI._("Cancelled. Nothing was saved.")
+    assert official.user.message(picker.message_id).buttons == []
+    # Begun before a restart, finished after it.
+    (picker,) = await official.say("/thongke")
+    await harness.restart()
+    (question,) = await official.say("cung nhuong 1")  # typed, not tapped
+    assert VI._("Figures for <b>{unit}</b>: which period?", unit="Cung Nhượng 1") in (
+        question.html or ""
+    )
+    await harness.restart()
+    replies = await official.tap(VI._("Last month"), question)
+    assert any("Bản tin tháng: Cung Nhượng 1" in m.body for m in replies)
+
+
+async def test_a_province_s_hundred_communes_are_offered_a_page_at_a_time(
     harness: Harness,
 ) -> None:
     """Telegram refuses a message with over 100 buttons (the fake too): the pickers show the
-    first sixty units, say so, and a code typed after the command reaches the others."""
+    units a page at a time, and any can be typed."""
     lines = ["code,name,level,parent_code"]
     lines += [f"XA{n:03d},xã {n},xã,BN" for n in range(1, 101)]
     rows, errors = parse_unit_csv("\n".join(lines).encode())
@@ -262,22 +287,29 @@ async def test_a_province_s_hundred_communes_are_offered_sixty_at_a_time(
     await harness.add_member(9411, "BN", Role.OFFICIAL)
     official = harness.person(9411)
 
-    def left_out(count: int) -> str:
-        return VI._("Only the first {shown} of {count} units have a button.", shown=60, count=count)
+    def page(number: int, pages: int = 13) -> str:
+        return VI._("Page {page}/{pages}", page=number, pages=pages)
 
-    (picker,) = await official.say("/thongke")
-    assert len(labels(picker)) == 61 and left_out(101) in picker.body  # the province, sixty
-    (question,) = await official.say("/thongke xa100")
+    (picker,) = await official.say("/thongke")  # the province, its 101 units, and 2 groups
+    assert labels(picker)[:2] == ["BN · Bắc Ninh", "THOXUONG · phường Thọ Xương"]
+    assert labels(picker)[8:] == ["▶", CANCEL] and page(1) in picker.body
+    await official.tap("▶")
+    assert page(2) in picker.body and labels(picker)[8:] == ["◀", "▶", CANCEL]
+    (question,) = await official.say("xa100")
     assert "xã 100" in question.body
+    await official.say("/huy")
     (picker,) = await official.say("/lich")
-    assert len(labels(picker)) == 61 and left_out(101) in picker.body
+    assert len(labels(picker)) == 10 and page(1) in picker.body
+    (card,) = await official.say("XA077")
+    assert "xã 77" in card.body
     (question,) = await official.say("/xuat")
     await official.tap(VI._("This month"))
     units_step = official.user.message(question.message_id)
-    assert len(labels(units_step)) == 60 and left_out(102) in units_step.body
+    assert len(labels(units_step)) == 11 and page(1) in units_step.body
+    await official.say("/huy")
     (picker,) = await official.say("/thongbao Họp toàn tỉnh lúc 8 giờ")
-    assert labels(picker)[0] == "Bắc Ninh" and len(labels(picker)) == 60  # the whole province
-    assert left_out(102) in picker.body
+    assert labels(picker)[0] == "BN · Bắc Ninh" and len(labels(picker)) == 11
+    assert page(1) in picker.body
     assert not [e for e in harness.fake.errors if e.method != "getUpdates"]
 
 
@@ -296,17 +328,13 @@ async def test_stats_of_an_official_of_a_group_go_straight_to_the_period(
 # --- /lich ------------------------------------------------------------------------------------
 
 
-def test_typed_times() -> None:
-    assert parse_time("16:00") == time(16, 0) and parse_time(" 7h30 ") == time(7, 30)
-    assert parse_time("16 giờ") == time(16, 0) and parse_time("16 GIO 5 phút") == time(16, 5)
-    assert parse_time("16h") == time(16, 0) and parse_time("0:00") == time(0, 0)
-    for text in ("25:00", "7:75", "16", "0.5", "7.30", "16:00 mai", "giờ"):
-        assert parse_time(text) is None, text
-
-
 async def own(harness: Harness, code: str) -> dict[str, Any] | None:
     unit = await unit_id(harness, code)
     return await harness.query(lambda session: schedules.own_times(session, unit))
+
+
+NOT_UNDERSTOOD = VI._("Sorry, I did not understand. Please choose from the menu below.")
+NOT_A_TIME = VI._("Please type a time such as 16:00, 7h30 or 16 giờ, or tap one.")
 
 
 async def test_set_a_reminder_time_by_buttons_and_typing_then_reset_it(
@@ -321,30 +349,32 @@ async def test_set_a_reminder_time_by_buttons_and_typing_then_reset_it(
     assert "slot:reminder:4:None:16:00:00" in slot_jobs(harness)
 
     (picker,) = await official.say("/lich")
-    assert labels(picker) == ["phường Thọ Xương", "Cung Nhượng 1", "Cung Nhượng 2"]
-    await official.tap("Cung Nhượng 1")
-    card = official.last
+    assert labels(picker) == [*WARD, CANCEL]
+    (card,) = await official.tap("CN1 · Cung Nhượng 1")
     assert f"{reminder}: {friday_1600} ({VI._('inherited')})" in card.body
     assert "21:00–07:00" in card.body
 
     await official.tap(f"✏️ {reminder}")
-    assert VI._("↩️ Use the inherited time") not in labels(official.last)  # nothing own yet
+    day = official.user.message(card.message_id)  # the card became the question
+    assert VI._("↩️ Use the inherited time") not in labels(day)  # nothing own yet
+    assert labels(day)[-2:] == [BACK, CANCEL]
     await official.tap(VI._("Thursday"))
-    question = official.last
-    assert "16:00" in labels(question) and question.message_id == card.message_id
-    # While the time is awaited, other messages go where they always go.
+    question = official.user.message(card.message_id)
+    assert "16:00" in labels(question)
+    # Whatever is typed now answers the question, marked as a reply or not.
     for text in ("xin chào", "0.5"):
-        (other,) = await official.say(text)
-        assert other.body == VI._("Sorry, I did not understand. Please choose from the menu below.")
+        (again,) = await official.say(text)
+        assert NOT_A_TIME in again.body
     (again,) = await official.say("25:00")
-    assert again.body == VI._("Please send a time from 00:00 to 23:59, e.g. 16:00.")
+    assert VI._("Please send a time from 00:00 to 23:59, e.g. 16:00.") in again.body
     replies = await official.say("17h30")
     thursday_1730 = VI._("{day} at {time}", day=VI._("Thursday"), time="17:30")
     saved = VI._("✅ Saved: {what}, {when}.", what=reminder, when=thursday_1730)
     card = replies[-1]
     assert saved in card.body
     assert f"{reminder}: {thursday_1730} ({VI._('own setting')})" in card.body
-    assert official.user.message(question.message_id).buttons == []  # the question is done
+    for asked in (question, again):  # the questions are done
+        assert official.user.message(asked.message_id).buttons == []
     assert (await own(harness, "CN1") or {})["reminder_time"] == time(17, 30)
     assert (await own(harness, "CN1") or {})["reminder_weekday"] == 3
     # The jobs follow at once, without a restart; CN2 keeps the inherited Friday.
@@ -360,16 +390,37 @@ async def test_set_a_reminder_time_by_buttons_and_typing_then_reset_it(
     assert event.after["reminder_time"] == "17:30:00"
     # The time is not awaited any more.
     (later,) = await official.say("18:00")
-    assert later.body == VI._("Sorry, I did not understand. Please choose from the menu below.")
+    assert later.body == NOT_UNDERSTOOD
 
     # Back to the inherited time.
     await official.tap(f"✏️ {reminder}")
-    await official.tap(VI._("↩️ Use the inherited time"))
-    card = official.user.message(card.message_id)
+    (card,) = await official.tap(VI._("↩️ Use the inherited time"))
     assert VI._("↩️ {what}: back to the inherited time.", what=reminder) in card.body
     assert f"{reminder}: {friday_1600} ({VI._('inherited')})" in card.body
     assert (await own(harness, "CN1") or {})["reminder_time"] is None
     assert not any(name.startswith("slot:reminder:3:") for name in slot_jobs(harness))
+
+
+async def test_back_to_the_card_and_cancel_on_the_way(harness: Harness) -> None:
+    await harness.add_member(9505, "CN2", Role.OFFICIAL)
+    official = harness.person(9505)
+    (card,) = await official.say("/lich")  # a group: its card at once
+    followup = VI._("Follow-up to officials")
+    await official.tap(f"✏️ {followup}")
+    # ◀ Back on the day: the card again, in the same message.
+    assert await official.tap(BACK) == [card]
+    assert VI._("⏰ <b>Reminder and digest times: {unit}</b>", unit="Cung Nhượng 2") in (
+        card.html or ""
+    )
+    assert labels(card)[0] == f"✏️ {VI._('Reminder to coordinators')}"
+    # ✖️ Cancel at the time: nothing changes.
+    await official.tap(f"✏️ {followup}")
+    await official.tap(VI._("Saturday"))
+    (cancelled,) = await official.tap(CANCEL)
+    assert cancelled.body == VI._("Cancelled. Nothing was saved.")
+    assert await own(harness, "CN2") is None
+    (menu,) = await official.say("8:00")
+    assert menu.body == NOT_UNDERSTOOD
 
 
 async def test_a_digest_time_by_button_in_the_quiet_hours_and_a_monthly_day(
@@ -381,14 +432,14 @@ async def test_a_digest_time_by_button_in_the_quiet_hours_and_a_monthly_day(
     weekly = EN._("Weekly digest")
     await official.tap(f"✏️ {weekly}")
     await official.tap(EN._("Sunday"))
-    card = official.user.message(card.message_id)
-    assert await official.tap("19:00") == [card]  # the question became the card again
+    (card,) = await official.tap("19:00")
     assert f"{weekly}: Sunday at 19:00 (own setting)" in card.body
     assert "quiet hours (" not in card.body
     assert "slot:weekly_digest:6:None:19:00:00" in slot_jobs(harness)
-    # Typed into the quiet hours: said so, and the job waits for their end.
+    # Typed into the quiet hours: said so, and the job waits for their end. The day is typed
+    # too, without diacritics.
     await official.tap(f"✏️ {weekly}")
-    await official.tap(EN._("Sunday"))
+    await official.say("chu nhat")
     replies = await official.say("22 giờ")
     assert "22:00 is in the quiet hours (21:00–07:00), so it will go out at 07:00" in (
         replies[-1].body
@@ -396,11 +447,13 @@ async def test_a_digest_time_by_button_in_the_quiet_hours_and_a_monthly_day(
     assert harness.app.job_queue is not None
     (job,) = harness.app.job_queue.get_jobs_by_name("slot:weekly_digest:6:None:22:00:00")
     assert str(job.job.trigger) == "cron[day_of_week='mon', hour='7', minute='0', second='0']"
-    # The monthly digest: a day of the month.
+    # The monthly digest: a day of the month, tapped or typed.
     monthly = EN._("Monthly digest")
     await official.tap(f"✏️ {monthly}")
     assert labels(official.last)[:3] == ["1", "2", "3"] and "28" in labels(official.last)
-    await official.tap("5")
+    (again,) = await official.say("30")
+    assert EN._("Please choose a day from 1 to 28, which every month has.") in again.body
+    await official.say("ngày 5")
     await official.tap("08:00")
     assert (await own(harness, "THOXUONG") or {})["monthly_digest_day"] == 5
     assert "slot:monthly_digest:None:5:08:00:00" in slot_jobs(harness)
@@ -419,13 +472,18 @@ async def test_schedule_scope_stale_buttons_and_a_restart_while_typing(
     (unknown,) = await official.say("/lich KX1")
     assert unknown.body == VI._("There is no unit with code {code}.", code="KX1")
     (card,) = await official.say("/lich CN2")
-    kx1 = await unit_id(harness, "KX1")
-    for data in (f"sc:c:{kx1}", f"sc:e:{kx1}:r", f"sc:d:{kx1}:r:1", f"sc:t:{kx1}:r:1:0800"):
+    kx1, cn2 = await unit_id(harness, "KX1"), await unit_id(harness, "CN2")
+    forged = [
+        f"sc:e:{kx1}:r",  # a unit of another commune
+        f"sc:e:{cn2}:z",  # no such setting
+        f"sc:e:{cn2}",
+        "sc:e:x:r",
+        f"sc:c:{kx1}",  # buttons of the chat before it was a flow
+        f"sc:d:{kx1}:r:1",
+        f"sc:t:{cn2}:r:1:0800",
+    ]
+    for data in forged:
         assert await press(official, card, data) == []
-        assert official.user.answers[-1].text == stale_text(VI)
-    cn2 = await unit_id(harness, "CN2")
-    for data in (f"sc:d:{cn2}:r:9", f"sc:t:{cn2}:r:1:2561", f"sc:e:{cn2}:z"):
-        await press(official, card, data)
         assert official.user.answers[-1].text == stale_text(VI)
     assert await own(harness, "KX1") is None and await own(harness, "CN2") is None
 
@@ -435,19 +493,30 @@ async def test_schedule_scope_stale_buttons_and_a_restart_while_typing(
     await harness.restart()
     await official.say("8:15")
     assert (await own(harness, "CN2") or {})["followup_time"] == time(8, 15)
-    # Too long after the question, a typed time is stale.
+    # Too long after the question, a typed time is not taken.
     await official.tap(f"✏️ {VI._('Follow-up to officials')}")
     await official.tap(VI._("Tuesday"))
     harness.clock.advance(hours=1)
-    (late,) = await official.say("9:00")
-    assert late.body == stale_text(VI)
+    closed, menu = await official.say("9:00")
+    assert closed.body == VI._(
+        "The form was closed after {minutes} minutes without an answer; nothing was saved.",
+        minutes=harness.settings.conversation_timeout_minutes,
+    )
+    assert menu.body == NOT_UNDERSTOOD
     assert (await own(harness, "CN2") or {})["followup_weekday"] == 0
     # A coordinator cannot press an official's buttons.
     await harness.add_member(9522, "CN2")
     coordinator = harness.person(9522)
     (mine,) = await coordinator.say("/trogiup")
-    await press(coordinator, mine, f"sc:t:{cn2}:r:1:0800")
-    assert (await own(harness, "CN2") or {})["reminder_time"] is None
+    (refused,) = await press(coordinator, mine, f"sc:e:{cn2}:r")
+    assert refused.body == VI._("Sorry, you do not have permission to do that.")
+
+
+async def test_no_chat_is_held_by_a_conversation_handler(harness: Harness) -> None:
+    """Every multi-step chat is a flow (handlers/conversation.py): /lich's typed time was the
+    last one kept in a PTB ConversationHandler."""
+    registered = [handler for group in harness.app.handlers.values() for handler in group]
+    assert not [h for h in registered if isinstance(h, ConversationHandler)]
 
 
 # --- /nhatky ------------------------------------------------------------------------------------
@@ -503,6 +572,11 @@ async def test_the_audit_log_shows_the_area_ten_to_a_page(harness: Harness) -> N
     last = official.user.message(log.message_id)
     assert "(page 3 of 3)" in last.body and labels(last) == ["◀"]
     assert last.body.splitlines()[-1].endswith("unit THOXUONG")  # the oldest
+    # Buttons that do not decode change nothing.
+    for data in ("au:p:-1", "au:p:x", "au:q:1", "au:p:1:2", "au:p:" + "9" * 40):
+        assert await press(official, last, data) == []
+        assert official.user.answers[-1].text == stale_text(EN)
+    assert "(page 3 of 3)" in official.user.message(log.message_id).body
 
 
 async def test_the_audit_log_of_a_quiet_area(harness: Harness) -> None:

@@ -348,7 +348,7 @@ async def test_an_announcement_from_the_chat_killed_mid_batch_is_finished_after_
     text = "Họp tổ lúc 19h thứ Sáu"
     step = Step(seeded, official, bot)
     await step.say(f"/thongbao {text}", "Gửi cho ai")
-    await official.press(official.messages()[-1], text="phường Thọ Xương")
+    await official.press(official.messages()[-1], text="THOXUONG · phường Thọ Xương")
     preview = await fake.wait_for(
         lambda: next((m for m in official.messages() if text in m.body and m.buttons), None),
         timeout=20,

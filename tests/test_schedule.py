@@ -1,4 +1,4 @@
-"""Schedule decisions: inheritance, quiet hours, slots, period keys, catch-up."""
+"""Schedule decisions: inheritance, quiet hours, slots, period keys, catch-up; typed times."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.domain.forms.schedule import SETTINGS, typed_day
 from bot.domain.outgoing import SendKind
 from bot.domain.schedule import (
     CatchUp,
@@ -15,6 +16,8 @@ from bot.domain.schedule import (
     Slot,
     catch_up,
     effective,
+    looks_like_time,
+    parse_time,
     period_key,
     ptb_days,
     slots_of,
@@ -127,3 +130,35 @@ def test_catch_up_after_downtime() -> None:
         catch_up(SendKind.REMINDER, friday, local("2026-11-27T22:01"), QUIET, HANOI) is CatchUp.SKIP
     )
     assert date(2026, 11, 27).weekday() == 4
+
+
+def test_typed_times() -> None:
+    assert parse_time("16:00") == time(16, 0) and parse_time(" 7h30 ") == time(7, 30)
+    assert parse_time("16 giờ") == time(16, 0) and parse_time("16 GIO 5 phút") == time(16, 5)
+    assert parse_time("16h") == time(16, 0) and parse_time("0:00") == time(0, 0)
+    for text in ("25:00", "7:75", "16", "0.5", "7.30", "16:00 mai", "giờ", "1" * 5000):
+        assert parse_time(text) is None, text
+    # Written as a time, possible or not: told apart from text that is no time at all.
+    assert looks_like_time("25:00") and looks_like_time("7h75") and looks_like_time("8:15")
+    for text in ("xin chào", "0.5", "16", "7.30", "16:00 " + "x" * 100):
+        assert not looks_like_time(text), text
+
+
+def test_typed_days() -> None:
+    weekly, monthly = SETTINGS["r"], SETTINGS["m"]
+    for text, day in [
+        ("Thứ Năm", 3),
+        ("thu nam", 3),
+        ("thứ 5", 3),
+        ("T2", 0),
+        ("Thursday", 3),
+        ("chủ nhật", 6),
+        ("CN", 6),
+    ]:
+        assert typed_day(weekly, text) == day, text
+    for text in ("thu", "5", "hôm nay", "x" * 5000):  # several weekdays, or none
+        assert typed_day(weekly, text) is None, text
+    for text, day in [("5", 5), ("ngày 5", 5), ("mùng 1", 1), ("28", 28)]:
+        assert typed_day(monthly, text) == day, text
+    for text in ("29", "0", "thứ 5", "5 6", "ngày"):
+        assert typed_day(monthly, text) is None, text

@@ -51,7 +51,7 @@ def describe_problem(t: Translator, error: AnnouncementError) -> str:
 
 
 def prompt_text(t: Translator) -> str:
-    """Plain text (no HTML), so the replied-to message's text is exactly this."""
+    """The question of the announcement's text step (plain text: escape it for HTML)."""
     return t._(PROMPT, limit=format_number(MAX_LENGTH))
 
 

@@ -1,5 +1,6 @@
 """When reminders and digests are due: inheritance of schedules, quiet hours, catch-up after
-downtime, and PTB's day numbering. Pure code, free of Telegram and the database.
+downtime, PTB's day numbering, and the times people type for them. Pure code, free of Telegram
+and the database.
 
 Weekdays count from Monday = 0 (Python's date.weekday()). Times are local to the configured
 time zone; every datetime here is time-zone aware.
@@ -8,12 +9,14 @@ time zone; every datetime here is time-zone aware.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 
 from bot.domain.outgoing import SendKind
 from bot.domain.periods import month_key, week_key, week_start
+from bot.domain.textnorm import fold
 
 # The root's defaults: coordinators on Friday 16:00, officials' follow-up Saturday 09:00,
 # weekly digest Monday 07:30, monthly digest on the 1st at 07:30.
@@ -160,3 +163,31 @@ def catch_up(
     if quiet.contains(now.astimezone(tz).time()):
         return CatchUp.WAIT
     return CatchUp.SEND
+
+
+# "16:00", "7h30", "16h", "16 giờ 30": hours, a separator, maybe minutes. Not "7.30", which
+# reads as a number (0.5 workdays) as much as a time.
+_TIME_TEXT = re.compile(r"(\d{1,2})\s*(?::|h|g|gio)\s*(\d{1,2})?\s*(?:phut|p)?")
+MAX_TIME_TEXT = 40  # no time is written longer; spare folding a pasted page
+
+
+def looks_like_time(text: str) -> bool:
+    """Whether `text` is written as a time of day, possible or not ("25:00" is)."""
+    return len(text) <= MAX_TIME_TEXT and _TIME_TEXT.fullmatch(fold(text)) is not None
+
+
+def parse_time(text: str) -> time | None:
+    """The time typed, or None when it is not one (also "25:00" or "7:75")."""
+    if len(text) > MAX_TIME_TEXT:
+        return None
+    match = _TIME_TEXT.fullmatch(fold(text))
+    if match is None:
+        return None
+    hour, minute = int(match[1]), int(match[2] or 0)
+    if hour > 23 or minute > 59:
+        return None
+    return time(hour, minute)
+
+
+def hhmm(value: time) -> str:
+    return value.strftime("%H:%M")
