@@ -1,10 +1,12 @@
 """5. Export: `danvan export` of about 100.000 records (the province, the latest months) to
-XLSX, as a real process. Wall time and the process's own peak RSS (VmHWM). Targets: under
-10 s and under 200 MB."""
+XLSX, as a real process. Wall time and the process's own peak RSS (VmHWM), each also as a share
+of its target (under 10 s, under 200 MB); and, for information, the process's CPU time, which
+other work on the machine disturbs less than the wall time."""
 
 from __future__ import annotations
 
 import contextlib
+import resource
 import subprocess
 import sys
 import time
@@ -19,6 +21,8 @@ from bench.results import report
 from bench.seed import Dataset
 
 RECORDS = 100_000
+TARGET_SECONDS = 10
+TARGET_MB = 200
 
 
 def range_of(data: Dataset, records: int = RECORDS) -> tuple[date, date]:
@@ -43,8 +47,15 @@ def range_of(data: Dataset, records: int = RECORDS) -> tuple[date, date]:
     return start + timedelta(days=1), data.end
 
 
-def run_export(data: Dataset, out: Path, start: date, end: date) -> tuple[float, float, str]:
-    """Seconds, peak RSS in MB, and the output of one `danvan export`."""
+def cpu_of_children() -> float:
+    """CPU seconds of the child processes waited for so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_export(data: Dataset, out: Path, start: date, end: date) -> tuple[float, float, float, str]:
+    """Seconds, CPU seconds, peak RSS in MB, and the output of one `danvan export`."""
+    cpu_before = cpu_of_children()
     started = time.perf_counter()
     process = subprocess.Popen(
         [
@@ -73,24 +84,33 @@ def run_export(data: Dataset, out: Path, start: date, end: date) -> tuple[float,
             peak = max(peak, status_kb(process.pid, "VmHWM"))
         time.sleep(0.02)
     seconds = time.perf_counter() - started
+    cpu = cpu_of_children() - cpu_before  # the export's alone: poll() has waited for it
     assert process.stdout is not None
     output = process.stdout.read().decode()
     assert process.returncode == 0, output
-    return seconds, peak / 1024, output
+    return seconds, cpu, peak / 1024, output
 
 
 def test_export_of_a_hundred_thousand_records(dataset: Dataset, tmp_path: Path) -> None:
     start, end = range_of(dataset)
-    times, peaks = [], []
+    times, cpus, peaks = [], [], []
     output = ""
     for attempt in range(REPEAT):
         out = tmp_path / f"export{attempt}.xlsx"
-        seconds, peak, output = run_export(dataset, out, start, end)
+        seconds, cpu, peak, output = run_export(dataset, out, start, end)
         assert out.stat().st_size > 1_000_000
         times.append(seconds)
+        cpus.append(cpu)
         peaks.append(peak)
-    print(f"\n[bench] export {start}..{end}: {times} s, {peaks} MB; {output.strip()[-300:]}")
+    print(
+        f"\n[bench] export {start}..{end}: {times} s, CPU {cpus} s, {peaks} MB; "
+        f"{output.strip()[-300:]}"
+    )
     backend = dataset.backend
-    seconds, peak = median(times), median(peaks)
-    report(f"export.{backend}.seconds", seconds, "s", "< 10 s", seconds < 10)
-    report(f"export.{backend}.peak_rss", peak, "MB", "< 200 MB", peak < 200)
+    seconds, cpu, peak = median(times), median(cpus), median(peaks)
+    fast, small = seconds < TARGET_SECONDS, peak < TARGET_MB
+    report(f"export.{backend}.seconds", seconds, "s", f"< {TARGET_SECONDS} s", fast)
+    report(f"export.{backend}.seconds_of_target", seconds / TARGET_SECONDS, "x", "< 1", fast)
+    report(f"export.{backend}.peak_rss", peak, "MB", f"< {TARGET_MB} MB", small)
+    report(f"export.{backend}.peak_rss_of_target", peak / TARGET_MB, "x", "< 1", small)
+    report(f"export.{backend}.cpu_seconds", cpu, "s", "info: the process's CPU time", True)

@@ -7,7 +7,9 @@ import asyncio
 import csv
 import io
 import json
-import xml.etree.ElementTree as ET
+import os
+import tempfile
+import tracemalloc
 import zipfile
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
@@ -34,10 +36,10 @@ from bot.domain.periods import (
 from bot.domain.records import RecordKind
 from bot.domain.unit_csv import parse_unit_csv
 from bot.services.exports import CSV_FILES, ExportFormat, csv_cell, export_filename, write_export
-from bot.services.workbook import XlsxWriter
+from bot.services.workbook import ACTIVITY_COLUMNS, WORKDAY_COLUMNS, RecordsWorkbook
 from bot.settings import Settings
 from storage import records, units
-from storage.digest import ActivityRecord
+from storage.digest import ActivityRecord, LandRecord
 from storage.engine import Database
 from storage.migrate import upgrade
 from storage.models import Activity, Member, pk
@@ -53,6 +55,8 @@ Y,xã Hai,xã,
 Y1,Thôn Hai Một,thôn,Y
 """.encode()
 SHEETS = ["Hoạt động", "Hiến đất", "Ngày công", "Tổng hợp"]
+ACTIVITY_HEADERS = tuple(label for label, _, _ in ACTIVITY_COLUMNS)
+WORKDAY_HEADERS = tuple(label for label, _, _ in WORKDAY_COLUMNS)
 
 
 # --- the range of dates ---------------------------------------------------------------------------
@@ -241,6 +245,15 @@ async def export(db: Database, code: str, fmt: ExportFormat) -> tuple[bytes, obj
     return buffer.getvalue(), counts
 
 
+@pytest.fixture
+def scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The system's temporary directory, for this test alone: where XlsxWriter's files go."""
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
 def rows_of(sheet: object) -> list[tuple[object, ...]]:
     return list(sheet.iter_rows(values_only=True))  # type: ignore[attr-defined]
 
@@ -335,7 +348,7 @@ async def test_an_empty_export_still_has_every_sheet(db: Database) -> None:
 
 @pytest.mark.parametrize("fmt", list(ExportFormat))
 async def test_a_failing_export_closes_its_file(
-    db: Database, fmt: ExportFormat, monkeypatch: pytest.MonkeyPatch
+    db: Database, fmt: ExportFormat, monkeypatch: pytest.MonkeyPatch, scratch: Path
 ) -> None:
     await seed(db)
 
@@ -351,6 +364,7 @@ async def test_a_failing_export_closes_its_file(
         with pytest.raises(OSError, match="disk gone"):
             await write_export(session, unit, date(2026, 11, 1), TODAY, fmt, buffer, today=TODAY)
     assert zipfile.ZipFile(buffer).testzip() is None  # closed: a readable, if partial, zip
+    assert os.listdir(scratch) == []  # no temporary file left behind
 
 
 # --- danvan export --------------------------------------------------------------------------------
@@ -440,35 +454,129 @@ def test_the_cli_refuses_bad_requests(export_cli, tmp_path: Path) -> None:
     assert list(folder.iterdir()) == []
 
 
-def test_the_workbook_is_plain_spreadsheetml_that_readers_accept(tmp_path: Path) -> None:
+# --- the XLSX writer ------------------------------------------------------------------------------
 
+
+def activity(number: int, description: str | None = None) -> ActivityRecord:
+    return ActivityRecord(
+        number, date(2026, 11, 24), 1, "Thôn 1", "hop_dan", 35, description, "Lan"
+    )
+
+
+def test_the_workbook_opens_with_typed_cells_and_bold_frozen_headers(tmp_path: Path) -> None:
     path = tmp_path / "w.xlsx"
-    book = XlsxWriter(path, ["Một", "Hai & <ba>", "Trống"], active=1)
-    first = book.sheet([("Chữ", 10, None), ("Số", 8, "0.00"), ("Ngày", 12, None)])
-    first.row("  cách  ", Decimal("1.5"), date(2026, 11, 25))
-    first.row("=SUM(A1)", 7, datetime(2026, 11, 25, 12, 0))
-    first.row("a\x00b\x1fc <&>", True, None)
-    first.row("x" * 40_000)
-    second = book.sheet([("Tiêu đề", 0, None)])
-    second.row()
-    second.header(["Đậm"])
+    workbook = RecordsWorkbook(path)
+    workbook.add(activity(7, "  =SUM(A1) <&>\x00\x0b\ufffe "))
+    workbook.add(activity(8, "<r><t>bị chèn</t></r>"))  # shaped like XlsxWriter's rich text
+    workbook.add(activity(9, "x" * 40_000))
+    workbook.add(
+        LandRecord(
+            3,
+            date(2026, 11, 12),
+            1,
+            "Thôn 1",
+            "Hộ ông An",
+            Decimal("250.50"),
+            "nong_nghiep",
+            "duong",
+            "nối thôn",
+            "ban_giao",
+            date(2026, 11, 27),
+            Decimal("15000000"),
+            "Lan",
+        )
+    )
+    lines = workbook.write_summary(
+        [
+            (True, ("Đơn vị", "xã Một")),
+            (False, ("Từ ngày", date(2026, 11, 1))),
+            (False, ()),
+            (True, ("Chỉ tiêu", "Giá trị")),
+            (False, ("Số hoạt động", 3)),
+            (False, ("Ngày công", Decimal("6.5"))),
+            (False, ("Xong", True)),
+        ]
+    )
+    workbook.close()
+    assert lines == 7 and workbook.counts == {"Hoạt động": 3, "Hiến đất": 1, "Ngày công": 0}
+
+    book = load_workbook(path)
+    assert book.sheetnames == SHEETS
+    assert book.active.title == "Tổng hợp"
+    activities = book["Hoạt động"]
+    for sheet in book:
+        assert sheet.freeze_panes == "A2"
+        assert sheet["A1"].font.b
+    assert 48 <= activities.column_dimensions["F"].width < 49  # "Mô tả"
+    rows = rows_of(activities)
+    assert rows[0] == ACTIVITY_HEADERS
+    assert rows[1] == (
+        "#H-7",
+        datetime(2026, 11, 24),
+        "Thôn 1",
+        "Họp dân",
+        35,
+        "  =SUM(A1) <&> ",  # what XML cannot hold is left out
+        "Lan",
+    )
+    assert activities["F2"].data_type == "s"  # text, never a formula
+    assert activities["B2"].number_format == "dd/mm/yyyy"
+    assert activities["E2"].number_format == "#,##0"
+    assert rows[2][5] == "<r><t>bị chèn</t></r>"
+    assert rows[3][5] == "x" * 32767  # Excel's most in one cell
+    land = book["Hiến đất"]
+    assert rows_of(land)[1][3:10] == (
+        "Hộ ông An",
+        250.5,
+        "Đất nông nghiệp",
+        "Mở rộng đường: nối thôn",
+        "Bàn giao mặt bằng",
+        datetime(2026, 11, 27),
+        15_000_000,
+    )
+    assert land["E2"].number_format == "#,##0.00"
+    assert land["J2"].number_format == "#,##0"  # money: whole đồng
+    assert rows_of(book["Ngày công"]) == [WORKDAY_HEADERS]  # an empty sheet keeps its header
+    summary = book["Tổng hợp"]
+    assert rows_of(summary) == [
+        ("Đơn vị", "xã Một"),
+        ("Từ ngày", datetime(2026, 11, 1)),
+        (None, None),
+        ("Chỉ tiêu", "Giá trị"),
+        ("Số hoạt động", 3),
+        ("Ngày công", 6.5),
+        ("Xong", True),
+    ]
+    assert summary["A4"].font.b and not summary["A5"].font.b
+    assert summary["B6"].number_format == "#,##0.00"
+
+
+def test_rows_go_to_disk_as_they_come_not_into_memory(tmp_path: Path, scratch: Path) -> None:
+    """Constant-memory mode: XlsxWriter keeps the row being written, the ones before are in its
+    temporary files. Holding them would take about 1 kB a row (bench/test_export.py writes
+    100.000 records in a process and watches its memory)."""
+    path = tmp_path / "big.xlsx"
+    workbook = RecordsWorkbook(path)
+    tracemalloc.start()
+    try:
+        for number in range(500):
+            workbook.add(activity(number, f"Họp dân lần {number}"))
+        before, _ = tracemalloc.get_traced_memory()
+        on_disk = sum(file.stat().st_size for file in scratch.rglob("*"))
+        tracemalloc.reset_peak()
+        for number in range(500, 3000):
+            workbook.add(activity(number, f"Họp dân lần {number}"))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak - before < 200_000  # 2.500 rows more, and no more memory
+    assert sum(file.stat().st_size for file in scratch.rglob("*")) > on_disk + 2500 * 100
+    assert not path.exists()  # the file itself is written when it closes
+    workbook.write_summary([(True, ("Đơn vị", "xã Một"))])
+    workbook.close()
+    assert list(scratch.iterdir()) == []  # the temporary files are gone
+    book = load_workbook(path, read_only=True)
+    written = rows_of(book["Hoạt động"])
     book.close()
-    with zipfile.ZipFile(path) as archive:
-        for name in archive.namelist():
-            ET.fromstring(archive.read(name))  # every part is well-formed XML
-        assert archive.namelist()[0] == "[Content_Types].xml"
-    loaded = load_workbook(path)
-    assert loaded.sheetnames == ["Một", "Hai & <ba>", "Trống"]
-    assert loaded.active.title == "Hai & <ba>"
-    rows = rows_of(loaded["Một"])
-    assert rows[0] == ("Chữ", "Số", "Ngày")
-    assert loaded["Một"]["A1"].font.b
-    assert rows[1] == ("  cách  ", 1.5, datetime(2026, 11, 25))
-    assert loaded["Một"]["B2"].number_format == "0.00"
-    assert loaded["Một"]["C2"].number_format == "dd/mm/yyyy"
-    assert rows[2][:2] == ("=SUM(A1)", 7) and loaded["Một"]["A3"].data_type == "s"
-    assert rows[2][2] == datetime(2026, 11, 25, 12, 0)
-    assert rows[3] == ("abc <&>", True, None)
-    assert len(str(rows[4][0])) == 32767  # Excel's most in one cell
-    assert rows_of(loaded["Hai & <ba>"]) == [("Tiêu đề",), (None,), ("Đậm",)]
-    assert rows_of(loaded["Trống"]) == []
+    assert len(written) == 3001
+    assert written[-1][0] == "#H-2999" and written[-1][5] == "Họp dân lần 2999"

@@ -1,15 +1,16 @@
 """Exports of a unit's records for a range of dates, as an XLSX workbook or as CSV files.
 
-Telegram-free: /xuat (handlers/export.py) and `danvan export` (bot/cli_export.py) both call
-`write_export`. The file has the digest's sheets (bot/xlsx.py): Hoạt động, Hiến đất, Ngày công,
-one row per live record of the unit's subtree, and Tổng hợp, the figures of the range and their
-breakdown by direct child unit. Headers are Vietnamese; dates are real dates and figures real
-numbers.
+Telegram-free: /xuat (handlers/export.py) and `danvan export` (bot/cli/export.py) both call
+`write_export`. The file has the digest's sheets (bot/services/workbook.py): Hoạt động, Hiến đất,
+Ngày công, one row per live record of the unit's subtree, and Tổng hợp, the figures of the range
+and their breakdown by direct child unit. Headers are Vietnamese; dates are real dates and figures
+real numbers.
 
 Choices made here:
 - Records are streamed from the database (`storage.digest.period_records`, batches of a server-side
   cursor) and written batch by batch in a worker thread, so a large export neither sits in
-  memory nor blocks the event loop. The XLSX is streamed into its zip (bot/xlsx.py).
+  memory nor blocks the event loop. The XLSX is written by XlsxWriter in constant-memory mode,
+  each row put in a temporary file as the next one starts (bot/services/workbook.py).
 - CSV means a .zip of four files, one per sheet with the same columns (hoat-dong.csv,
   hien-dat.csv, ngay-cong.csv, tong-hop.csv): the sheets have different columns, and one file
   with a "kind" column would be mostly empty cells. Each is UTF-8 with a BOM, so Excel shows

@@ -1,38 +1,41 @@
 """The digest's XLSX file: the period's records and a summary, in Vietnamese.
 
-Sheets Hoạt động, Hiến đất, Ngày công (one row per record, streamed from the database into the
-file) and Tổng hợp (the digest's totals and its breakdown by unit). Headers are
-Vietnamese whatever the reader's language, like the official report forms the file feeds;
-dates are real dates and figures real numbers. Donor names follow the digest's masking rule
-(initials, except for the pledges of the official's own unit), since the file goes to the
-same official and is forwarded as easily as the message.
+Sheets Hoạt động, Hiến đất, Ngày công (one row per record) and Tổng hợp (the digest's totals and
+its breakdown by unit). Headers are Vietnamese whatever the reader's language, like the official
+report forms the file feeds, bold, and frozen at the top of each sheet; dates are real dates
+(dd/mm/yyyy) and figures real numbers. Donor names follow the digest's masking rule (initials,
+except for the pledges of the official's own unit), since the file goes to the same official and
+is forwarded as easily as the message.
 
-The exports (/xuat, `danvan export`; bot/export.py) reuse the same sheets through
-`RecordsWorkbook` and `record_row`, with a summary of an arbitrary date range
-(`range_summary`), which their CSV files share.
+The exports (/xuat, `danvan export`; bot/services/exports.py) reuse the same sheets through
+`RecordsWorkbook` and `record_row`, with a summary of an arbitrary date range (`range_summary`),
+which their CSV files share.
 
-The file is written here as SpreadsheetML straight into the zip, row by row, one sheet after the
-other (records arrive sheet by sheet), rather than through openpyxl: openpyxl's write-only mode
-spends 10 to 20 µs on every cell, and an export of 100.000 records took 19 s with it against 5 s
-now (about 2 s of which is writing). Strings are inline (no shared-string table to hold in
-memory), so text typed as "=..." is never a formula; dates are serial numbers with a date
-format. openpyxl still reads the files back in the tests.
+XlsxWriter writes the file, in constant-memory mode: a row goes to its sheet's temporary file as
+soon as the next row starts, so a workbook holds one row per sheet in memory, not every cell
+until it closes. The mode's rule, each sheet's rows in order, holds because rows are only ever
+appended; the sheets may be filled in any order. Strings are inline (no shared-string table) and
+always written as strings, so text typed as "=..." is never a formula. The temporary files go to
+a directory of each workbook's own, removed however the workbook ends. openpyxl reads the files
+back in the tests.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
-import zipfile
+import tempfile
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
-from typing import IO
-from xml.sax.saxutils import escape, quoteattr
+from typing import IO, Any
 
+import xlsxwriter
 from sqlmodel.ext.asyncio.session import AsyncSession
+from xlsxwriter.exceptions import FileCreateError
 
 from bot.domain.digest import ChildRow, Digest, Figures
 from bot.domain.forms.records import ACTIVITY_KINDS, LAND_KINDS, PURPOSES, STAGES
@@ -104,264 +107,103 @@ RECORD_SHEETS: tuple[tuple[str, list[Column]], ...] = (
 SummaryLine = tuple[bool, tuple[object, ...]]
 
 
-# --- SpreadsheetML, streamed --------------------------------------------------------------------
+# --- writing --------------------------------------------------------------------------------------
 
-_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-_PACKAGE_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
-_SHEET_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
-_XML_HEAD = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-_BUILTIN_FORMATS = {"General": 0, "0": 1, "0.00": 2, "#,##0": 3, "#,##0.00": 4}
-_FIRST_CUSTOM_FORMAT = 164
-_BOLD = 1  # the header style (cellXfs index)
-_EXCEL_EPOCH = date(1899, 12, 30)
-_MAX_TEXT = 32767  # characters in one cell
-# Not allowed in XML 1.0 (openpyxl drops the same control characters).
+_WORKBOOK_OPTIONS: dict[str, object] = {
+    "constant_memory": True,
+    "remove_timezone": True,  # XlsxWriter refuses aware datetimes; Excel has no time zones
+}
+_MAX_TEXT = 32767  # UTF-16 code units in one cell
+# What XML 1.0 cannot hold (surrogates not even UTF-8) is dropped; XlsxWriter would keep the
+# control characters, escaped as _x000B_.
 _ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
 
-def _letters(index: int) -> str:
-    """Column letters of a 0-based column index: A, …, Z, AA, …"""
-    letters = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(ord("A") + rest) + letters
-    return letters
+class _Formats:
+    """A workbook's cell formats: the bold header, and one per number format."""
 
+    def __init__(self, book: Any) -> None:
+        self.book = book
+        self.bold = book.add_format({"bold": True})
+        self._numbers: dict[str, Any] = {}
+        self.date = self.number(DATE_FORMAT)
+        self.decimal = self.number(DECIMAL_FORMAT)
+        self.integer = self.number(INTEGER_FORMAT)
 
-_LETTERS = [_letters(index) for index in range(64)]
-
-
-def _column(index: int) -> str:
-    return _LETTERS[index] if index < len(_LETTERS) else _letters(index)
-
-
-class _Styles:
-    """The cell formats used so far: index 0 is plain, 1 bold; one more per number format."""
-
-    def __init__(self) -> None:
-        self.formats: dict[str, int] = {}  # number format -> cellXfs index
-
-    def of(self, number_format: str) -> int:
-        found = self.formats.get(number_format)
+    def number(self, number_format: str) -> Any:
+        found = self._numbers.get(number_format)
         if found is None:
-            found = self.formats[number_format] = len(self.formats) + 2
-        return found
-
-    def xml(self) -> str:
-        custom: dict[str, int] = {}
-        xfs = [
-            '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>',
-            '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/>',
-        ]
-        for number_format in self.formats:  # in index order
-            number = _BUILTIN_FORMATS.get(number_format)
-            if number is None:
-                number = custom.setdefault(number_format, _FIRST_CUSTOM_FORMAT + len(custom))
-            xfs.append(
-                f'<xf numFmtId="{number}" fontId="0" fillId="0" borderId="0" xfId="0" '
-                'applyNumberFormat="1"/>'
+            found = self._numbers[number_format] = self.book.add_format(
+                {"num_format": number_format}
             )
-        formats = "".join(
-            f"<numFmt numFmtId={quoteattr(str(number))} formatCode={quoteattr(code)}/>"
-            for code, number in custom.items()
-        )
-        font = '<sz val="11"/><name val="Calibri"/><family val="2"/>'
-        return (
-            f'{_XML_HEAD}<styleSheet xmlns="{_MAIN}">'
-            + (f'<numFmts count="{len(custom)}">{formats}</numFmts>' if custom else "")
-            + f'<fonts count="2"><font>{font}</font><font><b/>{font}</font></fonts>'
-            '<fills count="2"><fill><patternFill patternType="none"/></fill>'
-            '<fill><patternFill patternType="gray125"/></fill></fills>'
-            '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border>'
-            "</borders>"
-            '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/>'
-            "</cellStyleXfs>"
-            f'<cellXfs count="{len(xfs)}">{"".join(xfs)}</cellXfs>'
-            '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
-            "</styleSheet>"
-        )
-
-
-class XlsxWriter:
-    """An .xlsx file written as it goes: the sheets are named up front, then filled one after
-    the other (`sheet` ends the one before), and `close` adds the styles. Only the zip's
-    compressor holds anything in memory."""
-
-    def __init__(
-        self, target: str | Path | IO[bytes], titles: Sequence[str], *, active: int = 0
-    ) -> None:
-        self.zip = zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED)
-        self.titles = list(titles)
-        self.active = active
-        self.styles = _Styles()
-        self._opened = 0
-        self._current: _Sheet | None = None
-        self._package()
-
-    def _write(self, name: str, xml: str) -> None:
-        self.zip.writestr(name, xml)
-
-    def _package(self) -> None:
-        count = len(self.titles)
-        sheets = "".join(
-            f'<Override PartName="/xl/worksheets/sheet{n}.xml" ContentType="{_SHEET_TYPE}"/>'
-            for n in range(1, count + 1)
-        )
-        self._write(
-            "[Content_Types].xml",
-            f'{_XML_HEAD}<Types xmlns="http://schemas.openxmlformats.org/package/2006/'
-            'content-types"><Default Extension="rels" ContentType="application/'
-            'vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" '
-            'ContentType="application/xml"/><Override PartName="/xl/workbook.xml" '
-            'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.'
-            f'sheet.main+xml"/>{sheets}<Override PartName="/xl/styles.xml" '
-            'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.'
-            'styles+xml"/></Types>',
-        )
-        self._write(
-            "_rels/.rels",
-            f'{_XML_HEAD}<Relationships xmlns="{_PACKAGE_REL}"><Relationship Id="rId1" '
-            f'Type="{_REL}/officeDocument" Target="xl/workbook.xml"/></Relationships>',
-        )
-        entries = "".join(
-            f'<sheet name={quoteattr(title)} sheetId="{n}" r:id="rId{n}"/>'
-            for n, title in enumerate(self.titles, start=1)
-        )
-        self._write(
-            "xl/workbook.xml",
-            f'{_XML_HEAD}<workbook xmlns="{_MAIN}" xmlns:r="{_REL}"><bookViews>'
-            f'<workbookView activeTab="{self.active}"/></bookViews><sheets>{entries}</sheets>'
-            "</workbook>",
-        )
-        links = "".join(
-            f'<Relationship Id="rId{n}" Type="{_REL}/worksheet" Target="worksheets/sheet{n}.xml"/>'
-            for n in range(1, count + 1)
-        )
-        self._write(
-            "xl/_rels/workbook.xml.rels",
-            f'{_XML_HEAD}<Relationships xmlns="{_PACKAGE_REL}">{links}<Relationship '
-            f'Id="rId{count + 1}" Type="{_REL}/styles" Target="styles.xml"/></Relationships>',
-        )
-
-    def sheet(self, columns: Sequence[Column], widths: Sequence[int] = ()) -> _Sheet:
-        """Start the next sheet, with `columns` as its bold header row."""
-        self._end_sheet()
-        if self._opened >= len(self.titles):
-            raise ValueError("every sheet named has been written")
-        index = self._opened
-        self._opened += 1
-        stream = io.TextIOWrapper(
-            self.zip.open(f"xl/worksheets/sheet{index + 1}.xml", "w"), encoding="utf-8"
-        )
-        self._current = _Sheet(stream, self.styles, columns, widths, selected=index == self.active)
-        return self._current
-
-    def _end_sheet(self) -> None:
-        if self._current is not None:
-            self._current.close()
-            self._current = None
-
-    def abort(self) -> None:
-        """Stop where it is (an error happened): close what is open, leaving a broken file."""
-        if self._current is not None:
-            self._current.stream.close()
-            self._current = None
-        self.zip.close()
-
-    def close(self) -> None:
-        """End the last sheet, write empty ones for any named but not started, the styles."""
-        self._end_sheet()
-        while self._opened < len(self.titles):
-            self.sheet([])
-            self._end_sheet()
-        self._write("xl/styles.xml", self.styles.xml())
-        self.zip.close()
+        return found
 
 
 class _Sheet:
-    """One sheet being written: a bold header row, then rows of typed cells with number
-    formats (a column's own, else the default for the value's type)."""
+    """One worksheet filled row after row: its column widths, a frozen first row (the bold
+    header when `columns` are given), then rows of typed cells with number formats (a column's
+    own, else the default for the value's type)."""
 
     def __init__(
         self,
-        stream: io.TextIOWrapper,
-        styles: _Styles,
+        worksheet: Any,
+        formats: _Formats,
         columns: Sequence[Column],
         widths: Sequence[int] = (),
-        *,
-        selected: bool = False,
     ) -> None:
-        self.stream = stream
-        self.styles = styles
-        self.formats = [number_format for _, _, number_format in columns]
+        self.worksheet = worksheet
+        self.formats = formats
+        self.own = {
+            index: formats.number(code) for index, (_, _, code) in enumerate(columns) if code
+        }
         self.rows = 0
-        widths = list(widths or [width for _, width, _ in columns])
-        cols = "".join(
-            f'<col min="{n}" max="{n}" width="{width}" customWidth="1"/>'
-            for n, width in enumerate(widths, start=1)
-            if width
-        )
-        view = ' tabSelected="1"' if selected else ""
-        stream.write(
-            f'{_XML_HEAD}<worksheet xmlns="{_MAIN}"><sheetViews><sheetView{view} '
-            'workbookViewId="0"><pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" '
-            'state="frozen"/><selection pane="bottomLeft" activeCell="A2" sqref="A2"/>'
-            "</sheetView></sheetViews>" + (f"<cols>{cols}</cols>" if cols else "") + "<sheetData>"
-        )
+        for index, width in enumerate(widths or [width for _, width, _ in columns]):
+            if width:
+                worksheet.set_column(index, index, width)
+        worksheet.freeze_panes(1, 0)
         if columns:
             self.header([label for label, _, _ in columns])
 
-    def header(self, labels: Sequence[str]) -> None:
-        self._row([self._text(index, label, _BOLD) for index, label in enumerate(labels)])
+    def header(self, labels: Iterable[object]) -> None:
+        for index, label in enumerate(labels):
+            self._text(index, str(label), self.formats.bold)
+        self.rows += 1
 
     def row(self, *values: object) -> None:
-        self._row([self._cell(index, value) for index, value in enumerate(values)])
-
-    def _row(self, cells: list[str]) -> None:
+        # The innermost loop of a large export: XlsxWriter's own work aside, the time is here.
+        row, worksheet, formats, own = self.rows, self.worksheet, self.formats, self.own
+        for index, value in enumerate(values):
+            if value is None:
+                continue
+            if isinstance(value, str):
+                self._text(index, value)
+            elif isinstance(value, bool):  # before int, which it is too
+                worksheet.write_boolean(row, index, value)
+            elif isinstance(value, date):  # datetimes too
+                worksheet.write_datetime(row, index, value, own.get(index) or formats.date)
+            elif isinstance(value, int):
+                worksheet.write_number(row, index, value, own.get(index) or formats.integer)
+            elif isinstance(value, Decimal | float):
+                number_format = own.get(index) or formats.decimal
+                worksheet.write_number(row, index, float(value), number_format)
+            else:
+                self._text(index, str(value))
         self.rows += 1
-        self.stream.write(f'<row r="{self.rows}">{"".join(cells)}</row>')
 
-    def _text(self, index: int, text: str, style: int = 0) -> str:
-        text = _ILLEGAL.sub("", text)[:_MAX_TEXT]
+    def _text(self, index: int, text: str, style: Any = None) -> None:
+        if not text.isprintable():  # every character _ILLEGAL matches is unprintable
+            text = _ILLEGAL.sub("", text)
         if not text:
-            return ""
-        space = ' xml:space="preserve"' if text[0].isspace() or text[-1].isspace() else ""
-        styled = f' s="{style}"' if style else ""
-        return (
-            f'<c r="{_column(index)}{self.rows + 1}"{styled} t="inlineStr">'
-            f"<is><t{space}>{escape(text)}</t></is></c>"
-        )
-
-    def _number(self, index: int, value: str, number_format: str) -> str:
-        style = self.styles.of(number_format)
-        return f'<c r="{_column(index)}{self.rows + 1}" s="{style}"><v>{value}</v></c>'
-
-    def _cell(self, index: int, value: object) -> str:
-        if value is None:
-            return ""
-        if isinstance(value, str):
-            return self._text(index, value)
-        own = self.formats[index] if index < len(self.formats) else None
-        if isinstance(value, bool):
-            return f'<c r="{_column(index)}{self.rows + 1}" t="b"><v>{int(value)}</v></c>'
-        if isinstance(value, datetime):
-            serial = (value.replace(tzinfo=None) - datetime(1899, 12, 30)).total_seconds() / 86400
-            return self._number(index, repr(serial), own or DATE_FORMAT)
-        if isinstance(value, date):
-            return self._number(index, str((value - _EXCEL_EPOCH).days), own or DATE_FORMAT)
-        if isinstance(value, Decimal):
-            return self._number(index, format(value, "f"), own or DECIMAL_FORMAT)
-        if isinstance(value, int):
-            return self._number(index, str(value), own or INTEGER_FORMAT)
-        if isinstance(value, float):
-            return self._number(index, repr(value), own or DECIMAL_FORMAT)
-        return self._text(index, str(value))
-
-    def close(self) -> None:
-        self.stream.write("</sheetData></worksheet>")
-        self.stream.close()
+            return
+        if text.startswith("<r>") and text.endswith("</r>"):
+            # In constant-memory mode XlsxWriter copies a string shaped so into the file as
+            # rich-text XML, unescaped; cut into plain runs it is escaped like any other. (It
+            # refuses a rich string over Excel's limit rather than cut it.)
+            text = text.encode("utf-16-le")[: 2 * _MAX_TEXT].decode("utf-16-le", "ignore")
+            runs = ("<", "r", text[2:], *(() if style is None else (style,)))
+            self.worksheet.write_rich_string(self.rows, index, *runs)
+        else:  # XlsxWriter cuts it to Excel's 32.767 characters
+            self.worksheet.write_string(self.rows, index, text, style)
 
 
 @cache
@@ -413,53 +255,55 @@ def record_row(record: PeriodRecord, donor: str | None = None) -> tuple[str, lis
 
 
 class RecordsWorkbook:
-    """The three record sheets, filled as records stream in (sheet after sheet, in
-    RECORD_SHEETS order, as period_records yields them), then the summary sheet."""
+    """The three record sheets, each filled as its records come (with its header row even when
+    none does), and the summary sheet, written last and shown first."""
 
     def __init__(self, target: str | Path | IO[bytes]) -> None:
-        self.titles = [title for title, _ in RECORD_SHEETS]
-        self.book = XlsxWriter(target, [*self.titles, SHEET_SUMMARY], active=len(RECORD_SHEETS))
-        self.counts = dict.fromkeys(self.titles, 0)
-        self._index = -1
-        self._sheet: _Sheet | None = None
-
-    def _advance_to(self, index: int) -> None:
-        """Move on to the record sheet at `index`; skipped ones keep just their header."""
-        if index < self._index:
-            raise ValueError("records must come sheet by sheet")
-        while self._index < index:
-            self._index += 1
-            self._sheet = self.book.sheet(RECORD_SHEETS[self._index][1])
+        # XlsxWriter's temporary files (each sheet's rows, then each part before zipping).
+        self._scratch = tempfile.TemporaryDirectory(prefix="danvan-xlsx-")
+        self.book = xlsxwriter.Workbook(target, {**_WORKBOOK_OPTIONS, "tmpdir": self._scratch.name})
+        formats = _Formats(self.book)
+        self.sheets = {
+            title: _Sheet(self.book.add_worksheet(title), formats, columns)
+            for title, columns in RECORD_SHEETS
+        }
+        summary = self.book.add_worksheet(SHEET_SUMMARY)
+        summary.activate()
+        self.summary = _Sheet(summary, formats, (), SUMMARY_WIDTHS)
+        self.counts = dict.fromkeys(self.sheets, 0)
 
     def add(self, record: PeriodRecord, donor: str | None = None) -> None:
         title, values = record_row(record, donor)
-        self._advance_to(self.titles.index(title))
-        assert self._sheet is not None
-        self._sheet.row(*values)
+        self.sheets[title].row(*values)
         self.counts[title] += 1
 
-    def summary_sheet(self, columns: Sequence[Column]) -> _Sheet:
-        self._advance_to(len(RECORD_SHEETS) - 1)
-        return self.book.sheet(columns, SUMMARY_WIDTHS)
-
     def write_summary(self, lines: Iterable[SummaryLine]) -> int:
-        """A summary sheet made of `lines` (the first one is its header row); returns the
+        """Fill the summary sheet with `lines` (the first one is its header row); returns the
         number of lines."""
-        items = list(lines)
-        first, *rest = items
-        sheet = self.summary_sheet([(str(cell), 0, None) for cell in first[1]])
-        for is_header, cells in rest:
+        count = 0
+        for is_header, cells in lines:
             if is_header:
-                sheet.header([str(cell) for cell in cells])
+                self.summary.header(cells)
             else:
-                sheet.row(*cells)
-        return len(items)
+                self.summary.row(*cells)
+            count += 1
+        return count
 
     def close(self) -> None:
-        self.book.close()
+        """Write the file to the target."""
+        try:
+            self.book.close()
+        except FileCreateError as error:  # the OSError itself, as the CSV files raise it
+            raise error.args[0] from None
+        finally:
+            self._scratch.cleanup()
 
     def abort(self) -> None:
-        self.book.abort()
+        """Stop where it is (an error happened): write what there is if it can be, and remove
+        the temporary files."""
+        with contextlib.suppress(Exception):  # the error that led here is the one to report
+            self.book.close()
+        self._scratch.cleanup()
 
 
 async def build_xlsx(session: AsyncSession, digest: Digest) -> bytes:
@@ -472,43 +316,60 @@ async def build_xlsx(session: AsyncSession, digest: Digest) -> bytes:
 
 
 def digest_workbook(digest: Digest, records: Iterable[PeriodRecord]) -> bytes:
-    """The workbook of `digest` with `records` (those of its subtree and period, in
-    period_records order), as .xlsx bytes."""
+    """The workbook of `digest` with `records` (those of its subtree and period), as .xlsx
+    bytes."""
     buffer = io.BytesIO()
     workbook = RecordsWorkbook(buffer)
-    for record in records:
-        donor = (
-            digest.donor(record.donor, record.unit_id) if isinstance(record, LandRecord) else None
-        )
-        workbook.add(record, donor)
-    _summary(workbook, digest)
+    try:
+        for record in records:
+            donor = (
+                digest.donor(record.donor, record.unit_id)
+                if isinstance(record, LandRecord)
+                else None
+            )
+            workbook.add(record, donor)
+        workbook.write_summary(digest_summary(digest))
+    except BaseException:
+        workbook.abort()
+        raise
     workbook.close()
     return buffer.getvalue()
 
 
-def _summary(workbook: RecordsWorkbook, digest: Digest) -> None:
+def digest_summary(digest: Digest) -> list[SummaryLine]:
+    """The summary of a digest: the unit and its period, the figures of this period, the one
+    before, the change and the year so far, and the breakdown by direct child unit."""
     period, previous = digest.period, digest.period.previous()
-    sheet = workbook.summary_sheet([("Đơn vị", 0, None), (digest.unit.name, 0, None)])
-    sheet.row("Kỳ báo cáo", period.key)
-    sheet.row("Từ ngày", period.start)
-    sheet.row("Đến ngày", period.end)
-    sheet.row("Kỳ trước", f"{previous.start:%d/%m/%Y} – {previous.end:%d/%m/%Y}")
-    sheet.row("Lũy kế từ ngày", period.ytd_start)
-    sheet.row()
-    sheet.header(["Chỉ tiêu", "Kỳ này", "Kỳ trước", "Thay đổi", "Lũy kế năm"])
+    lines: list[SummaryLine] = [
+        (True, ("Đơn vị", digest.unit.name)),
+        (False, ("Kỳ báo cáo", period.key)),
+        (False, ("Từ ngày", period.start)),
+        (False, ("Đến ngày", period.end)),
+        (False, ("Kỳ trước", f"{previous.start:%d/%m/%Y} – {previous.end:%d/%m/%Y}")),
+        (False, ("Lũy kế từ ngày", period.ytd_start)),
+        (False, ()),
+        (True, ("Chỉ tiêu", "Kỳ này", "Kỳ trước", "Thay đổi", "Lũy kế năm")),
+    ]
     totals = digest.totals
-    for label, name in FIGURE_ROWS:
-        sheet.row(
-            label,
-            *[getattr(figures, name) for figures in (totals.current, totals.previous)],
-            getattr(totals.change, name),
-            getattr(totals.ytd, name),
+    lines += [
+        (
+            False,
+            (
+                label,
+                *[getattr(figures, name) for figures in (totals.current, totals.previous)],
+                getattr(totals.change, name),
+                getattr(totals.ytd, name),
+            ),
         )
+        for label, name in FIGURE_ROWS
+    ]
     if digest.children:
-        sheet.row()
-        sheet.header(["Đơn vị trực thuộc", *[label for label, _ in FIGURE_ROWS]])
-        for child in digest.children:
-            sheet.row(child.name, *_figure_values(child.figures))
+        lines.append((False, ()))
+        lines.append((True, ("Đơn vị trực thuộc", *[label for label, _ in FIGURE_ROWS])))
+        lines += [
+            (False, (child.name, *_figure_values(child.figures))) for child in digest.children
+        ]
+    return lines
 
 
 def _figure_values(figures: Figures) -> list[object]:
