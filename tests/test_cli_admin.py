@@ -1,18 +1,15 @@
 """`danvan invite list | revoke`, `members ...`, `schedule ...` and `audit`, in-process on
-SQLite and PostgreSQL (bot/cli_admin.py)."""
+SQLite and PostgreSQL (bot/cli/invites.py, members.py, schedule.py and audit.py)."""
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from bot.cli import admin as cli_admin
 from bot.cli import common
-from bot.cli import main as cli
+from bot.cli.main import main
 
 UNITS = """code,name,level,parent_code,former_name
 BN,Bắc Ninh,tỉnh,,
@@ -22,22 +19,6 @@ CN2,Cung Nhượng 2,tổ dân phố,THOXUONG,
 """
 
 
-def _subcommands(parser: argparse.ArgumentParser) -> Any:
-    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-
-
-_BASE_PARSER = cli.build_parser
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """bot.cli's parser with bot.cli_admin's commands (once, should bot.cli add them too)."""
-    parser = _BASE_PARSER()
-    commands = _subcommands(parser)
-    if "members" not in commands.choices:
-        cli_admin.register(commands, _subcommands(commands.choices["invite"]))
-    return parser
-
-
 @pytest.fixture
 def run(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys):
     """Run `danvan ARGS` against the test database; returns (status, stdout, stderr)."""
@@ -45,10 +26,9 @@ def run(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caps
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("DEFAULT_LANGUAGE", "en")
     monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
-    monkeypatch.setattr(cli, "build_parser", build_parser)
 
     def call(*args: str) -> tuple[int, str, str]:
-        status = cli.main(list(args))
+        status = main(list(args))
         captured = capsys.readouterr()
         return status, captured.out, captured.err
 

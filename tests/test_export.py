@@ -20,8 +20,8 @@ import pytest
 from openpyxl import load_workbook
 
 import bot.services.exports
+from bot.cli.common import CliError
 from bot.cli.export import register
-from bot.cli.main import CliError
 from bot.domain.access import Role
 from bot.domain.i18n import Translator
 from bot.domain.periods import (

@@ -1,9 +1,8 @@
-"""Changing the tree of units (storage/unit_admin.py) and its command line (bot/cli_units.py),
+"""Changing the tree of units (storage/unit_admin.py) and its command line (bot/cli/units.py),
 on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import argparse
 import json
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -13,13 +12,11 @@ import pytest
 from sqlmodel import col, select
 
 from bot.cli.main import main
-from bot.cli.units import register
 from bot.domain.access import Role
 from bot.domain.i18n import Translator
 from bot.domain.records import RecordKind
 from bot.domain.unit_csv import parse_unit_csv
 from bot.domain.units import Problem, UnitAdminError, describe_problem, find_units
-from bot.settings import load_settings
 from handlers.audit_log import ACTIONS
 from storage import invites, records, schedules, unit_admin, units
 from storage.engine import Database
@@ -452,13 +449,10 @@ def units_cli(
     path = tmp_path / "units.csv"
     path.write_bytes(ALL_UNITS)
     assert main(["units", "import", str(path)]) == 0
-    parser = argparse.ArgumentParser(prog="danvan units")
-    register(parser.add_subparsers(dest="units_command", required=True))
 
     def run(*args: str) -> tuple[int, str, str]:
         capsys.readouterr()
-        parsed = parser.parse_args(list(args))
-        status = parsed.handler(load_settings(), EN, parsed)
+        status = main(["units", *args])
         captured = capsys.readouterr()
         return status, captured.out, captured.err
 

@@ -2,34 +2,27 @@
 
     danvan export --from 01/11/2026 --to 30/11/2026 [--unit CODE] [--format xlsx|csv] --out FILE
 
-The same file as /xuat sends (bot/export.py), streamed from the database to the file, which
-appears under its name only once complete. Without --unit: the top-level unit, if there is
-one. Without --format: csv for an --out ending in .zip, else xlsx. --json prints the counts per
-sheet and the path.
-
-bot/cli.py adds the command with `register(commands)`. This module imports bot.cli only when the
-command runs, so bot.cli may import it at the top.
+The same file as /xuat sends (bot/services/exports.py), streamed from the database to the
+file, which appears under its name only once complete. Without --unit: the top-level unit, if
+there is just one. Without --format: csv for an --out ending in .zip, else xlsx. --json prints
+the counts per sheet and the path.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
 import os
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.cli.common import CliError
+from bot.cli.common import CliError, print_json, unit_or_root, with_db
 from bot.domain.formatting import format_date
 from bot.domain.i18n import Translator
 from bot.domain.periods import parse_cli_date
 from bot.services.exports import ExportCounts, ExportFormat, write_export
 from bot.settings import Settings
-from storage import members, scope
 from storage.engine import Database
-from storage.migrate import upgrade
 from storage.models import Unit
 
 
@@ -69,18 +62,6 @@ def _format(args: argparse.Namespace) -> ExportFormat:
     return ExportFormat.CSV if Path(args.out).suffix.lower() == ".zip" else ExportFormat.XLSX
 
 
-async def _unit(session: Any, t: Translator, code: str | None) -> Unit:
-    if code:
-        unit = (await scope.find_unit(session, None, code=code)).unit
-        if unit is None:
-            raise CliError(t._("There is no unit with code {code}.", code=code))
-        return unit
-    found = await members.roots(session)
-    if len(found) != 1:
-        raise CliError(t._("There are several top-level units; choose one with --unit."))
-    return found[0]
-
-
 def cmd_export(settings: Settings, t: Translator, args: argparse.Namespace) -> int:
     start, end = args.start, args.end
     if start > end:
@@ -105,20 +86,14 @@ def cmd_export(settings: Settings, t: Translator, args: argparse.Namespace) -> i
             t._("Cannot write {file}: {reason}", file=out, reason=exc.strerror)
         ) from None
 
-    async def work() -> tuple[Unit, ExportCounts]:
-        await upgrade(settings.database_url)
-        db = Database(settings.database_url)
-        try:
-            async with db.session() as session:
-                unit = await _unit(session, t, args.unit)
-                today = datetime.now(settings.tz).date()
-                counts = await write_export(session, unit, start, end, fmt, part, today=today)
-        finally:
-            await db.dispose()
-        return unit, counts
+    async def work(db: Database) -> tuple[Unit, ExportCounts]:
+        async with db.session() as session:
+            unit = await unit_or_root(session, t, args.unit)
+            today = datetime.now(settings.tz).date()
+            return unit, await write_export(session, unit, start, end, fmt, part, today=today)
 
     try:
-        unit, counts = asyncio.run(work())
+        unit, counts = with_db(settings, work)
         os.replace(part, out)
     finally:
         part.unlink(missing_ok=True)
@@ -132,7 +107,7 @@ def cmd_export(settings: Settings, t: Translator, args: argparse.Namespace) -> i
             "records": counts.records,
             "sheets": counts.by_sheet(),
         }
-        print(json.dumps(summary, ensure_ascii=False, indent=2))
+        print_json(summary)
     else:
         print(
             t._(

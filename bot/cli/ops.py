@@ -1,12 +1,10 @@
-"""Operations from the shell: `danvan health` and `danvan db backup FILE`."""
+"""Operations from the shell: `danvan db upgrade`, `danvan db backup FILE` and `danvan health`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sqlite3
-import sys
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -14,21 +12,21 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
+from bot.cli.common import CliError, add_json, print_json
 from bot.domain.formatting import format_datetime, format_number
 from bot.domain.i18n import Translator
 from bot.services.health import Check, HealthReport, check_health
 from bot.settings import Settings
 from storage.engine import Database
+from storage.migrate import upgrade
 
 EXIT_UNHEALTHY = 1
-EXIT_ERROR = 1
 
 
-def _fail(message: str) -> int:
-    # Printed rather than raised as bot.cli.CliError: under `python -m bot.cli` that class is
-    # __main__'s, not the one this module would import.
-    print(f"danvan: {message}", file=sys.stderr)
-    return EXIT_ERROR
+def cmd_db_upgrade(settings: Settings, t: Translator, args: argparse.Namespace) -> int:
+    asyncio.run(upgrade(settings.database_url))
+    print(t._("The database is up to date."))
+    return 0
 
 
 def _when(value: object, settings: Settings) -> str:
@@ -89,7 +87,7 @@ def cmd_health(settings: Settings, t: Translator, args: argparse.Namespace) -> i
 
     report = asyncio.run(work())
     if args.json:
-        print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+        print_json(report.to_dict())
     else:
         for check in report.checks:
             print(_describe(check, t, settings))
@@ -110,7 +108,7 @@ def backup_sqlite(source: Path, target: Path) -> None:
 def cmd_db_backup(settings: Settings, t: Translator, args: argparse.Namespace) -> int:
     url = make_url(settings.database_url)
     if url.get_backend_name() != "sqlite":
-        return _fail(
+        raise CliError(
             t._(
                 "danvan db backup copies a SQLite database. For PostgreSQL use pg_dump, e.g. "
                 "pg_dump --format=custom --file=danvan.dump DATABASE (see README)."
@@ -119,11 +117,11 @@ def cmd_db_backup(settings: Settings, t: Translator, args: argparse.Namespace) -
     source = Path(url.database or "")
     target = Path(args.file)
     if not source.exists():
-        return _fail(t._("There is no database at {path}.", path=source))
+        raise CliError(t._("There is no database at {path}.", path=source))
     if target.exists() and not args.force:
-        return _fail(t._("{path} exists already; add --force to replace it.", path=target))
+        raise CliError(t._("{path} exists already; add --force to replace it.", path=target))
     if target.resolve() == source.resolve():
-        return _fail(t._("The backup must go to another file than the database."))
+        raise CliError(t._("The backup must go to another file than the database."))
     partial = target.with_name(target.name + ".partial")
     partial.unlink(missing_ok=True)
     backup_sqlite(source, partial)
@@ -132,15 +130,15 @@ def cmd_db_backup(settings: Settings, t: Translator, args: argparse.Namespace) -
     return 0
 
 
-def register(
-    commands: argparse._SubParsersAction[Any], db: argparse._SubParsersAction[Any]
-) -> None:
-    health = commands.add_parser(
-        "health", help="check the database, the Bot API, the scheduler and the last update"
-    )
-    health.add_argument("--json", action="store_true", help="print JSON")
-    health.set_defaults(handler=cmd_health)
+def register(commands: argparse._SubParsersAction[Any]) -> None:
+    db = commands.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="apply migrations").set_defaults(handler=cmd_db_upgrade)
     backup = db.add_parser("backup", help="copy the SQLite database while the bot runs")
     backup.add_argument("file", help="where to write the copy")
     backup.add_argument("--force", action="store_true", help="replace FILE if it exists")
     backup.set_defaults(handler=cmd_db_backup)
+    health = commands.add_parser(
+        "health", help="check the database, the Bot API, the scheduler and the last update"
+    )
+    health.set_defaults(handler=cmd_health)
+    add_json(health)
