@@ -1,9 +1,11 @@
 """The digest's numbers for one unit's subtree, computed in SQL on SQLite and PostgreSQL.
 
 Every figure is read from one "facts" union (see `_facts`): one row per live record, land
-hand-over or nil report, with the figures it adds. A few aggregate queries over it give the
-totals of several date ranges at once (conditional sums), the breakdown by child unit (per-unit
-sums rolled up by path prefix), the groups, and the weekly series. Nothing loops over records in
+hand-over or nil report, with the figures it adds. Aggregate queries over it give one unit's
+totals of several date ranges at once (`figures`: conditional sums) and its breakdown by child
+unit (`children`: per-unit sums rolled up by path prefix); a `Snapshot` holds the sums of a
+whole subtree per unit and slice of dates, from which the digests of many units are made
+(totals, children, groups, largest pledges, the weekly series). Nothing loops over records in
 Python.
 
 Definitions, shared by the text digest, the chart and the XLSX file:
@@ -28,10 +30,8 @@ from sqlalchemy import (
     ColumnElement,
     Numeric,
     Subquery,
-    and_,
     case,
     cast,
-    exists,
     func,
     literal_column,
     or_,
@@ -185,15 +185,6 @@ def _per_unit(path: str, start: date, end: date) -> Subquery:
     )
 
 
-def _group_of(unit: Any) -> ColumnElement[bool]:
-    """`unit` (an alias of Unit) is a group: active, with no active child."""
-    child = aliased(Unit, name="sub_unit")
-    return and_(
-        col(unit.active).is_(True),
-        ~exists().where(col(child.parent_id) == col(unit.id), col(child.active).is_(True)),
-    )
-
-
 # --- queries --------------------------------------------------------------------------------------
 
 
@@ -250,98 +241,6 @@ async def children(session: AsyncSession, unit: Unit, start: date, end: date) ->
         if row.active or not row.figures.is_zero():
             rows.append(row)
     return rows
-
-
-async def top_groups(
-    session: AsyncSession, unit: Unit, start: date, end: date, limit: int = 3
-) -> list[GroupRow]:
-    """The most active groups of the subtree: most records in the period; ties go to more m²
-    pledged, then more participants, then more workdays, then the older unit."""
-    group = aliased(Unit, name="grp")
-    parent = aliased(Unit, name="parent")
-    per_unit = _per_unit(unit.path, start, end)
-    query: Select[*tuple[Any, ...]] = (
-        Select(
-            col(group.id),
-            col(group.name),
-            col(group.parent_id),
-            col(parent.name),
-            *[per_unit.c[name] for name in FIGURES],
-        )
-        .select_from(group)
-        .join(per_unit, per_unit.c.unit_id == col(group.id))
-        .outerjoin(parent, col(parent.id) == col(group.parent_id))
-        .where(col(group.path).startswith(unit.path), _group_of(group), per_unit.c.records > 0)
-        .order_by(
-            per_unit.c.records.desc(),
-            per_unit.c.land_m2.desc(),
-            per_unit.c.participants.desc(),
-            per_unit.c.workdays.desc(),
-            col(group.id),
-        )
-        .limit(limit)
-    )
-    return [
-        GroupRow(int(unit_id), name, parent_id, parent_name, figures_from(sums))
-        for unit_id, name, parent_id, parent_name, *sums in (await session.exec(query)).all()
-    ]
-
-
-def _reported(unit_id: Any, start: date, end: date, *, nil_reports: bool) -> ColumnElement[bool]:
-    """The unit has a record dated in `start`..`end` (or, with `nil_reports`, a nil report)."""
-    clauses = [
-        exists().where(
-            col(model.unit_id) == unit_id,
-            col(model.deleted_at).is_(None),
-            col(model.on_date).between(start, end),
-        )
-        for model in (Activity, LandPledge, Workday)
-    ]
-    if nil_reports:
-        clauses.append(
-            exists().where(
-                col(NilReport.unit_id) == unit_id,
-                col(NilReport.deleted_at).is_(None),
-                col(NilReport.week_start).between(start, end),
-            )
-        )
-    return or_(*clauses)
-
-
-async def silent_groups(
-    session: AsyncSession, unit: Unit, start: date, end: date, *, nil_reports_count: bool
-) -> list[GroupRef]:
-    """Groups of the subtree with no record in the period; with `nil_reports_count`, a nil
-    report for a week starting in the period also counts as reporting."""
-    group = aliased(Unit, name="grp")
-    parent = aliased(Unit, name="parent")
-    query: Select[*tuple[Any, ...]] = (
-        Select(col(group.id), col(group.name), col(group.parent_id), col(parent.name))
-        .select_from(group)
-        .outerjoin(parent, col(parent.id) == col(group.parent_id))
-        .where(
-            col(group.path).startswith(unit.path),
-            _group_of(group),
-            ~_reported(col(group.id), start, end, nil_reports=nil_reports_count),
-        )
-        .order_by(col(group.parent_id), col(group.id))
-    )
-    return [
-        GroupRef(int(unit_id), name, parent_id, parent_name)
-        for unit_id, name, parent_id, parent_name in (await session.exec(query)).all()
-    ]
-
-
-async def largest_pledges(
-    session: AsyncSession, unit: Unit, start: date, end: date, limit: int = 5
-) -> list[PledgeRow]:
-    """The largest live, not cancelled pledges of the period (by `on_date`), donors as stored."""
-    query = (
-        _live_pledges(in_subtree(LandPledge.unit_id, unit.path), start, end)
-        .order_by(col(LandPledge.area_m2).desc(), col(LandPledge.on_date), col(LandPledge.id))
-        .limit(limit)
-    )
-    return await _pledge_rows(session, query)
 
 
 def _live_pledges(where: ColumnElement[bool], start: date, end: date) -> Select[*tuple[Any, ...]]:
@@ -402,32 +301,6 @@ async def _unreachable_under(
     ]
 
 
-async def unreachable_members(session: AsyncSession, unit: Unit) -> list[UnreachableMember]:
-    """Active members of the subtree the bot cannot reach (they blocked it), longest first."""
-    return [member for _, member in await _unreachable_under(session, unit.path)]
-
-
-async def weekly_series(
-    session: AsyncSession, unit: Unit, last_week: date, end: date, weeks: int = 12
-) -> list[WeekPoint]:
-    """Records and m² pledged per week for `weeks` weeks, the last one starting on Monday
-    `last_week`; nothing after `end` counts (so a week cut by the period's end is partial)."""
-    first = last_week - timedelta(weeks=weeks - 1)
-    hi = min(end, last_week + timedelta(days=6))
-    facts = _facts(unit.path, first, hi)
-    starts = [first + timedelta(weeks=index) for index in range(weeks)]
-    columns = []
-    for start in starts:
-        inside = facts.c.day.between(start, start + timedelta(days=6))
-        columns += [_sum_if(inside, facts.c.records), _sum_if(inside, facts.c.land_m2)]
-    query: Select[*tuple[Any, ...]] = Select(*columns).select_from(facts)
-    values = list((await session.exec(query)).one())
-    return [
-        WeekPoint(start, int(values[2 * index] or 0), _decimal(values[2 * index + 1]))
-        for index, start in enumerate(starts)
-    ]
-
-
 # --- many digests at once: one aggregate query, the rest in Python --------------------------------
 
 
@@ -452,7 +325,8 @@ class Snapshot:
     """The figures of a subtree per unit and per slice of dates, read in one aggregate query,
     with the subtree's units, the largest pledges and the unreachable members of a detail
     range (the digests' period): every digest of the digest units it was loaded for is
-    derived from it in Python, with the same definitions as the single-unit queries above.
+    derived from it in Python, with the definitions above (tests/digest_oracle.py queries
+    them unit by unit, to check it).
     The ranges asked of it must be among those it was loaded for (or unions of their slices).
     Within the detail range it knows every unit's figures; outside it, only the digest units'
     own (the other units' sums are handed to their parents, see `snapshot`)."""

@@ -7,20 +7,14 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import ColumnElement, exists, func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.domain.periods import week_start
 from bot.domain.records import ENTITY, RecordKind, donor_key, new_record_columns, reference
 from storage.audit import record
-from storage.models import (
-    Activity,
-    LandPledge,
-    Member,
-    NilReport,
-    Workday,
-    pk,
-)
+from storage.models import Activity, LandPledge, Member, NilReport, Unit, Workday, pk
 
 DUPLICATE_WINDOW_DAYS = 30
 MODELS: dict[RecordKind, type[Activity] | type[LandPledge] | type[Workday]] = {
@@ -28,10 +22,6 @@ MODELS: dict[RecordKind, type[Activity] | type[LandPledge] | type[Workday]] = {
     RecordKind.LAND: LandPledge,
     RecordKind.WORKDAY: Workday,
 }
-
-
-def week_start(day: date) -> date:
-    return day - timedelta(days=day.weekday())
 
 
 def _snapshot(row: Any) -> dict[str, Any]:
@@ -122,22 +112,37 @@ async def current_nil_report(session: AsyncSession, unit_id: int, week: date) ->
     return (await session.exec(query)).first()
 
 
-async def has_records_in_week(session: AsyncSession, unit_id: int, week: date) -> bool:
-    end = week + timedelta(days=7)
-    for model in (Activity, LandPledge, Workday):
-        query = (
-            select(model.id)
-            .where(
-                model.unit_id == unit_id,
-                col(model.deleted_at).is_(None),
-                col(model.on_date) >= week,
-                col(model.on_date) < end,
-            )
-            .limit(1)
+def reported(
+    unit_id_column: Any, start: date, end: date, *, nil_reports: bool = True
+) -> ColumnElement[bool]:
+    """The unit (`unit_id_column`) reported in `start`..`end`, both included: it has a live
+    record (activity, land pledge in any stage, workday entry) dated then or, with
+    `nil_reports`, a live "nothing to report" for a week starting then."""
+    clauses = [
+        exists().where(
+            col(model.unit_id) == unit_id_column,
+            col(model.deleted_at).is_(None),
+            col(model.on_date).between(start, end),
         )
-        if (await session.exec(query)).first() is not None:
-            return True
-    return False
+        for model in MODELS.values()
+    ]
+    if nil_reports:
+        clauses.append(
+            exists().where(
+                col(NilReport.unit_id) == unit_id_column,
+                col(NilReport.deleted_at).is_(None),
+                col(NilReport.week_start).between(start, end),
+            )
+        )
+    return or_(*clauses)
+
+
+async def has_records_in_week(session: AsyncSession, unit_id: int, week: date) -> bool:
+    end = week + timedelta(days=6)
+    query = select(Unit.id).where(
+        Unit.id == unit_id, reported(Unit.id, week, end, nil_reports=False)
+    )
+    return (await session.exec(query)).first() is not None
 
 
 async def tidy_nil_reports(session: AsyncSession, unit_id: int, now: datetime) -> None:

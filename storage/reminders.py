@@ -16,7 +16,8 @@ from sqlmodel.sql.expression import Select
 from bot.domain.access import Role
 from bot.domain.records import PledgeStage
 from bot.domain.reminders import SilentGroup, StalePledge
-from storage.models import Activity, LandPledge, Member, NilReport, Unit, Workday
+from storage.models import Activity, LandPledge, Member, Unit, Workday
+from storage.records import reported
 
 
 @dataclass(frozen=True)
@@ -28,26 +29,9 @@ class Recipient:
     full_name: str = ""
 
 
-def _reported(unit_id_column: Any, week: date) -> ColumnElement[bool]:
-    """True when the unit has a live record or nil report in the week starting `week`."""
-    end = week + timedelta(days=7)
-    clauses = [
-        exists().where(
-            model.unit_id == unit_id_column,
-            col(model.deleted_at).is_(None),
-            col(model.on_date) >= week,
-            col(model.on_date) < end,
-        )
-        for model in (Activity, LandPledge, Workday)
-    ]
-    clauses.append(
-        exists().where(
-            NilReport.unit_id == unit_id_column,
-            col(NilReport.deleted_at).is_(None),
-            col(NilReport.week_start) == week,
-        )
-    )
-    return or_(*clauses)
+def _silent(unit_id_column: Any, week: date) -> ColumnElement[bool]:
+    """The unit reported nothing, not even "nothing to report", in the week starting `week`."""
+    return ~reported(unit_id_column, week, week + timedelta(days=6))
 
 
 def _reachable(role: Iterable[str]) -> list[ColumnElement[bool]]:
@@ -70,7 +54,7 @@ async def silent_coordinators(
         .where(
             *_reachable([Role.COORDINATOR]),
             col(Member.unit_id).in_(ids),
-            ~_reported(Member.unit_id, week),
+            _silent(Member.unit_id, week),
         )
         .order_by(col(Member.id))
     )
@@ -84,14 +68,9 @@ async def silent_coordinators_by_telegram(
     query = select(Member).where(
         *_reachable([Role.COORDINATOR]),
         Member.telegram_id == telegram_id,
-        ~_reported(Member.unit_id, week),
+        _silent(Member.unit_id, week),
     )
     return [_recipient(member) for member in (await session.exec(query)).all()]
-
-
-async def has_reported(session: AsyncSession, unit_id: int, week: date) -> bool:
-    query = select(Unit.id).where(Unit.id == unit_id, _reported(Unit.id, week))
-    return (await session.exec(query)).first() is not None
 
 
 async def area_members(
@@ -131,7 +110,7 @@ async def silent_groups(session: AsyncSession, area: Unit, week: date) -> list[S
                 col(Unit.path).startswith(area.path),
                 col(Unit.active).is_(True),
                 col(Unit.id).in_(coordinators),
-                ~_reported(Unit.id, week),
+                _silent(Unit.id, week),
             )
             .order_by(col(Unit.path))
         )

@@ -41,6 +41,7 @@ from storage.digest import series_ranges
 from storage.engine import Database
 from storage.migrate import upgrade
 from storage.models import LandPledge, Member, pk
+from tests import digest_oracle as oracle
 from tests.fakebot.html_check import parse_html
 
 EN = Translator("en")
@@ -727,7 +728,7 @@ async def test_digest_sends_one_digest_per_official(db: Database) -> None:
         assert attachments[1].data().startswith(b"PK")  # a zip: the XLSX
 
 
-# --- a batch of digests against the single-unit queries -------------------------------------------
+# --- a batch of digests against the single-unit queries (figures, children and the oracle) -------
 
 
 @pytest.mark.parametrize("period", [W48, NOVEMBER], ids=["week", "month"])
@@ -772,12 +773,20 @@ async def test_a_batch_of_digests_matches_the_single_unit_queries(
                 assert [(p.records, p.land_m2) for p in digest.weekly_series] == [
                     (f.records, f.land_m2) for f in expected
                 ], (batch, code)
-                assert digest.top_groups == await queries.top_groups(
+                assert digest.top_groups == await oracle.top_groups(
                     session, unit, period.start, period.end
                 ), (batch, code)
-                assert digest.silent_groups == await queries.silent_groups(
+                assert digest.silent_groups == await oracle.silent_groups(
                     session, unit, period.start, period.end, nil_reports_count=period.kind == "week"
                 ), (batch, code)
+                pledges = await oracle.largest_pledges(session, unit, period.start, period.end)
+                assert [(p.pledge_id, p.area_m2) for p in digest.largest_pledges] == [
+                    (p.pledge_id, p.area_m2) for p in pledges
+                ], (batch, code)  # the donors masked or not
+                assert digest.unreachable == await oracle.unreachable_members(session, unit), (
+                    batch,
+                    code,
+                )
 
 
 async def test_building_a_digest_batch_leaves_sqlite_s_write_lock_to_writers(

@@ -83,8 +83,8 @@ async def test_silent_coordinators_and_groups(db: Database) -> None:
         ]
         officials = await queries.area_members(session, all_units, [Role.OFFICIAL])  # type: ignore[arg-type]
         assert [o.telegram_id for o in officials] == [106]
-        assert not await queries.has_reported(session, pk(g1), date(2026, 12, 7))
-        assert await queries.has_reported(session, pk(g1), WEEK)
+        assert not await records.has_records_in_week(session, pk(g1), date(2026, 12, 7))
+        assert await records.has_records_in_week(session, pk(g1), WEEK)
 
 
 async def test_stale_pledges_by_reporter(db: Database) -> None:
