@@ -189,7 +189,6 @@ class LandPledge(SQLModel, table=True):
     handed_over_on: date | None = None
     cancelled_on: date | None = None
     value_vnd: Decimal | None = Field(default=None, sa_column=Column(Numeric(18, 0)))
-    notes: str | None = Field(default=None, sa_type=Text)
     photo_file_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     created_at: datetime = _timestamp()
     updated_at: datetime = _timestamp()
