@@ -56,10 +56,6 @@ def to_async_url(database_url: str) -> URL:
     raise DatabaseUrlError(f"unsupported database {backend!r}; use sqlite or postgresql")
 
 
-def is_sqlite(engine: AsyncEngine) -> bool:
-    return engine.dialect.name == "sqlite"
-
-
 class WriterTurns:
     """Turns at SQLite's one write lock for this process's transactions, first come first
     served. Without them, writers that find the lock taken sleep in SQLite's busy handler
@@ -150,17 +146,15 @@ def _configure_sqlite(engine: AsyncEngine, *, foreign_keys: bool) -> None:
     )
 
 
-def create_engine(
-    database_url: str, *, echo: bool = False, foreign_keys: bool = True
-) -> AsyncEngine:
+def create_engine(database_url: str, *, foreign_keys: bool = True) -> AsyncEngine:
     """An async engine for the URL; `foreign_keys=False` is for SQLite migrations only, since
     batch mode rebuilds tables and SQLite cannot switch the check inside a transaction."""
     url = to_async_url(database_url)
     if url.get_backend_name() == "sqlite":
-        engine = create_async_engine(url, echo=echo, pool_size=5, max_overflow=20, pool_timeout=60)
+        engine = create_async_engine(url, pool_size=5, max_overflow=20, pool_timeout=60)
         _configure_sqlite(engine, foreign_keys=foreign_keys)
         return engine
-    return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -6,10 +6,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.engine import create_engine
 
@@ -27,11 +25,11 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(_config()).get_current_head()
 
 
-async def upgrade(database_url: str, revision: str = "head") -> None:
-    """Bring the schema up to `revision`; a no-op when it is there already."""
+async def upgrade(database_url: str) -> None:
+    """Bring the schema up to the head revision; a no-op when it is there already."""
 
     def _upgrade(connection: Connection) -> None:
-        command.upgrade(_config(connection), revision)
+        command.upgrade(_config(connection), "head")
 
     engine = create_engine(database_url, foreign_keys=False)
     try:
@@ -39,11 +37,3 @@ async def upgrade(database_url: str, revision: str = "head") -> None:
             await connection.run_sync(_upgrade)
     finally:
         await engine.dispose()
-
-
-async def current_revision(engine: AsyncEngine) -> str | None:
-    def _current(connection: Connection) -> str | None:
-        return MigrationContext.configure(connection).get_current_revision()
-
-    async with engine.connect() as connection:
-        return await connection.run_sync(_current)

@@ -15,7 +15,7 @@ from sqlmodel.sql.expression import Select
 
 from bot.domain.access import Role
 from bot.domain.records import PledgeStage
-from bot.domain.reminders import SilentGroup, StalePledge
+from bot.domain.reminders import STALE_PLEDGE_DAYS, SilentGroup, StalePledge
 from storage.models import Activity, LandPledge, Member, Unit, Workday
 from storage.records import reported
 
@@ -170,10 +170,11 @@ def _as_date(value: object) -> date | None:
     return date.fromisoformat(str(value))
 
 
-def _stuck_pledges(today: date, days: int) -> list[ColumnElement[bool]]:
-    """Live pledges stuck at cam kết or ký biên bản for more than `days`, in the scope of
-    their reporter as the reporter is now (who moved away may no longer see or update them)."""
-    cutoff = today - timedelta(days=days)
+def _stuck_pledges(today: date) -> list[ColumnElement[bool]]:
+    """Live pledges stuck at cam kết or ký biên bản for more than STALE_PLEDGE_DAYS, in the
+    scope of their reporter as the reporter is now (who moved away may no longer see or update
+    them)."""
+    cutoff = today - timedelta(days=STALE_PLEDGE_DAYS)
     reporter = aliased(Member, name="reporter")
     reporter_unit = aliased(Unit, name="reporter_unit")
     pledge_unit = aliased(Unit, name="pledge_unit")
@@ -206,11 +207,10 @@ _RECIPIENT_COLUMNS = (
 _STALE_REPORTERS = [Role.COORDINATOR, Role.OFFICIAL, Role.ADMIN]
 
 
-async def stale_pledges(
-    session: AsyncSession, today: date, days: int = 30
-) -> dict[Recipient, list[StalePledge]]:
-    """Pledges stuck at cam kết or ký biên bản for more than `days`, by their reporter. Only
-    the columns the nudge shows are read: a province has tens of thousands of them."""
+async def stale_pledges(session: AsyncSession, today: date) -> dict[Recipient, list[StalePledge]]:
+    """Pledges stuck at cam kết or ký biên bản for more than STALE_PLEDGE_DAYS, by their
+    reporter. Only the columns the nudge shows are read: a province has tens of thousands of
+    them."""
     query: Select[*tuple[Any, ...]] = (
         Select(
             *_RECIPIENT_COLUMNS,
@@ -222,7 +222,7 @@ async def stale_pledges(
             col(LandPledge.signed_on),
         )
         .join(LandPledge, col(LandPledge.reporter_id) == Member.id)
-        .where(*_stuck_pledges(today, days), *_reachable(_STALE_REPORTERS))
+        .where(*_stuck_pledges(today), *_reachable(_STALE_REPORTERS))
         .order_by(col(Member.id), col(LandPledge.id))
     )
     result: dict[Recipient, list[StalePledge]] = {}
@@ -235,16 +235,12 @@ async def stale_pledges(
     return result
 
 
-async def stale_pledge_reporters(
-    session: AsyncSession, today: date, days: int = 30
-) -> list[Recipient]:
+async def stale_pledge_reporters(session: AsyncSession, today: date) -> list[Recipient]:
     """Who `stale_pledges` would nudge, without their pledges (for a nudge skipped)."""
     query: Select[*tuple[Any, ...]] = (
         Select(*_RECIPIENT_COLUMNS)
         .where(
-            col(Member.id).in_(
-                Select(col(LandPledge.reporter_id)).where(*_stuck_pledges(today, days))
-            ),
+            col(Member.id).in_(Select(col(LandPledge.reporter_id)).where(*_stuck_pledges(today))),
             *_reachable(_STALE_REPORTERS),
         )
         .order_by(col(Member.id))

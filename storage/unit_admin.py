@@ -58,7 +58,6 @@ from storage.models import (
     pk,
 )
 from storage.records import tidy_nil_reports
-from storage.scope import find_unit
 from storage.units import name_key, rebuild_paths
 
 # The tables whose rows belong to a unit and move with it in a merge, by table name.
@@ -67,13 +66,6 @@ RECORD_MODELS: dict[str, type[Activity] | type[LandPledge] | type[Workday] | typ
     "land_pledge": LandPledge,
     "workday": Workday,
     "nil_report": NilReport,
-}
-COUNTED_MODELS: dict[str, Any] = {
-    **RECORD_MODELS,
-    "member": Member,
-    "invite": Invite,
-    "unit": Unit,
-    "schedule": Schedule,
 }
 
 
@@ -108,15 +100,6 @@ def relative_depth(unit: Unit, units: list[Unit]) -> int:
     """How deep `unit` sits below the shallowest of `units`."""
     top = min((other.path.count("/") for other in units), default=unit.path.count("/"))
     return unit.path.count("/") - top
-
-
-async def by_code(session: AsyncSession, code: str, actor: Member | None) -> Unit:
-    """The unit with this code that `actor` may act on (None: everywhere); UNKNOWN_UNIT
-    otherwise (also when out of scope)."""
-    unit = (await find_unit(session, actor, code=code)).unit
-    if unit is None:
-        raise UnitAdminError(Problem.UNKNOWN_UNIT, code=code.strip())
-    return unit
 
 
 def move_choices(unit: Unit, units: list[Unit]) -> list[Unit]:
@@ -220,14 +203,6 @@ async def merge_note(session: AsyncSession, unit: Unit) -> MergeNote | None:
     return MergeNote(
         str(event.after.get("into_code", "")), str(event.after.get("into_name", "")), event.at
     )
-
-
-async def table_counts(session: AsyncSession) -> dict[str, int]:
-    """Rows per table that a merge touches: a merge must leave every one unchanged."""
-    return {
-        name: await _count(session, select(func.count()).select_from(model))
-        for name, model in COUNTED_MODELS.items()
-    }
 
 
 async def _count(session: AsyncSession, query: Any) -> int:

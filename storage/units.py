@@ -38,11 +38,9 @@ async def by_id(session: AsyncSession, unit_id: int) -> Unit | None:
     return await session.get(Unit, unit_id)
 
 
-async def list_all(session: AsyncSession, *, include_inactive: bool = True) -> list[Unit]:
-    query = select(Unit).order_by(col(Unit.path))
-    if not include_inactive:
-        query = query.where(col(Unit.active).is_(True))
-    return list((await session.exec(query)).all())
+async def list_all(session: AsyncSession) -> list[Unit]:
+    """Every unit, active or not, in tree order."""
+    return list((await session.exec(select(Unit).order_by(col(Unit.path)))).all())
 
 
 def depth(unit: Unit) -> int:

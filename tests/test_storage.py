@@ -15,7 +15,7 @@ from bot.domain.access import Role
 from bot.domain.unit_csv import RowProblem, parse_unit_csv
 from storage import invites, members, units
 from storage.engine import Database
-from storage.migrate import current_revision, head_revision, upgrade
+from storage.migrate import head_revision, upgrade
 from storage.models import Activity, AuditEvent, Invite, Member, Unit, pk
 from tests.tcp_proxy import TcpProxy
 
@@ -42,8 +42,12 @@ async def test_migrations_build_the_whole_schema_from_empty(database_url: str) -
     await upgrade(database_url)  # a second run is a no-op
     db = Database(database_url)
     try:
-        assert await current_revision(db.engine) == head_revision()
         async with db.engine.connect() as connection:
+
+            def current_revision(sync_connection):
+                return MigrationContext.configure(sync_connection).get_current_revision()
+
+            assert await connection.run_sync(current_revision) == head_revision()
 
             def differences(sync_connection):
                 context = MigrationContext.configure(sync_connection, opts={"compare_type": True})

@@ -15,6 +15,7 @@ from bot.domain.outgoing import Button, OutMessage
 REMIND_MENU = "rem:menu"
 REMIND_NIL = "rem:nil"
 REMIND_SNOOZE = "rem:snooze"
+STALE_PLEDGE_DAYS = 30  # a pledge this long at cam kết or ký biên bản gets its reporter a nudge
 
 
 @dataclass
@@ -77,11 +78,12 @@ def followup(
 
 
 def stale_pledges(t: Translator, pledges: Sequence[StalePledge]) -> list[OutMessage]:
-    """To a coordinator: their pledges stuck at a stage for over 30 days."""
+    """To a coordinator: their pledges stuck at a stage for over STALE_PLEDGE_DAYS."""
     lines = [
         t._(
-            "📌 These land pledges have not moved for more than 30 days. "
-            "Please update their stage in 📋 My records:"
+            "📌 These land pledges have not moved for more than {days} days. "
+            "Please update their stage in 📋 My records:",
+            days=STALE_PLEDGE_DAYS,
         )
     ]
     for pledge in pledges:
