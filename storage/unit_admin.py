@@ -112,20 +112,9 @@ def move_choices(unit: Unit, units: list[Unit]) -> list[Unit]:
     ]
 
 
-async def move_targets(session: AsyncSession, unit: Unit, scope: str | None) -> list[Unit]:
-    """Where `unit` may be moved: active units in scope outside its own subtree, other than
-    its parent."""
-    return move_choices(unit, await tree(session, scope))
-
-
 def merge_choices(source: Unit, units: list[Unit]) -> list[Unit]:
     """Those of `units` that `source` may be merged into: active, outside its own subtree."""
     return [other for other in units if other.active and not other.path.startswith(source.path)]
-
-
-async def merge_targets(session: AsyncSession, source: Unit, scope: str | None) -> list[Unit]:
-    """What `source` may be merged into: active units in scope outside its own subtree."""
-    return merge_choices(source, await tree(session, scope))
 
 
 async def common_levels(session: AsyncSession, parent: Unit, limit: int = 6) -> list[str]:

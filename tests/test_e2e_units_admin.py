@@ -12,8 +12,7 @@ from __future__ import annotations
 from datetime import date, time
 from typing import Any
 
-from sqlmodel import col, func, select
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel import col, select
 
 from bot.domain.access import Role
 from bot.domain.formatting import utf16_length
@@ -37,29 +36,15 @@ from storage.models import (
 from tests.fakebot import FakeMessage
 from tests.harness import Harness, Person
 from tests.test_e2e_review import ANSWERS, forge, press
+from tests.test_unit_admin import table_counts
 
 EN = Translator("en")
 ADMIN, OFFICIAL = 8101, 8102
-COUNTED_MODELS: dict[str, Any] = {
-    **unit_admin.RECORD_MODELS,
-    "member": Member,
-    "invite": Invite,
-    "unit": Unit,
-    "schedule": Schedule,
-}
 # A second commune beside Thọ Xương, so that an official's scope has something to keep out.
 SECOND_COMMUNE = """code,name,level,parent_code,former_name
 TANMY,phường Tân Mỹ,phường,BN,xã Tân Mỹ
 TM1,Thôn Tân Mỹ 1,thôn,TANMY,
 """.encode()
-
-
-async def table_counts(session: AsyncSession) -> dict[str, int]:
-    """Rows per table that a merge touches: a merge must leave every one unchanged."""
-    return {
-        name: (await session.exec(select(func.count()).select_from(model))).one()
-        for name, model in COUNTED_MODELS.items()
-    }
 
 
 async def import_units(harness: Harness, data: bytes) -> None:

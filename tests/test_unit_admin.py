@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlmodel import col, select
+from sqlmodel import col, func, select
 
 from bot.cli.main import main
 from bot.domain.access import Role
@@ -300,6 +300,23 @@ async def seed_everything(db: Database, code: str) -> dict[str, Any]:
     return ids
 
 
+COUNTED_MODELS: dict[str, Any] = {
+    **unit_admin.RECORD_MODELS,
+    "member": Member,
+    "invite": Invite,
+    "unit": Unit,
+    "schedule": Schedule,
+}
+
+
+async def table_counts(session: Any) -> dict[str, int]:
+    """Rows per table that a merge touches: a merge must leave every one unchanged."""
+    return {
+        name: (await session.exec(select(func.count()).select_from(model))).one()
+        for name, model in COUNTED_MODELS.items()
+    }
+
+
 async def rows_of(session: Any, model: Any, unit_id: int) -> int:
     return len((await session.exec(select(model).where(model.unit_id == unit_id))).all())
 
@@ -307,7 +324,7 @@ async def rows_of(session: Any, model: Any, unit_id: int) -> int:
 async def test_merge_moves_everything_and_loses_nothing(tree_db: Database) -> None:
     ids = await seed_everything(tree_db, "CN2")
     async with tree_db.session() as session:
-        before = await unit_admin.table_counts(session)
+        before = await table_counts(session)
         cn1, cn2 = await unit(session, "CN1"), await unit(session, "CN2")
         source_id, target_id = pk(cn2), pk(cn1)
         in_target = {
@@ -328,7 +345,7 @@ async def test_merge_moves_everything_and_loses_nothing(tree_db: Database) -> No
         done = await unit_admin.merge(session, cn2, cn1, now=NOW, actor_label="test")
         assert done.counts() == plan.counts() and done.record_count == 5
     async with tree_db.session() as session:
-        assert await unit_admin.table_counts(session) == before
+        assert await table_counts(session) == before
         for model in (Activity, LandPledge, Workday, NilReport):
             assert await rows_of(session, model, source_id) == 0
             assert await rows_of(session, model, target_id) == in_target[model] + len(
@@ -411,9 +428,11 @@ async def test_merge_refuses_itself_its_own_units_and_inactive_targets(tree_db: 
             Problem.INACTIVE
         )
         # Into its parent is fine: its units move up.
-        targets = [u.code for u in await unit_admin.merge_targets(session, cn1, None)]
+        everything = await unit_admin.tree(session, None)
+        targets = [u.code for u in unit_admin.merge_choices(cn1, everything)]
         assert targets == ["BN", "THOXUONG", "TANMY", "TM1"]
-        assert [u.code for u in await unit_admin.move_targets(session, ward, ward.path)] == []
+        in_ward = await unit_admin.tree(session, ward.path)
+        assert [u.code for u in unit_admin.move_choices(ward, in_ward)] == []
 
 
 async def test_merge_keeps_the_targets_own_schedule(tree_db: Database) -> None:

@@ -26,7 +26,7 @@ from bot.cli.common import (
     with_db,
 )
 from bot.domain.i18n import Translator
-from bot.domain.unit_csv import RowError, describe_row_error, parse_unit_csv
+from bot.domain.unit_csv import ImportPlan, RowError, describe_row_error, parse_unit_csv
 from bot.domain.units import Problem, UnitAdminError, describe_problem
 from bot.settings import Settings
 from storage import scope, unit_admin, units
@@ -45,7 +45,7 @@ def cmd_units_import(settings: Settings, t: Translator, args: argparse.Namespace
             t._("Cannot read {file}: {reason}", file=path, reason=exc.strerror)
         ) from None
 
-    async def work(db: Database) -> tuple[units.ImportPlan | None, list[RowError]]:
+    async def work(db: Database) -> tuple[ImportPlan | None, list[RowError]]:
         rows, errors = parse_unit_csv(data)
         if errors:
             return None, errors
