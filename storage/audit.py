@@ -25,6 +25,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.domain.paging import page_within
 from storage.models import AuditEvent, Member, Unit, pk, utcnow
 
 UNIT_ENTITIES = ("unit", "schedule")  # events whose entity_id is a unit's id
@@ -107,8 +108,7 @@ async def events_in_scope(
         return query if condition is None else query.where(condition)
 
     total = (await session.exec(joined(select(func.count()).select_from(AuditEvent)))).one()
-    pages = max(1, -(-total // page_size))
-    page = min(max(page, 0), pages - 1)
+    page, pages = page_within(page, int(total), page_size)
     query = joined(
         select(AuditEvent, col(actor.full_name), col(about.code)).select_from(AuditEvent)
     )

@@ -14,6 +14,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.domain.access import ROLE_VALUES, ManageOutcome, Role, grantable_roles
+from bot.domain.paging import page_within
 from storage.audit import record
 from storage.members import record_refusal, unit_for, withdraw_invite
 from storage.models import Invite, Member, Unit, invite_open_at, pk
@@ -191,8 +192,7 @@ async def open_invites(
         *invite_open_at(now),
     )
     total = int((await session.exec(select(func.count(col(Invite.id))).where(*where))).one())
-    pages = max(1, -(-total // page_size))
-    page = min(max(page, 0), pages - 1)
+    page, pages = page_within(page, total, page_size)
     query = (
         select(Invite, Unit)
         .join(Unit, col(Unit.id) == col(Invite.unit_id))

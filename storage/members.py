@@ -15,6 +15,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.domain.access import ROLE_VALUES, ManageOutcome, Role, grantable_roles, manage_denial
+from bot.domain.paging import page_within
 from bot.domain.textnorm import nfc
 from storage import scope
 from storage.audit import record
@@ -178,8 +179,7 @@ async def unit_choices(
     child = aliased(Unit)
     where = (col(Unit.parent_id) == parent.id, col(Unit.active).is_(True))
     total = (await session.exec(select(func.count()).select_from(Unit).where(*where))).one()
-    pages = max(1, -(-int(total) // page_size))
-    page = min(max(page, 0), pages - 1)
+    page, pages = page_within(page, int(total), page_size)
     has_children = (
         select(col(child.id))
         .where(col(child.parent_id) == col(Unit.id), col(child.active).is_(True))
@@ -253,8 +253,7 @@ async def members_page(
     last page."""
     where = col(Member.unit_id).in_(scope.units_in(unit.path))
     total = int((await session.exec(select(func.count(col(Member.id))).where(where))).one())
-    pages = max(1, -(-total // page_size))
-    page = min(max(page, 0), pages - 1)
+    page, pages = page_within(page, total, page_size)
     query = (
         select(Member, Unit)
         .join(Unit, col(Unit.id) == col(Member.unit_id))

@@ -18,6 +18,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import Select
 
+from bot.domain.paging import page_within
 from bot.domain.records import ENTITY, RecordKind, edit_changes, jsonable, stage_changes
 from bot.domain.review import NOT_AUDITED, PAGE_SIZE, HistoryEntry, Page, RecordLine
 from storage.audit import record
@@ -91,8 +92,7 @@ async def records_page(
     gives the last page."""
     listing = _listing(scope)
     total = (await session.exec(select(func.count()).select_from(listing))).one()
-    pages = max(1, -(-int(total) // page_size))
-    page = min(max(page, 0), pages - 1)
+    page, pages = page_within(page, int(total), page_size)
     # sqlmodel's select() types at most four columns; its Select class takes any number.
     query: Select[*tuple[Any, ...]] = (
         Select(

@@ -64,7 +64,7 @@ def cmd_invite_create(settings: Settings, t: Translator, args: argparse.Namespac
                 role=role_label(t, args.role),
                 unit=unit.name,
                 uses=invite.max_uses,
-                expires=invite.expires_at.astimezone(settings.tz).strftime("%H:%M %d/%m/%Y"),
+                expires=format_datetime(invite.expires_at, settings.tz),
             )
         ]
 
