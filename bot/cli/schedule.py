@@ -10,9 +10,10 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.cli.common import Refused, add_json, in_one_transaction, unit_by_code
+from bot.domain.forms.schedule import MONTH_DAYS
 from bot.domain.i18n import Translator
-from bot.domain.periods import weekday_name
-from bot.domain.schedule import FIELDS
+from bot.domain.periods import WEEKDAYS, weekday_name
+from bot.domain.schedule import FIELDS, hhmm
 from bot.settings import Settings
 from storage import schedules
 from storage.models import Unit, pk
@@ -23,12 +24,12 @@ Times = tuple[Unit, list[dict[str, Any]]]
 
 
 def _value_json(value: object) -> object:
-    return value.strftime("%H:%M") if isinstance(value, time) else value
+    return hhmm(value) if isinstance(value, time) else value
 
 
 def _value_text(t: Translator, name: str, value: object) -> str:
     if isinstance(value, time):
-        return value.strftime("%H:%M")
+        return hhmm(value)
     if name.endswith("_weekday") and isinstance(value, int):
         return weekday_name(t, value)
     if name.endswith("_day"):
@@ -42,11 +43,11 @@ def parse_value(t: Translator, name: str, text: str) -> object:
     if text.lower() == INHERIT:
         return None
     if name.endswith("_weekday"):
-        if text.isdigit() and 0 <= int(text) <= 6:
+        if text.isdigit() and int(text) < len(WEEKDAYS):
             return int(text)
         raise Refused(t._("{field} must be a weekday from 0 (Monday) to 6 (Sunday).", field=name))
     if name.endswith("_day"):
-        if text.isdigit() and 1 <= int(text) <= 28:
+        if text.isdigit() and int(text) in MONTH_DAYS:
             return int(text)
         raise Refused(t._("{field} must be a day of the month from 1 to 28.", field=name))
     if name.endswith("_time"):
