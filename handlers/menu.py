@@ -9,7 +9,6 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from sqlmodel import col, select
 from telegram import (
     Bot,
     BotCommand,
@@ -40,8 +39,7 @@ from handlers.common import (
     stale_text,
 )
 from handlers.keyboards import main_menu, menu_action
-from storage import records, reports, state
-from storage.engine import Database
+from storage import records, reports
 from storage.models import Member
 
 log = logging.getLogger(__name__)
@@ -284,19 +282,12 @@ def menu_fingerprint(role: str) -> str:
     return hashlib.sha256(json.dumps([role, menus]).encode()).hexdigest()[:16]
 
 
-async def register_commands(bot: Bot) -> None:
-    """The default command menu, the coordinators': Vietnamese commands, and the English
-    aliases for English apps."""
-    await bot.set_my_commands(menu_commands(Role.COORDINATOR, "vi"))
-    await bot.set_my_commands(menu_commands(Role.COORDINATOR, "en"), language_code="en")
-
-
 def _menu_role(member: Member) -> str | None:
     """The role whose menu the member's chat gets; None: the default menu."""
     return member.role if member.active and member.role in CHAT_MENU_ROLES else None
 
 
-async def _set_chat_menu(bot: Bot, chat_id: int, role: str | None) -> bool:
+async def set_chat_menu(bot: Bot, chat_id: int, role: str | None) -> bool:
     """Set the chat's menu in both languages (role None: remove it, so the default shows);
     False when Telegram refused, e.g. a chat that no longer exists."""
     scope = BotCommandScopeChat(chat_id)
@@ -316,36 +307,7 @@ async def _set_chat_menu(bot: Bot, chat_id: int, role: str | None) -> bool:
 async def refresh_commands(bot: Bot, member: Member) -> None:
     """The member's command menu after they join, change role, or are (de)activated: an
     official's or admin's own list, or the default one for everyone else."""
-    await _set_chat_menu(bot, member.telegram_id, _menu_role(member))
-
-
-async def register_member_commands(bot: Bot, db: Database) -> int:
-    """At start: every active official and admin gets their role's menu, and those who no
-    longer are get the default one back. Only what changed since it was last set here is
-    sent (the conversation_state table remembers it), so a plain restart makes no call.
-    Returns the number of chats updated."""
-    async with db.session() as session:
-        query = select(Member.telegram_id, Member.role).where(
-            col(Member.active).is_(True), col(Member.role).in_(CHAT_MENU_ROLES)
-        )
-        wanted = {str(chat): role for chat, role in (await session.exec(query)).all()}
-        known = await state.load_namespace(session, MENU_STATE)
-    changed: dict[str, str | None] = {}
-    for chat, role in wanted.items():
-        wanted_menu = menu_fingerprint(role)
-        if known.get(chat) != wanted_menu and await _set_chat_menu(bot, int(chat), role):
-            changed[chat] = wanted_menu
-    for chat in known.keys() - wanted.keys():
-        if await _set_chat_menu(bot, int(chat), None):
-            changed[chat] = None
-    if changed:
-        async with db.session() as session:
-            for chat, fingerprint in changed.items():
-                if fingerprint is None:
-                    await state.delete(session, MENU_STATE, chat)
-                else:
-                    await state.save(session, MENU_STATE, chat, fingerprint)
-    return len(changed)
+    await set_chat_menu(bot, member.telegram_id, _menu_role(member))
 
 
 def handlers() -> list[BaseHandler[Update, DanvanContext, Any]]:

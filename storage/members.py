@@ -4,6 +4,7 @@ members of a unit with their last report, and changes of role, unit and active."
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -35,6 +36,14 @@ from storage.models import (
 
 async def by_telegram_id(session: AsyncSession, telegram_id: int) -> Member | None:
     return (await session.exec(select(Member).where(Member.telegram_id == telegram_id))).first()
+
+
+async def roles_of_active(session: AsyncSession, roles: Iterable[str]) -> dict[int, str]:
+    """Telegram id → role of every active member with one of `roles`."""
+    query = select(Member.telegram_id, Member.role).where(
+        col(Member.active).is_(True), col(Member.role).in_(list(roles))
+    )
+    return {int(chat): role for chat, role in (await session.exec(query)).all()}
 
 
 async def change_generation(session: AsyncSession) -> int:

@@ -17,9 +17,10 @@ from bot.domain.access import Role
 from bot.domain.i18n import Translator
 from bot.domain.records import RecordKind
 from bot.domain.unit_csv import parse_unit_csv
+from bot.telegram.command_menus import register_member_commands
 from bot.telegram.jobs import SLOT_JOB_PREFIX, scheduler
 from handlers.common import stale_text
-from handlers.menu import MENU_STATE, refresh_commands, register_member_commands
+from handlers.menu import MENU_STATE, refresh_commands
 from storage import records, schedules, state, units
 from storage.audit import record
 from storage.models import AuditEvent, Member, pk

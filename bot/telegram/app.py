@@ -15,6 +15,7 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Contex
 
 from bot.domain.i18n import translator
 from bot.settings import Settings
+from bot.telegram import command_menus
 from bot.telegram.bot_api_http import AiohttpRequest
 from bot.telegram.inbox import InboxQueue
 from bot.telegram.jobs import Scheduler, scheduler
@@ -79,8 +80,8 @@ async def on_startup(application: DanvanApplication, *, periodic_jobs: bool = Tr
     """After initialize(), before polling: the command menu and the periodic jobs (tests
     that drive the clock themselves leave the jobs out and call them directly)."""
     await scheduler(application).recover_claims()  # before anything sends: we are the active bot
-    await menu.register_commands(application.bot)
-    await menu.register_member_commands(application.bot, application.bot_data["db"])
+    await command_menus.register_commands(application.bot)
+    await command_menus.register_member_commands(application.bot, application.bot_data["db"])
     if periodic_jobs:
         assert application.job_queue is not None
         application.job_queue.run_repeating(
