@@ -1,4 +1,5 @@
-"""What a person reads when a parser refuses their answer (bot/messages.py, in Vietnamese)."""
+"""What a person reads when a parser refuses their answer (bot/domain/refusals.py), in
+Vietnamese."""
 
 from __future__ import annotations
 
