@@ -25,8 +25,8 @@ from bot.domain.flow import (
     StepResult,
 )
 from bot.domain.formatting import escape_html, format_date
-from bot.domain.forms.steps import MAX_CHOICE_TEXT, label_of, picked, unit_step
-from bot.domain.i18n import N_, Translator
+from bot.domain.forms.steps import MAX_CHOICE_TEXT, picked, unit_step
+from bot.domain.i18n import N_
 from bot.domain.periods import (
     PeriodChoice,
     RangeError,
@@ -128,10 +128,6 @@ def _format_step() -> Step:
         return Accept({"format": key})
 
     return Step("format", lambda t: t._("Format"), prompt, handle)
-
-
-def format_label(t: Translator, key: str) -> str:
-    return label_of(t, FORMATS, key)
 
 
 EXPORT = Flow(

@@ -592,5 +592,3 @@ IMPORT = Flow(
     cancel_button=True,
     back_out=True,
 )
-
-CHANGES = (ADD, RENAME, MOVE, MERGE, DEACTIVATE)
