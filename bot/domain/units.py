@@ -45,6 +45,7 @@ class UnitOption:
     former_name: str | None = None
     active: bool = True
     has_children: bool = False
+    parent_id: int | None = None
 
 
 def button_label(unit: UnitLike) -> str:

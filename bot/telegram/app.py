@@ -184,7 +184,13 @@ def build_application(
     # Every multi-step chat, by flow name (handlers/conversation.py).
     application.bot_data[conversation.FLOWS] = {
         binding.flow.name: binding
-        for binding in [*onboarding.flows(), *forms.flows(), *export.flows()]
+        for binding in [
+            *onboarding.flows(),
+            *forms.flows(),
+            *export.flows(),
+            *invites_admin.flows(),
+            *members_admin.flows(),
+        ]
     }
     # One group, so the first handler that matches wins and the fallback comes last.
     application.add_handlers(
