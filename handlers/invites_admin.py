@@ -27,7 +27,7 @@ from bot.domain import access, callbacks
 from bot.domain.access import ManageOutcome, Role, role_label
 from bot.domain.flow import Draft, Env
 from bot.domain.formatting import escape_html, format_date, shorten
-from bot.domain.forms.invites import INVITE, open_invites_label, uses_label
+from bot.domain.forms.invites import INVITE, LIST, open_invites_label, uses_label
 from bot.domain.forms.members import SHOWN_NAME, no_unit_text, problem_text
 from bot.services.qr import qr_png
 from handlers.common import DanvanContext, edit_in_place, guarded, pressed, reply, reply_kept
@@ -115,7 +115,7 @@ async def make_invite(update: Update, context: DanvanContext, draft: Draft, env:
     chat = update.effective_chat
     assert member is not None and chat is not None
     answers = draft["answers"]
-    if answers.get("list"):
+    if answers.get(LIST):
         text, markup = await _list_view(context, 0)
         await reply(update, text, reply_markup=markup)
         return

@@ -394,6 +394,44 @@ async def test_admin_invites_any_role_anywhere(harness: Harness) -> None:
     assert all(len(data.encode()) <= 64 for data in all_callback_data(person))
 
 
+async def test_a_typed_name_is_looked_for_under_the_unit_opened_first(harness: Harness) -> None:
+    await add_commune(harness)  # DAPCAU > DC1 "Khu 1"
+    csv = "code,name,level,parent_code,former_name\nTX1,Khu 1,khu phố,THOXUONG,\n"
+    rows, errors = parse_unit_csv(csv.encode())
+    assert not errors
+    async with harness.db.session() as session:
+        plan = await units.plan_import(session, rows)
+        await units.apply_import(session, plan, actor_label="test")
+    await harness.add_member(8002, "BN", Role.ADMIN, language="en")
+    person = harness.person(8002)
+
+    await person.say("/moi")
+    await person.tap("➕ Invite a coordinator")
+    # From the province, two wards have a "Khu 1": both are offered.
+    (question,) = await person.say("khu 1")
+    assert "Several units match “khu 1”" in question.body
+    assert labels(question)[:2] == [["DC1 · Khu 1"], ["TX1 · Khu 1"]]
+    await person.tap("◀ Back", question)
+    # Inside phường Thọ Xương, "khu 1" is its own.
+    thoxuong = next(row for row in person.last.buttons if row[0][0].startswith("THOXUONG"))
+    await person.user.press(person.last, callback_data=thoxuong[1][1])
+    await harness.settle(harness.fake.last_update_id)
+    (uses,) = await person.say("khu 1")
+    assert "Invite as coordinator into Khu 1." in uses.body
+    (photo,) = await person.tap("1 use")
+    assert photo.kind == "photo"
+    (invite,) = await all_invites(harness)
+    assert invite.unit_id == await unit_id(harness, "TX1")
+    # A code is found anywhere in the area, whatever unit is opened.
+    (prompt,) = await person.say("/moi")
+    await person.tap("➕ Invite a coordinator")
+    thoxuong = next(row for row in prompt.buttons if row[0][0].startswith("THOXUONG"))
+    await person.user.press(prompt, callback_data=thoxuong[1][1])
+    await harness.settle(harness.fake.last_update_id)
+    (uses,) = await person.say("dc1")
+    assert "Invite as coordinator into Khu 1." in uses.body
+
+
 async def test_invites_are_refused_outside_the_officials_area(harness: Harness) -> None:
     await add_commune(harness)
     dapcau = await unit_id(harness, "DAPCAU")

@@ -4,9 +4,9 @@ one level of the tree at a time. Telegram-free.
 
 The buttons are the unit being looked at (📍, to choose it) and the units right under it, eight
 to a page with ◀ ▶; 📂 beside a unit with units under it opens it, ⬆ goes back up. A typed code
-or name is looked for in the whole area, however deep (several matches are offered as
-buttons). So a commune official taps their village at once, and a province's admin opens a
-commune, or types the village's code or name.
+or name is looked for under the unit looked at, however deep, and else in the whole area
+(several matches are offered as buttons). So a commune official taps their village at once,
+and a province's admin types the village's code, or opens the commune and types its name.
 
 Opening a unit is, to the engine, turning a page of the step (`flow.PAGE`): which unit is
 looked at and which page of its units is shown make one page number, LEVEL × unit id + page.
@@ -133,10 +133,29 @@ def tree_unit_step(
             return Accept(json.loads(options[0].value))
         return Ask(result.question, options)
 
+    def below(draft: Draft, env: Env) -> list[UnitOption]:
+        """The unit looked at and every unit under it, however deep, in the area's order."""
+        here, _, _ = place(draft, env)
+        if here is None:
+            return []
+        children: dict[int | None, list[int]] = {}
+        for unit in area(env):
+            children.setdefault(unit.parent_id, []).append(unit.id)
+        inside, waiting = set(), [here.id]
+        while waiting:
+            unit_id = waiting.pop()
+            inside.add(unit_id)
+            waiting.extend(children.get(unit_id, []))
+        return [unit for unit in area(env) if unit.id in inside]
+
     def handle(given: Input, draft: Draft, env: Env) -> StepResult:
         if given.kind is InputKind.CHOICE:
             return refused(inner.handle(given, *level(draft, env)), draft, env)
-        # Typed: a code or a name anywhere in the area.
-        return refused(inner.handle(given, draft, with_options(env, area(env))), draft, env)
+        # Typed: a code or a name under the unit looked at (a province's hundred "Thôn 1"s
+        # are one in the commune opened), else anywhere in the area.
+        result = inner.handle(given, draft, with_options(env, below(draft, env)))
+        if isinstance(result, Reject):
+            result = inner.handle(given, draft, with_options(env, area(env)))
+        return refused(result, draft, env)
 
     return Step(name, label, prompt, handle, when)
