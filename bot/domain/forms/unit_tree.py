@@ -4,8 +4,8 @@ one level of the tree at a time. Telegram-free.
 
 The buttons are the unit being looked at (📍, to choose it) and the units right under it, eight
 to a page with ◀ ▶; 📂 beside a unit with units under it opens it, ⬆ goes back up. A typed code
-or name is looked for under the unit looked at, however deep, and else in the whole area
-(several matches are offered as buttons). So a commune official taps their village at once,
+is found anywhere in the area; a typed name (with or without diacritics) under the unit looked
+at first, however deep, and else anywhere (several matches are offered as buttons). So a commune official taps their village at once,
 and a province's admin types the village's code, or opens the commune and types its name.
 
 Opening a unit is, to the engine, turning a page of the step (`flow.PAGE`): which unit is
@@ -151,11 +151,15 @@ def tree_unit_step(
     def handle(given: Input, draft: Draft, env: Env) -> StepResult:
         if given.kind is InputKind.CHOICE:
             return refused(inner.handle(given, *level(draft, env)), draft, env)
-        # Typed: a code or a name under the unit looked at (a province's hundred "Thôn 1"s
-        # are one in the commune opened), else anywhere in the area.
-        result = inner.handle(given, draft, with_options(env, below(draft, env)))
-        if isinstance(result, Reject):
-            result = inner.handle(given, draft, with_options(env, area(env)))
-        return refused(result, draft, env)
+        # Typed: a unit's code anywhere in the area; else a name under the unit looked at (a
+        # province's hundred "Thôn 1"s are one in the commune opened); else anywhere.
+        typed = given.value.strip().casefold()
+        by_code = [unit for unit in area(env) if unit.code.casefold() == typed]
+        for candidates in (by_code, below(draft, env)):
+            if candidates:
+                result = inner.handle(given, draft, with_options(env, candidates))
+                if not isinstance(result, Reject):
+                    return refused(result, draft, env)
+        return refused(inner.handle(given, draft, with_options(env, area(env))), draft, env)
 
     return Step(name, label, prompt, handle, when)
