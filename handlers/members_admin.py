@@ -186,12 +186,12 @@ async def _pressed_unit(
     found = await scope.find_unit(
         context.session, context.member, unit_id=unit_id, audit_as="members_list", now=now(context)
     )
+    if found.out_of_scope:
+        outside = problem_text(context.t, access.ManageOutcome.OUT_OF_SCOPE)
+        await query.answer(outside, show_alert=True)
+        return None
     if found.unit is None:
-        outcome = access.ManageOutcome.OUT_OF_SCOPE if found.out_of_scope else None
-        if outcome is None:
-            await stale(update, context)
-        else:
-            await query.answer(problem_text(context.t, outcome), show_alert=True)
+        await stale(update, context)
         return None
     await query.answer()
     return query, found.unit, rest

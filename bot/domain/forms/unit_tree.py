@@ -5,8 +5,9 @@ one level of the tree at a time. Telegram-free.
 The buttons are the unit being looked at (📍, to choose it) and the units right under it, eight
 to a page with ◀ ▶; 📂 beside a unit with units under it opens it, ⬆ goes back up. A typed code
 is found anywhere in the area; a typed name (with or without diacritics) under the unit looked
-at first, however deep, and else anywhere (several matches are offered as buttons). So a commune official taps their village at once,
-and a province's admin types the village's code, or opens the commune and types its name.
+at first, however deep, and else anywhere (several matches are offered as buttons). So a
+commune official taps their village at once, and a province's admin types the village's code,
+or opens the commune and types its name.
 
 Opening a unit is, to the engine, turning a page of the step (`flow.PAGE`): which unit is
 looked at and which page of its units is shown make one page number, LEVEL × unit id + page.
