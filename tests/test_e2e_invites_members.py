@@ -37,14 +37,17 @@ LINK = "https://t.me/danvan_test_bot?start="
 # --- helpers ---------------------------------------------------------------------------------
 
 
-async def add_commune(harness: Harness) -> None:
-    csv = "code,name,level,parent_code,former_name\nDAPCAU,phường Đáp Cầu,phường,BN,\n"
-    csv += "DC1,Khu 1,khu phố,DAPCAU,\n"
-    rows, errors = parse_unit_csv(csv.encode())
+async def import_units(harness: Harness, lines: str) -> None:
+    """Units as CSV lines (code,name,level,parent_code,former_name), imported."""
+    rows, errors = parse_unit_csv(f"code,name,level,parent_code,former_name\n{lines}".encode())
     assert not errors
     async with harness.db.session() as session:
         plan = await units.plan_import(session, rows)
         await units.apply_import(session, plan, actor_label="test")
+
+
+async def add_commune(harness: Harness) -> None:
+    await import_units(harness, "DAPCAU,phường Đáp Cầu,phường,BN,\nDC1,Khu 1,khu phố,DAPCAU,\n")
 
 
 async def unit_id(harness: Harness, code: str) -> int:
@@ -188,14 +191,7 @@ def labels(message: FakeMessage) -> list[list[str]]:
 async def add_groups(harness: Harness, parent: str, count: int) -> list[str]:
     """`count` residential groups under `parent`: TX01 "Tổ 01"…, their codes in order."""
     codes = [f"TX{number:02d}" for number in range(1, count + 1)]
-    csv = "code,name,level,parent_code,former_name\n" + "".join(
-        f"{code},Tổ {code[2:]},tổ dân phố,{parent},\n" for code in codes
-    )
-    rows, errors = parse_unit_csv(csv.encode())
-    assert not errors
-    async with harness.db.session() as session:
-        plan = await units.plan_import(session, rows)
-        await units.apply_import(session, plan, actor_label="test")
+    await import_units(harness, "".join(f"{c},Tổ {c[2:]},tổ dân phố,{parent},\n" for c in codes))
     return codes
 
 
@@ -396,12 +392,7 @@ async def test_admin_invites_any_role_anywhere(harness: Harness) -> None:
 
 async def test_a_typed_name_is_looked_for_under_the_unit_opened_first(harness: Harness) -> None:
     await add_commune(harness)  # DAPCAU > DC1 "Khu 1"
-    csv = "code,name,level,parent_code,former_name\nTX1,Khu 1,khu phố,THOXUONG,\n"
-    rows, errors = parse_unit_csv(csv.encode())
-    assert not errors
-    async with harness.db.session() as session:
-        plan = await units.plan_import(session, rows)
-        await units.apply_import(session, plan, actor_label="test")
+    await import_units(harness, "TX1,Khu 1,khu phố,THOXUONG,\n")
     await harness.add_member(8002, "BN", Role.ADMIN, language="en")
     person = harness.person(8002)
 
