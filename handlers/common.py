@@ -14,7 +14,7 @@ from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest, NetworkError
 from telegram.ext import Application, CallbackContext, ConversationHandler, ExtBot, filters
 
-from bot.domain import access
+from bot.domain import access, callbacks
 from bot.domain.access import Role
 from bot.domain.i18n import Translator, pick_language, translator
 from bot.domain.outgoing import OutMessage, Report, Send
@@ -135,6 +135,21 @@ async def stale(update: Update, context: DanvanContext) -> None:
         await query.answer(stale_text(context.t), show_alert=True)
     else:
         await reply(update, stale_text(context.t))
+
+
+async def pressed(
+    update: Update, context: DanvanContext, prefix: str, action: str, count: int
+) -> tuple[CallbackQuery, list[int]] | None:
+    """The pressed button and the `count` numbers of its "prefix:action:N:…" data
+    (bot/domain/callbacks.py); None, the button given the stale answer, when its data is not
+    such a button's."""
+    query = update.callback_query
+    parts = callbacks.unpack(query.data if query is not None else None, prefix, count + 1)
+    numbers = callbacks.numbers(parts[1:]) if parts is not None and parts[0] == action else None
+    if query is None or numbers is None:
+        await stale(update, context)
+        return None
+    return query, numbers
 
 
 async def edit_in_place(

@@ -1,80 +1,71 @@
 """Mời (/moi): invite someone with a code, a deep link and a QR code; list and withdraw the
 open invites of the official's area.
 
-/moi asks for the role (officials may invite coordinators only; admins also officials and
-admins), the unit (a picker from the member's own unit down; or `/moi CODE` names it at once)
-and how many people may join with the code; the answer is a photo of the QR code of the deep
-link https://t.me/<bot>?start=<CODE>, with the code and the link in its caption.
+The chat is bot/domain/forms/invites.py's flow: the role (admins; officials invite
+coordinators only, so they are not asked), the unit (a picker of the member's area, or the
+unit `/moi CODE` names), and how many people may join. The invite is then made (the role and
+the unit checked once more) and sent as a photo of the QR code of the deep link
+https://t.me/<bot>?start=<CODE>, with the code and the link in its caption; if the photo
+cannot be sent, the code and the link come as text.
 
-Callback data ("inv:..."). NONCE ties the buttons to the /moi that made them; it is kept in
-user_data and taken when the invite is made, so an old or twice-pressed card makes nothing:
-  r:NONCE:ROLE:UNIT          a role (UNIT is 0 when /moi named none)
-  b:NONCE:ROLE:UNIT:PAGE     the unit picker at UNIT       u:NONCE:ROLE:UNIT   a unit
-  n:NONCE:ROLE:UNIT:USES     make the invite
-  ls                         the open invites (a new message)   lp:PAGE   another page
-  x / xok / keep:INVITE      withdraw an invite: ask, do, or not
+The open invites are a list to browse (callback data "inv:...", bot/domain/callbacks.py):
+  ls               the list, in a message of its own      lp:PAGE   a page of it, in place
+  x:INVITE:PAGE    withdraw? (in place)   xok:INVITE:PAGE   withdraw it, and the page again
+Every button is checked again when pressed; anything else is stale.
 """
 
 from __future__ import annotations
 
-import secrets
+import logging
 from typing import Any
 
-from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from bot.domain import access
+from bot.domain import access, callbacks
 from bot.domain.access import ManageOutcome, Role, role_label
+from bot.domain.flow import Draft, Env
 from bot.domain.formatting import escape_html, format_date, shorten
-from bot.domain.i18n import Translator
+from bot.domain.forms.invites import INVITE, LIST, open_invites_label, uses_label
+from bot.domain.forms.members import SHOWN_NAME, no_unit_text, problem_text
 from bot.services.qr import qr_png
-from handlers import conversation as flows
-from handlers.common import DanvanContext, guarded, reply
-from handlers.members_admin import (
-    SHOWN_NAME,
-    answer_problem,
-    edit,
-    ints,
-    no_unit_text,
-    own_unit,
-    parse,
-    picker_help,
-    unit_picker,
-)
-from storage import invites, members, scope
+from handlers.common import DanvanContext, edit_in_place, guarded, pressed, reply, reply_kept
+from handlers.conversation import FlowBinding, begin, now
+from storage import invites, scope
 from storage.models import Invite, Unit, pk
 
-WIZARD = "invite_wizard"  # user_data key of the nonce of the /moi in progress
+log = logging.getLogger(__name__)
+
+PREFIX = "inv"
 
 Button = InlineKeyboardButton
-
-
-def _add_role_label(t: Translator, role: Role) -> str:
-    labels = {
-        Role.COORDINATOR: t._("➕ Invite a coordinator"),
-        Role.OFFICIAL: t._("➕ Invite an official"),
-        Role.ADMIN: t._("➕ Invite an admin"),
-    }
-    return labels[role]
 
 
 def deep_link(bot_username: str, code: str) -> str:
     return f"https://t.me/{bot_username}?start={code}"
 
 
-def uses_label(t: Translator, uses: int) -> str:
-    return t.ngettext("{count} use", "{count} uses", uses)
-
-
 # --- /moi ------------------------------------------------------------------------------------
+
+
+async def what_to_offer(context: DanvanContext, draft: Draft) -> dict[str, Any]:
+    """The roles the member may give, and on the unit step the units of their area, now."""
+    member = context.member
+    assert member is not None
+    extra: dict[str, Any] = {"roles": [role.value for role in access.grantable_roles(member.role)]}
+    if draft["step"] == "unit":
+        extra["units"] = await scope.area_units(context.session, member)
+        extra["home"] = member.unit_id
+    return extra
 
 
 @guarded(Role.OFFICIAL)
 async def invite_command(update: Update, context: DanvanContext) -> None:
     """/moi [CODE]: invite someone, or see the open invites."""
     member, t = context.member, context.t
-    assert member is not None and context.user_data is not None
-    unit: Unit | None = None
+    assert member is not None
+    seed: dict[str, Any] = {"choose_unit": True}
     if context.args:
         code = " ".join(context.args)
         found = await scope.find_unit(
@@ -83,173 +74,26 @@ async def invite_command(update: Update, context: DanvanContext) -> None:
             code=code,
             active_only=True,
             audit_as="invite_create",
-            now=flows.now(context),
+            now=now(context),
         )
         if found.unit is None:
             await reply(update, no_unit_text(t, code))
             return
-        unit = found.unit
-    nonce = secrets.token_hex(3)
-    context.user_data[WIZARD] = nonce
-    unit_id = pk(unit) if unit is not None else 0
-    rows = [
-        [Button(_add_role_label(t, role), callback_data=f"inv:r:{nonce}:{role.value}:{unit_id}")]
-        for role in access.grantable_roles(member.role)
-    ]
-    rows.append([Button(t._("📋 Open invites"), callback_data="inv:ls")])
-    lines = [t._("<b>Invite someone to danvan</b>")]
-    if unit is not None:
-        lines.append(t._("Unit: <b>{unit}</b>", unit=escape_html(unit.name)))
-    else:
-        lines.append(t._("To name the unit at once, send /moi and its code (see /donvi)."))
-    lines.append(t._("Whom do you want to invite?"))
-    await reply(update, "\n".join(lines), reply_markup=InlineKeyboardMarkup(rows))
+        seed = {"choose_unit": False, "unit": pk(found.unit), "unit_name": found.unit.name}
+    roles = access.grantable_roles(member.role)
+    seed["choose_role"] = len(roles) > 1
+    if len(roles) == 1:
+        seed["role"] = roles[0].value
+    await begin(update, context, INVITE, **seed)
 
 
-async def _wizard_step(
-    query: CallbackQuery, context: DanvanContext, count: int
-) -> tuple[str, Role, list[int]] | None:
-    """The fields of a /moi button: its nonce (if still the current one), role and integers;
-    otherwise answer the button and return None. A role the member may not give is refused."""
-    assert context.member is not None
-    t = context.t
-    fields = parse(query.data, "inv", count)
-    numbers = ints(fields[2:]) if fields is not None else None
-    current = context.user_data.get(WIZARD) if context.user_data is not None else None
-    if fields is None or numbers is None or fields[0] != current:
-        await answer_problem(query, t, ManageOutcome.STALE)
-        return None
-    if fields[1] not in access.ROLE_VALUES:
-        await answer_problem(query, t, ManageOutcome.STALE)
-        return None
-    role = Role(fields[1])
-    if role not in access.grantable_roles(context.member.role):
-        await members.record_refusal(
-            context.session,
-            context.member,
-            "invite",
-            None,
-            ManageOutcome.ROLE,
-            "invite_create",
-            flows.now(context),
-            role=role.value,
-        )
-        await answer_problem(query, t, ManageOutcome.ROLE)
-        return None
-    return fields[0], role, numbers
-
-
-async def _scoped_unit(query: CallbackQuery, context: DanvanContext, unit_id: int) -> Unit | None:
-    assert context.member is not None
-    outcome, unit = await members.unit_for(
-        context.session, context.member, unit_id, now=flows.now(context), action="invite_create"
-    )
-    if unit is None or not unit.active:
-        await answer_problem(query, context.t, outcome if unit is None else ManageOutcome.STALE)
-        return None
-    return unit
-
-
-def _picker_text(t: Translator, role: Role) -> str:
-    return "\n".join(
-        [
-            t._("Invite as {role} into which unit?", role=role_label(t, role)),
-            picker_help(t),
-        ]
-    )
-
-
-async def _show_picker(
-    query: CallbackQuery, context: DanvanContext, nonce: str, role: Role, unit: Unit, page: int
-) -> None:
-    markup = await unit_picker(
-        context,
-        unit,
-        page,
-        choose=lambda unit_id: f"inv:u:{nonce}:{role.value}:{unit_id}",
-        browse=lambda unit_id, page: f"inv:b:{nonce}:{role.value}:{unit_id}:{page}",
-    )
-    await edit(query, _picker_text(context.t, role), markup)
-
-
-async def _show_uses(
-    query: CallbackQuery, context: DanvanContext, nonce: str, role: Role, unit: Unit
-) -> None:
-    t = context.t
-    text = t._(
-        "Invite as {role} into <b>{unit}</b>.\nHow many people may join with this code? "
-        "It will be valid for {days} days.",
-        role=role_label(t, role),
-        unit=escape_html(unit.name),
-        days=invites.DEFAULT_DAYS,
-    )
-    buttons = [
-        Button(uses_label(t, uses), callback_data=f"inv:n:{nonce}:{role.value}:{pk(unit)}:{uses}")
-        for uses in invites.USE_CHOICES
-    ]
-    await edit(query, text, InlineKeyboardMarkup([buttons]))
-
-
-@guarded(Role.OFFICIAL)
-async def on_role(update: Update, context: DanvanContext) -> None:
-    """A role chosen: pick the unit (or, when /moi named one, the number of uses)."""
-    query = update.callback_query
-    assert query is not None
-    step = await _wizard_step(query, context, 3)
-    if step is None:
-        return
-    nonce, role, (unit_id,) = step
-    if unit_id:
-        unit = await _scoped_unit(query, context, unit_id)
-        if unit is None:
-            return
-        await query.answer()
-        await _show_uses(query, context, nonce, role, unit)
-        return
-    await query.answer()
-    await _show_picker(query, context, nonce, role, await own_unit(context), 0)
-
-
-@guarded(Role.OFFICIAL)
-async def on_browse(update: Update, context: DanvanContext) -> None:
-    """📂, ◀ ▶ or ⬆ in the unit picker of /moi."""
-    query = update.callback_query
-    assert query is not None
-    step = await _wizard_step(query, context, 4)
-    if step is None:
-        return
-    nonce, role, (unit_id, page) = step
-    unit = await _scoped_unit(query, context, unit_id)
-    if unit is None:
-        return
-    await query.answer()
-    await _show_picker(query, context, nonce, role, unit, page)
-
-
-@guarded(Role.OFFICIAL)
-async def on_unit(update: Update, context: DanvanContext) -> None:
-    """A unit chosen: how many uses?"""
-    query = update.callback_query
-    assert query is not None
-    step = await _wizard_step(query, context, 3)
-    if step is None:
-        return
-    nonce, role, (unit_id,) = step
-    unit = await _scoped_unit(query, context, unit_id)
-    if unit is None:
-        return
-    await query.answer()
-    await _show_uses(query, context, nonce, role, unit)
-
-
-def invite_caption(context: DanvanContext, invite: Invite, unit: Unit) -> str:
+def invite_text(context: DanvanContext, invite: Invite, unit: Unit) -> str:
     t = context.t
     return t._(
         "✉️ Invite as {role} into <b>{unit}</b>\n"
         "Code: <code>{code}</code>\n"
         "Link: {link}\n"
-        "{uses}, valid until {date}.\n"
-        "Scan the QR code with the phone's camera, or open the link, then press Start.",
+        "{uses}, valid until {date}.",
         role=role_label(t, invite.role),
         unit=escape_html(shorten(unit.name, 100)),
         code=invite.code,
@@ -259,47 +103,66 @@ def invite_caption(context: DanvanContext, invite: Invite, unit: Unit) -> str:
     )
 
 
-@guarded(Role.OFFICIAL)
-async def on_create(update: Update, context: DanvanContext) -> None:
-    """A number of uses chosen: make the invite and send its QR code."""
-    query = update.callback_query
+def _list_button(context: DanvanContext) -> InlineKeyboardMarkup:
+    label = open_invites_label(context.t)
+    return InlineKeyboardMarkup([[Button(label, callback_data=callbacks.pack(PREFIX, "ls"))]])
+
+
+async def make_invite(update: Update, context: DanvanContext, draft: Draft, env: Env) -> None:
+    """The number of uses chosen: make the invite (if the member may still give the role in
+    the unit) and send its QR code; or, for 📋 Open invites, the list."""
+    member, t = context.member, context.t
     chat = update.effective_chat
-    assert query is not None and chat is not None and context.member is not None
-    assert context.user_data is not None
-    step = await _wizard_step(query, context, 4)
-    if step is None:
+    assert member is not None and chat is not None
+    answers = draft["answers"]
+    if answers.get(LIST):
+        text, markup = await _list_view(context, 0)
+        await reply(update, text, reply_markup=markup)
         return
-    _, role, (unit_id, uses) = step
     created = await invites.create_by(
         context.session,
-        context.member,
-        role=role.value,
-        unit_id=unit_id,
-        uses=uses,
-        now=flows.now(context),
+        member,
+        role=answers["role"],
+        unit_id=answers["unit"],
+        uses=answers["uses"],
+        now=env.now,
     )
     if created.invite is None or created.unit is None:
-        await answer_problem(query, context.t, created.outcome)
+        await reply(update, problem_text(t, created.outcome))
         return
-    context.user_data.pop(WIZARD, None)  # this card is done: its buttons are now stale
-    await query.answer()
-    await query.edit_message_reply_markup(None)
+    # Kept before it is sent: an upload that fails must not take the invite with it.
+    await context.session.commit()
+    text = invite_text(context, created.invite, created.unit)
     link = deep_link(context.bot.username, created.invite.code)
-    await chat.send_photo(
-        photo=qr_png(link),
-        caption=invite_caption(context, created.invite, created.unit),
-        parse_mode="HTML",
-    )
+    try:
+        await chat.send_photo(
+            photo=qr_png(link),
+            caption=text
+            + "\n"
+            + t._("Scan the QR code with the phone's camera, or open the link, then press Start."),
+            parse_mode="HTML",
+            reply_markup=_list_button(context),
+        )
+    except TelegramError as error:
+        log.warning("The QR code of invite %s could not be sent: %s", created.invite.id, error)
+        note = t._(
+            "⚠️ The QR code could not be sent. Give the code or the link instead: whoever "
+            "opens the link and presses Start joins."
+        )
+        await reply_kept(update, f"{text}\n{note}", reply_markup=_list_button(context))
 
 
 # --- the open invites ------------------------------------------------------------------------
 
 
-async def _list_view(context: DanvanContext, page: int) -> tuple[str, InlineKeyboardMarkup]:
+async def _list_view(
+    context: DanvanContext, page: int, note: str | None = None
+) -> tuple[str, InlineKeyboardMarkup | None]:
     member, t = context.member, context.t
     assert member is not None
-    listed = await invites.open_invites(context.session, member, flows.now(context), page)
-    lines = [t._("<b>Open invites</b> ({count})", count=listed.total)]
+    listed = await invites.open_invites(context.session, member, now(context), page)
+    lines = [note] if note else []
+    lines.append(t._("<b>Open invites</b> ({count})", count=listed.total))
     if listed.pages > 1:
         lines.append(t._("Page {page} of {pages}", page=listed.page + 1, pages=listed.pages))
     if not listed.invites:
@@ -318,22 +181,24 @@ async def _list_view(context: DanvanContext, page: int) -> tuple[str, InlineKeyb
             )
         )
         if invite.role in revocable:
-            rows.append([Button(f"🚫 {invite.code}", callback_data=f"inv:x:{invite.id}")])
+            data = callbacks.pack(PREFIX, "x", invite.id, listed.page)
+            rows.append([Button(f"🚫 {invite.code}", callback_data=data)])
     paging = []
     if listed.page > 0:
-        paging.append(Button("◀", callback_data=f"inv:lp:{listed.page - 1}"))
+        paging.append(Button("◀", callback_data=callbacks.pack(PREFIX, "lp", listed.page - 1)))
     if listed.page < listed.pages - 1:
-        paging.append(Button("▶", callback_data=f"inv:lp:{listed.page + 1}"))
+        paging.append(Button("▶", callback_data=callbacks.pack(PREFIX, "lp", listed.page + 1)))
     if paging:
         rows.append(paging)
     if any(invite.role in revocable for invite in listed.invites):
         lines.append(t._("Tap 🚫 and a code to withdraw that invite."))
-    return "\n".join(lines), InlineKeyboardMarkup(rows)
+    # No buttons, no keyboard: Telegram refuses an empty one.
+    return "\n".join(lines), InlineKeyboardMarkup(rows) if rows else None
 
 
 @guarded(Role.OFFICIAL)
 async def on_list(update: Update, context: DanvanContext) -> None:
-    """📋 Open invites under the /moi card: the list, in a message of its own."""
+    """📋 Open invites under an invite: the list, in a message of its own."""
     query = update.callback_query
     assert query is not None
     await query.answer()
@@ -343,96 +208,85 @@ async def on_list(update: Update, context: DanvanContext) -> None:
 
 @guarded(Role.OFFICIAL)
 async def on_list_page(update: Update, context: DanvanContext) -> None:
-    """◀ ▶ under the list: another page, in the same message."""
-    query = update.callback_query
-    assert query is not None
-    fields = ints(parse(query.data, "inv", 1))
-    if fields is None:
-        await answer_problem(query, context.t, ManageOutcome.STALE)
-        return
-    await query.answer()
-    text, markup = await _list_view(context, fields[0])
-    await edit(query, text, markup)
+    """◀ ▶ under the list, or ✖️ Cancel on a withdrawal's question: a page, in place."""
+    button = await pressed(update, context, PREFIX, "lp", 1)
+    if button is not None:
+        query, (page,) = button
+        await query.answer()
+        text, markup = await _list_view(context, page)
+        await edit_in_place(query, text, markup)
 
 
 async def _revocation(
-    query: CallbackQuery, context: DanvanContext, *, apply: bool
-) -> invites.Revoked | None:
+    update: Update, context: DanvanContext, action: str, *, apply: bool
+) -> tuple[invites.Revoked, int] | None:
+    """The invite of a 🚫 button and the list's page, if the member may withdraw it; else
+    the button is answered and None returned."""
     assert context.member is not None
-    fields = ints(parse(query.data, "inv", 1))
-    if fields is None:
-        await answer_problem(query, context.t, ManageOutcome.STALE)
+    button = await pressed(update, context, PREFIX, action, 2)
+    if button is None:
         return None
+    query, (invite_id, page) = button
     revoked = await invites.revoke(
-        context.session, context.member, fields[0], now=flows.now(context), apply=apply
+        context.session, context.member, invite_id, now=now(context), apply=apply
     )
     if revoked.outcome is not ManageOutcome.OK:
-        await answer_problem(query, context.t, revoked.outcome)
+        await query.answer(problem_text(context.t, revoked.outcome), show_alert=True)
         return None
     await query.answer()
-    return revoked
+    return revoked, page
 
 
 @guarded(Role.OFFICIAL)
 async def on_revoke_ask(update: Update, context: DanvanContext) -> None:
-    """🚫 CODE under the list: ask before withdrawing."""
+    """🚫 CODE under the list: ask before withdrawing, in the list's place."""
     query = update.callback_query
     assert query is not None
     t = context.t
-    revoked = await _revocation(query, context, apply=False)
-    if revoked is None:
+    found = await _revocation(update, context, "x", apply=False)
+    if found is None:
         return
+    revoked, page = found
     invite, unit = revoked.invite, revoked.unit
     assert invite is not None and unit is not None
     buttons = [
-        Button(t._("🚫 Withdraw"), callback_data=f"inv:xok:{invite.id}"),
-        Button(t._("✖️ Cancel"), callback_data=f"inv:keep:{invite.id}"),
+        Button(t._("🚫 Withdraw"), callback_data=callbacks.pack(PREFIX, "xok", pk(invite), page)),
+        Button(t._("✖️ Cancel"), callback_data=callbacks.pack(PREFIX, "lp", page)),
     ]
-    await reply(
-        update,
-        t._(
-            "Withdraw the invite <code>{code}</code> ({role}, {unit})? Nobody will be able to "
-            "join with it any more; people who already joined stay.",
-            code=invite.code,
-            role=role_label(t, invite.role),
-            unit=escape_html(unit.name),
-        ),
-        reply_markup=InlineKeyboardMarkup([buttons]),
+    text = t._(
+        "Withdraw the invite <code>{code}</code> ({role}, {unit})? Nobody will be able to "
+        "join with it any more; people who already joined stay.",
+        code=invite.code,
+        role=role_label(t, invite.role),
+        unit=escape_html(unit.name),
     )
+    await edit_in_place(query, text, InlineKeyboardMarkup([buttons]))
 
 
 @guarded(Role.OFFICIAL)
 async def on_revoke_confirmed(update: Update, context: DanvanContext) -> None:
-    """🚫 Withdraw on the question: withdraw the invite."""
+    """🚫 Withdraw on the question: withdraw the invite, and show the list again."""
     query = update.callback_query
     assert query is not None
-    revoked = await _revocation(query, context, apply=True)
-    if revoked is None:
+    found = await _revocation(update, context, "xok", apply=True)
+    if found is None:
         return
+    revoked, page = found
     assert revoked.invite is not None
-    text = context.t._("🚫 The invite <code>{code}</code> was withdrawn.", code=revoked.invite.code)
-    await edit(query, text, None)
+    note = context.t._("🚫 The invite <code>{code}</code> was withdrawn.", code=revoked.invite.code)
+    text, markup = await _list_view(context, page, note)
+    await edit_in_place(query, text, markup)
 
 
-@guarded(Role.OFFICIAL)
-async def on_keep(update: Update, context: DanvanContext) -> None:
-    """✖️ Cancel on the question: keep the invite."""
-    query = update.callback_query
-    assert query is not None
-    await query.answer()
-    await edit(query, context.t._("Cancelled; nothing was changed."), None)
+def flows() -> list[FlowBinding]:
+    return [FlowBinding(INVITE, make_invite, needs=Role.OFFICIAL, load=what_to_offer)]
 
 
 def handlers() -> list[BaseHandler[Update, DanvanContext, Any]]:
     return [
         CommandHandler(["moi", "invite"], invite_command),
-        CallbackQueryHandler(on_role, pattern=r"^inv:r:"),
-        CallbackQueryHandler(on_browse, pattern=r"^inv:b:"),
-        CallbackQueryHandler(on_unit, pattern=r"^inv:u:"),
-        CallbackQueryHandler(on_create, pattern=r"^inv:n:"),
         CallbackQueryHandler(on_list, pattern=r"^inv:ls$"),
         CallbackQueryHandler(on_list_page, pattern=r"^inv:lp:"),
         CallbackQueryHandler(on_revoke_ask, pattern=r"^inv:x:"),
         CallbackQueryHandler(on_revoke_confirmed, pattern=r"^inv:xok:"),
-        CallbackQueryHandler(on_keep, pattern=r"^inv:keep:"),
     ]

@@ -13,7 +13,14 @@ from sqlalchemy.engine import CursorResult
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.domain.access import ROLE_VALUES, ManageOutcome, Role, grantable_roles
+from bot.domain.access import (
+    INVITE_DAYS,
+    MAX_INVITE_USES,
+    ROLE_VALUES,
+    ManageOutcome,
+    Role,
+    grantable_roles,
+)
 from bot.domain.paging import page_within
 from storage.audit import record
 from storage.members import record_refusal, unit_for, withdraw_invite
@@ -23,7 +30,7 @@ from storage.scope import find_unit, member_scope, units_in
 # No 0/O or 1/I/L, so a code read aloud or typed from paper survives; 12 symbols = 60 bits.
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 CODE_LENGTH = 12
-DEFAULT_DAYS = 7
+DEFAULT_DAYS = INVITE_DAYS  # the command line may give another
 
 
 class InviteStatus(enum.StrEnum):
@@ -118,8 +125,6 @@ async def take_use(session: AsyncSession, invite: Invite) -> bool:
 
 # --- inviting and withdrawing, as a member ---------------------------------------------------
 
-USE_CHOICES = (1, 5, 20)  # the buttons; anything from 1 to MAX_USES is accepted
-MAX_USES = 100
 INVITE_PAGE_SIZE = 10
 
 
@@ -135,7 +140,7 @@ async def create_by(
 ) -> Created:
     """An invite made by `actor`, for a role they may give, into an active unit of their scope,
     valid for DEFAULT_DAYS; refusals are audited."""
-    if role not in ROLE_VALUES or not 1 <= uses <= MAX_USES:
+    if role not in ROLE_VALUES or not 1 <= uses <= MAX_INVITE_USES:
         return Created(ManageOutcome.STALE)
     if Role(role) not in grantable_roles(actor.role):
         await record_refusal(

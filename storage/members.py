@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import func, union_all
 from sqlalchemy import select as core_select
-from sqlalchemy.orm import aliased, make_transient_to_detached
+from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -131,7 +131,6 @@ async def add_admin(
 # --- who may manage whom ---------------------------------------------------------------------
 
 MEMBER_PAGE_SIZE = 10
-UNIT_PAGE_SIZE = 8
 
 
 async def record_refusal(
@@ -161,51 +160,6 @@ async def unit_for(
     if found.unit is not None:
         return ManageOutcome.OK, found.unit
     return (ManageOutcome.OUT_OF_SCOPE if found.out_of_scope else ManageOutcome.STALE), None
-
-
-@dataclass(frozen=True)
-class UnitChoice:
-    id: int
-    name: str
-    code: str
-    has_children: bool
-
-
-@dataclass(frozen=True)
-class UnitChoices:
-    """One page of a unit's active children, to pick from."""
-
-    units: list[UnitChoice]
-    page: int
-    pages: int
-
-
-async def unit_choices(
-    session: AsyncSession, parent: Unit, page: int, page_size: int = UNIT_PAGE_SIZE
-) -> UnitChoices:
-    """The active children of `parent` (in the caller's scope, since `parent` is), by name;
-    a page past the end gives the last page."""
-    child = aliased(Unit)
-    where = (col(Unit.parent_id) == parent.id, col(Unit.active).is_(True))
-    total = (await session.exec(select(func.count()).select_from(Unit).where(*where))).one()
-    page, pages = page_within(page, int(total), page_size)
-    has_children = (
-        select(col(child.id))
-        .where(col(child.parent_id) == col(Unit.id), col(child.active).is_(True))
-        .exists()
-    )
-    query = (
-        select(Unit, has_children)
-        .where(*where)
-        .order_by(col(Unit.name_key), col(Unit.code))
-        .offset(page * page_size)
-        .limit(page_size)
-    )
-    choices = [
-        UnitChoice(pk(unit), unit.name, unit.code, bool(more))
-        for unit, more in (await session.exec(query)).all()
-    ]
-    return UnitChoices(choices, page, pages)
 
 
 # --- the members of a unit -------------------------------------------------------------------

@@ -11,9 +11,10 @@ from typing import Any
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from sqlmodel.sql.expression import SelectOfScalar
+from sqlmodel.sql.expression import Select, SelectOfScalar
 
 from bot.domain.access import in_scope, scope_path
+from bot.domain.units import UnitOption
 from storage import units
 from storage.audit import record
 from storage.models import Member, Unit, utcnow
@@ -83,3 +84,36 @@ async def find_unit(
             await record(session, "unit", unit.id, "refused", None, after, actor_id=actor.id, at=at)
         return UnitLookup(None, Missing.OUT_OF_SCOPE)
     return UnitLookup(unit)
+
+
+async def area_units(session: AsyncSession, member: Member) -> list[UnitOption]:
+    """The active units of the member's area (admins: all), as a unit picker offers them, by
+    name, each with its parent and whether units are under it: what a picker of the whole
+    area (bot/domain/forms/unit_tree.py) browses and searches. Only the columns a button
+    needs are read, so a province's thousands are cheap."""
+    # sqlmodel's select() types at most four columns; its Select class takes any number.
+    query: Select[*tuple[Any, ...]] = Select(
+        col(Unit.id),
+        col(Unit.code),
+        col(Unit.name),
+        col(Unit.level),
+        col(Unit.former_name),
+        col(Unit.parent_id),
+    ).where(col(Unit.active).is_(True))
+    scope = await member_scope(session, member)
+    if scope is not None:
+        query = query.where(col(Unit.path).startswith(scope))
+    rows = (await session.exec(query.order_by(col(Unit.name_key), col(Unit.code)))).all()
+    parents = {row[5] for row in rows}
+    return [
+        UnitOption(
+            unit_id,
+            code,
+            name,
+            level,
+            former_name,
+            has_children=unit_id in parents,
+            parent_id=parent_id,
+        )
+        for unit_id, code, name, level, former_name, parent_id in rows
+    ]

@@ -183,6 +183,8 @@ class ManageOutcome(enum.StrEnum):
 
 
 REFUSALS = frozenset({ManageOutcome.SELF, ManageOutcome.OUT_OF_SCOPE, ManageOutcome.ROLE})
+INVITE_DAYS = 7  # how long an invite made in the chat lets people join
+MAX_INVITE_USES = 100  # how many people at most may join with one invite made in the chat
 
 
 def grantable_roles(actor_role: str) -> list[Role]:

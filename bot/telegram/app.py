@@ -193,6 +193,8 @@ def build_application(
             *stats.flows(),
             *schedule_admin.flows(),
             *units_admin.flows(),
+            *invites_admin.flows(),
+            *members_admin.flows(),
         ]
     }
     # One group, so the first handler that matches wins and the fallback comes last.
