@@ -25,11 +25,12 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(_config()).get_current_head()
 
 
-async def upgrade(database_url: str) -> None:
-    """Bring the schema up to the head revision; a no-op when it is there already."""
+async def upgrade(database_url: str, revision: str = "head") -> None:
+    """Bring the schema up to `revision` (tests stop before a data migration to check it);
+    a no-op when it is there already."""
 
     def _upgrade(connection: Connection) -> None:
-        command.upgrade(_config(connection), "head")
+        command.upgrade(_config(connection), revision)
 
     engine = create_engine(database_url, foreign_keys=False)
     try:

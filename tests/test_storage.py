@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,7 +14,7 @@ from sqlmodel import SQLModel, col, func, select
 
 from bot.domain.access import Role
 from bot.domain.unit_csv import RowProblem, parse_unit_csv
-from storage import invites, members, units
+from storage import invites, members, state, units
 from storage.engine import Database
 from storage.migrate import head_revision, upgrade
 from storage.models import Activity, AuditEvent, Invite, Member, Unit, pk
@@ -35,6 +36,42 @@ async def import_csv(db: Database, data: bytes) -> units.ImportPlan:
         if not plan.errors:
             await units.apply_import(session, plan, actor_label="test")
     return plan
+
+
+async def test_the_admin_chats_old_state_is_forgotten_and_drafts_are_kept(
+    database_url: str,
+) -> None:
+    await upgrade(database_url, "0005")
+    db = Database(database_url)
+    rows = {
+        "1": {"units_input": {"kind": "code"}, "draft": {"flow": "land"}},
+        "2": {"schedule_time": {"unit": 3}, "export_sent": "5:xp:f"},
+        "3": {"draft": {"flow": "activity"}},
+    }
+    try:
+        async with db.engine.begin() as connection:
+            for key, data in rows.items():
+                await connection.execute(
+                    text(
+                        "INSERT INTO conversation_state (namespace, key, data, updated_at) "
+                        "VALUES ('user_data', :key, :data, CURRENT_TIMESTAMP)"
+                    ),
+                    {"key": key, "data": json.dumps(data)},
+                )
+            await connection.execute(
+                text(
+                    "INSERT INTO conversation_state (namespace, key, data, updated_at) "
+                    "VALUES ('conversation:schedule_time', '[5,5]', '1', CURRENT_TIMESTAMP)"
+                )
+            )
+        await upgrade(database_url)
+        async with db.session() as session:
+            kept = await state.load_namespace(session, "user_data")
+            gone = await state.load_namespace(session, "conversation:schedule_time")
+    finally:
+        await db.dispose()
+    assert kept == {"1": {"draft": {"flow": "land"}}, "3": {"draft": {"flow": "activity"}}}
+    assert gone == {}
 
 
 async def test_migrations_build_the_whole_schema_from_empty(database_url: str) -> None:
