@@ -10,17 +10,18 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from sqlmodel.ext.asyncio.session import AsyncSession
-from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
+from telegram import CallbackQuery, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, NetworkError
-from telegram.ext import Application, CallbackContext, ConversationHandler, ExtBot, filters
+from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.domain import access, callbacks
 from bot.domain.access import Role
+from bot.domain.formatting import SHOWN_CODE, escape_html, shorten
 from bot.domain.i18n import Translator, pick_language, translator
 from bot.domain.outgoing import OutMessage, Report, Send
 from bot.domain.units import UnitOption
 from bot.settings import Settings
-from storage import members
+from storage import members, scope
 from storage.audit import record
 from storage.engine import Database, begin_reading
 from storage.models import Member, Unit, pk
@@ -209,13 +210,13 @@ async def _sender(context: DanvanContext, session: AsyncSession, telegram_id: in
     return member
 
 
-def guarded(needs: Role | None) -> Callable[[Callback[R]], Callback[R | int]]:
+def guarded(needs: Role | None) -> Callable[[Callback[R]], Callback[R | None]]:
     """Open the update's DB session, find the member, and let the callback run only if
     `needs` allows it (None: anyone). A refusal is answered politely and audited."""
 
-    def decorate(callback: Callback[R]) -> Callback[R | int]:
+    def decorate(callback: Callback[R]) -> Callback[R | None]:
         @functools.wraps(callback)
-        async def wrapper(update: Update, context: DanvanContext) -> R | int:
+        async def wrapper(update: Update, context: DanvanContext) -> R | None:
             user = update.effective_user
             async with context.db.session() as session:
                 context._session = session
@@ -251,30 +252,41 @@ def guarded(needs: Role | None) -> Callable[[Callback[R]], Callback[R | int]]:
                 finally:
                     context._session = None
             await refuse(update, context, denial)
-            return ConversationHandler.END
+            return None
 
         return wrapper
 
     return decorate
 
 
-class RepliesToBotPrompt(filters.MessageFilter):
-    """A message sent in reply to one of the bot's own questions (Telegram's ForceReply), whose
-    text `asked` recognises. Typed answers reach a feature this way without going through the
-    coordinators' flows or the menu."""
+async def named_unit(
+    update: Update,
+    context: DanvanContext,
+    code: str,
+    *,
+    active_only: bool = False,
+    audit_as: str | None = None,
+) -> Unit | None:
+    """The unit a code typed after a command names (/xuat CN1), if it is in the member's area;
+    otherwise None, the person told there is no such unit in their area (as if unknown)."""
+    found = await scope.find_unit(
+        context.session,
+        context.member,
+        code=code,
+        active_only=active_only,
+        audit_as=audit_as,
+        now=context.application.bot_data["clock"](),
+    )
+    if found.unit is None:
+        await reply(update, no_unit_text(context.t, code))
+    return found.unit
 
-    def __init__(self, asked: Callable[[str], bool], name: str) -> None:
-        super().__init__(name=name)
-        self.asked = asked
 
-    def filter(self, message: Message) -> bool:
-        question = message.reply_to_message
-        return bool(
-            question is not None
-            and question.from_user is not None
-            and question.from_user.is_bot
-            and self.asked(question.text or "")
-        )
+def no_unit_text(t: Translator, code: str) -> str:
+    return t._(
+        "There is no unit with code {code} in your area.",
+        code=escape_html(shorten(code, SHOWN_CODE)),
+    )
 
 
 def unit_options(units: Iterable[Unit]) -> list[UnitOption]:
@@ -292,19 +304,3 @@ def unit_options(units: Iterable[Unit]) -> list[UnitOption]:
         )
         for unit in units
     ]
-
-
-UNIT_BUTTONS = 60  # units offered as buttons at once; Telegram allows 100 buttons a message
-
-
-def listed_units(t: Translator, units: list[Unit]) -> tuple[list[Unit], list[str]]:
-    """The units that get a button, and the line to add when some were left out (a province
-    has a hundred communes)."""
-    if len(units) <= UNIT_BUTTONS:
-        return units, []
-    left_out = t._(
-        "Only the first {shown} of {count} units have a button.",
-        shown=UNIT_BUTTONS,
-        count=len(units),
-    )
-    return units[:UNIT_BUTTONS], [left_out]

@@ -15,13 +15,13 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.domain import callbacks
 from bot.domain.access import Role
-from bot.domain.formatting import SHOWN_CODE, escape_html, shorten
+from bot.domain.formatting import escape_html
 from bot.domain.outgoing import SendKind
 from bot.domain.periods import Period
 from bot.domain.schedule import period_key
 from bot.services.digests import digest_messages, digest_sends
 from handlers import conversation as flows
-from handlers.common import DanvanContext, guarded, reply, stale
+from handlers.common import DanvanContext, guarded, named_unit, reply, stale
 from storage import scope
 from storage.models import pk
 
@@ -87,10 +87,8 @@ async def send_command(update: Update, context: DanvanContext) -> None:
     member = context.member
     code = codes[0] if codes else None
     if code is not None:
-        unit = (await scope.find_unit(context.session, member, code=code)).unit
+        unit = await named_unit(update, context, code)
         if unit is None:
-            shown = escape_html(shorten(code, SHOWN_CODE))
-            await reply(update, t._("There is no unit with code {code}.", code=shown))
             return
     else:
         unit = (await scope.find_unit(context.session, member, unit_id=member.unit_id)).unit

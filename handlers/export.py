@@ -17,11 +17,11 @@ from telegram.ext import BaseHandler, CommandHandler
 
 from bot.domain.access import Role
 from bot.domain.flow import Draft, Env
-from bot.domain.formatting import SHOWN_CODE, escape_html, format_date, format_number, shorten
+from bot.domain.formatting import escape_html, format_date, format_number
 from bot.domain.forms.exports import EXPORT, span
 from bot.domain.outgoing import Attachment, OutMessage
 from bot.services.exports import ExportFormat, export_filename, write_export
-from handlers.common import DanvanContext, guarded, reply, stale_text, unit_options
+from handlers.common import DanvanContext, guarded, named_unit, reply, stale_text, unit_options
 from handlers.conversation import FlowBinding, begin, now
 from handlers.keyboards import main_menu
 from storage import export as store
@@ -43,19 +43,11 @@ async def units_to_choose(context: DanvanContext, draft: Draft) -> dict[str, Any
 @guarded(Role.OFFICIAL)
 async def export_command(update: Update, context: DanvanContext) -> None:
     """/xuat [UNIT]: export records, starting with the period."""
-    member, t = context.member, context.t
+    member = context.member
     assert member is not None
-    args = context.args or []
-    if args:
-        root = (await scope.find_unit(context.session, member, code=" ".join(args))).unit
+    if context.args:
+        root = await named_unit(update, context, " ".join(context.args))
         if root is None:
-            await reply(
-                update,
-                t._(
-                    "There is no unit with code {code} in your area.",
-                    code=escape_html(shorten(" ".join(args), SHOWN_CODE)),
-                ),
-            )
             return
     else:
         root = (await scope.find_unit(context.session, member, unit_id=member.unit_id)).unit

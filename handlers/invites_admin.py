@@ -28,9 +28,17 @@ from bot.domain.access import ManageOutcome, Role, role_label
 from bot.domain.flow import Draft, Env
 from bot.domain.formatting import escape_html, format_date, shorten
 from bot.domain.forms.invites import INVITE, LIST, open_invites_label, uses_label
-from bot.domain.forms.members import SHOWN_NAME, no_unit_text, problem_text
+from bot.domain.forms.members import SHOWN_NAME, problem_text
 from bot.services.qr import qr_png
-from handlers.common import DanvanContext, edit_in_place, guarded, pressed, reply, reply_kept
+from handlers.common import (
+    DanvanContext,
+    edit_in_place,
+    guarded,
+    named_unit,
+    pressed,
+    reply,
+    reply_kept,
+)
 from handlers.conversation import FlowBinding, begin, now
 from storage import invites, scope
 from storage.models import Invite, Unit, pk
@@ -63,23 +71,16 @@ async def what_to_offer(context: DanvanContext, draft: Draft) -> dict[str, Any]:
 @guarded(Role.OFFICIAL)
 async def invite_command(update: Update, context: DanvanContext) -> None:
     """/moi [CODE]: invite someone, or see the open invites."""
-    member, t = context.member, context.t
+    member = context.member
     assert member is not None
     seed: dict[str, Any] = {"choose_unit": True}
     if context.args:
-        code = " ".join(context.args)
-        found = await scope.find_unit(
-            context.session,
-            member,
-            code=code,
-            active_only=True,
-            audit_as="invite_create",
-            now=now(context),
+        unit = await named_unit(
+            update, context, " ".join(context.args), active_only=True, audit_as="invite_create"
         )
-        if found.unit is None:
-            await reply(update, no_unit_text(t, code))
+        if unit is None:
             return
-        seed = {"choose_unit": False, "unit": pk(found.unit), "unit_name": found.unit.name}
+        seed = {"choose_unit": False, "unit": pk(unit), "unit_name": unit.name}
     roles = access.grantable_roles(member.role)
     seed["choose_role"] = len(roles) > 1
     if len(roles) == 1:

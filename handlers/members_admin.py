@@ -36,7 +36,6 @@ from bot.domain.forms.members import (
     MEMBER_ROLE,
     MEMBERS_UNIT,
     SHOWN_NAME,
-    no_unit_text,
     problem_text,
 )
 from bot.domain.i18n import Translator
@@ -44,6 +43,7 @@ from handlers.common import (
     DanvanContext,
     edit_in_place,
     guarded,
+    named_unit,
     pressed,
     reply,
     reply_kept,
@@ -138,19 +138,15 @@ async def units_to_list(context: DanvanContext, draft: Draft) -> dict[str, Any]:
 @guarded(Role.OFFICIAL)
 async def members_command(update: Update, context: DanvanContext) -> None:
     """/thanhvien [CODE]: the members of a unit in the official's area."""
-    member, t = context.member, context.t
+    member = context.member
     assert member is not None
     if not context.args:
         await begin(update, context, MEMBERS_UNIT)
         return
-    code = " ".join(context.args)
-    found = await scope.find_unit(
-        context.session, member, code=code, audit_as="members_list", now=now(context)
-    )
-    if found.unit is None:
-        await reply(update, no_unit_text(t, code))
+    unit = await named_unit(update, context, " ".join(context.args), audit_as="members_list")
+    if unit is None:
         return
-    text, markup = await _list_view(context, found.unit, 0)
+    text, markup = await _list_view(context, unit, 0)
     await reply(update, text, reply_markup=markup)
 
 

@@ -25,7 +25,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 from bot.domain import callbacks
 from bot.domain.access import Role
 from bot.domain.flow import Draft, Env
-from bot.domain.formatting import SHOWN_CODE, escape_html, shorten
+from bot.domain.formatting import escape_html
 from bot.domain.forms.schedule import (
     SCHEDULE,
     SCHEDULE_UNIT,
@@ -39,6 +39,7 @@ from handlers.common import (
     DanvanContext,
     edit_in_place,
     guarded,
+    named_unit,
     reply,
     stale,
     stale_text,
@@ -118,14 +119,11 @@ async def units_to_choose(context: DanvanContext, draft: Draft) -> dict[str, Any
 @guarded(Role.OFFICIAL)
 async def schedule_command(update: Update, context: DanvanContext) -> None:
     """/lich [CODE]: the card of the unit given, or of the unit chosen."""
-    member, t = context.member, context.t
+    member = context.member
     assert member is not None
     if context.args:
-        code = " ".join(context.args)
-        unit = (await scope.find_unit(context.session, member, code=code)).unit
+        unit = await named_unit(update, context, " ".join(context.args))
         if unit is None:
-            shown = escape_html(shorten(code, SHOWN_CODE))
-            await reply(update, t._("There is no unit with code {code}.", code=shown))
             return
         await _show_card(update, context, unit)
         return

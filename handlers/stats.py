@@ -17,10 +17,9 @@ from telegram.ext import BaseHandler, CommandHandler
 
 from bot.domain.access import Role
 from bot.domain.flow import Draft, Env
-from bot.domain.formatting import SHOWN_CODE, escape_html, shorten
 from bot.domain.forms.stats import STATS, chosen_period
 from bot.services.digests import digest_messages
-from handlers.common import DanvanContext, guarded, reply, stale_text, unit_options
+from handlers.common import DanvanContext, guarded, named_unit, reply, stale_text, unit_options
 from handlers.conversation import FlowBinding, begin
 from handlers.keyboards import main_menu
 from storage import export as store
@@ -38,14 +37,11 @@ async def units_to_choose(context: DanvanContext, draft: Draft) -> dict[str, Any
 @guarded(Role.OFFICIAL)
 async def stats_command(update: Update, context: DanvanContext) -> None:
     """/thongke [CODE]: choose the unit (unless given), then the period."""
-    member, t = context.member, context.t
+    member = context.member
     assert member is not None
     if context.args:
-        code = " ".join(context.args)
-        unit = (await scope.find_unit(context.session, member, code=code)).unit
+        unit = await named_unit(update, context, " ".join(context.args))
         if unit is None:
-            shown = escape_html(shorten(code, SHOWN_CODE))
-            await reply(update, t._("There is no unit with code {code}.", code=shown))
             return
         await begin(update, context, STATS, choose_unit=False, unit=pk(unit), unit_name=unit.name)
         return

@@ -235,9 +235,11 @@ async def test_stats_for_a_unit_and_a_period(harness: Harness) -> None:
     assert any("01/01/2026 – 25/11/2026" in m.body for m in replies)
     # A unit elsewhere is as unknown, after the command or at the unit step.
     (unknown,) = await official.say("/thongke KX1")
-    assert unknown.body == VI._("There is no unit with code {code}.", code="KX1")
+    assert unknown.body == VI._("There is no unit with code {code} in your area.", code="KX1")
     (unknown,) = await official.say("/thongke " + "X" * 4080)  # shown back cut short
-    assert unknown.body == VI._("There is no unit with code {code}.", code="X" * 49 + "…")
+    assert unknown.body == VI._(
+        "There is no unit with code {code} in your area.", code="X" * 49 + "…"
+    )
     (picker,) = await official.say("/thongke")
     (again,) = await official.say("KX1")
     assert VI._("No unit in your area matches “{text}”.", text="KX1") in again.body
@@ -471,7 +473,7 @@ async def test_schedule_scope_stale_buttons_and_a_restart_while_typing(
     await harness.add_member(9521, "THOXUONG", Role.OFFICIAL)
     official = harness.person(9521)
     (unknown,) = await official.say("/lich KX1")
-    assert unknown.body == VI._("There is no unit with code {code}.", code="KX1")
+    assert unknown.body == VI._("There is no unit with code {code} in your area.", code="KX1")
     (card,) = await official.say("/lich CN2")
     kx1, cn2 = await unit_id(harness, "KX1"), await unit_id(harness, "CN2")
     forged = [

@@ -222,7 +222,7 @@ async def test_a_unit_in_or_out_of_scope(
         if allowed:
             assert UNIT_NAMES[code] in answer.body and answer.buttons
         else:
-            assert answer.body == VI._("There is no unit with code {code}.", code=code)
+            assert answer.body == VI._("There is no unit with code {code} in your area.", code=code)
             assert answer.buttons == []
     assert await matrix.refusals_of(member_id) == 0
     await matrix.retire(member_id)

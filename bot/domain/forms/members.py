@@ -31,7 +31,7 @@ from bot.domain.flow import (
     Step,
     StepResult,
 )
-from bot.domain.formatting import SHOWN_CODE, escape_html, shorten
+from bot.domain.formatting import escape_html, shorten
 from bot.domain.forms.steps import picked
 from bot.domain.forms.unit_tree import tree_unit_step
 from bot.domain.i18n import Translator
@@ -51,13 +51,6 @@ def refusal_text(t: Translator, outcome: ManageOutcome) -> str:
 def problem_text(t: Translator, outcome: ManageOutcome) -> str:
     """Why a request did not go through: refused, or out of date (stale)."""
     return refusal_text(t, outcome) if outcome in REFUSALS else t._("This card has expired.")
-
-
-def no_unit_text(t: Translator, code: str) -> str:
-    return t._(
-        "There is no unit with code {code} in your area.",
-        code=escape_html(shorten(code, SHOWN_CODE)),
-    )
 
 
 def _name(draft: Draft) -> str:
