@@ -93,6 +93,19 @@ class Person:
         )
         return await self._after(fake.last_update_id, seen)
 
+    async def forged_answer(self, message: FakeMessage, data: str) -> str | None:
+        """`forge`, and the text of the bot's answer to that button (its alert)."""
+        await self.forge(message, data)
+        answer = self.user.answers[-1]
+        assert answer.data == data, "the button was not answered"
+        return answer.text
+
+    async def press_data(self, message: FakeMessage, data: str) -> list[FakeMessage]:
+        """Press the button of `message` that has this callback data; the bot's new messages."""
+        seen = self._seen()
+        await self.user.press(message, callback_data=data)
+        return await self._after(self.harness.fake.last_update_id, seen)
+
     def find_button(self, label: str) -> FakeMessage:
         for message in reversed(self.user.messages()):
             if any(text == label for row in message.buttons for text, _ in row):

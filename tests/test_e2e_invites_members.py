@@ -86,36 +86,6 @@ async def events(harness: Harness, action: str, actor_id: int | None = None) -> 
     return result
 
 
-async def press(person: Person, message: FakeMessage, data: str) -> list[FakeMessage]:
-    """Press the button with this callback_data; returns the bot's new messages."""
-    seen = len(person.user.messages(include_deleted=True))
-    await person.user.press(message, callback_data=data)
-    await person.harness.settle(person.harness.fake.last_update_id)
-    return person.user.messages(include_deleted=True)[seen:]
-
-
-async def forge(person: Person, message: FakeMessage, data: str) -> str | None:
-    """Send a callback query with made-up data from `message`, as a tampered (or old) client
-    could; returns the text of the bot's answer to it."""
-    fake = person.harness.fake
-    query_id = fake._new_query(person.user, message, data)
-    fake._push_update(
-        {
-            "callback_query": {
-                "id": query_id,
-                "from": person.user.to_dict(),
-                "message": message.to_dict(),
-                "chat_instance": "1",
-                "data": data,
-            }
-        }
-    )
-    await person.harness.settle(fake.last_update_id)
-    answer = person.user.answers[-1]
-    assert answer.query_id == query_id, "the button was not answered"
-    return answer.text
-
-
 def last_alert(person: Person) -> str | None:
     return person.user.answers[-1].text
 
@@ -310,7 +280,7 @@ async def test_old_and_forged_invite_buttons_make_nothing(harness: Harness) -> N
     (reminder,) = await person.say("/moi")
     assert "You are in the middle of" in reminder.body
     assert first.buttons == []
-    assert await forge(person, first, old) == stale_text(EN)  # the question moved on
+    assert await person.forged_answer(first, old) == stale_text(EN)  # the question moved on
 
     await person.tap("CN2 · Cung Nhượng 2", reminder)
     create = reminder.data_for("1 use")
@@ -321,11 +291,11 @@ async def test_old_and_forged_invite_buttons_make_nothing(harness: Harness) -> N
     assert last_alert(person) == stale_text(EN)
     assert len(await all_invites(harness)) == 1
     # The same button again, from a client that still shows it: nothing more is made.
-    assert await forge(person, reminder, create) == stale_text(EN)
+    assert await person.forged_answer(reminder, create) == stale_text(EN)
     # Made-up data, and the buttons of the /moi of before, are stale too.
-    assert await forge(person, reminder, "inv:n:zz:qq") == stale_text(EN)
-    assert await forge(person, reminder, "inv:u:") == stale_text(EN)
-    assert await forge(person, reminder, "d:00000000:1") == stale_text(EN)
+    assert await person.forged_answer(reminder, "inv:n:zz:qq") == stale_text(EN)
+    assert await person.forged_answer(reminder, "inv:u:") == stale_text(EN)
+    assert await person.forged_answer(reminder, "d:00000000:1") == stale_text(EN)
     assert len(await all_invites(harness)) == 1
 
 
@@ -440,10 +410,10 @@ async def test_invites_are_refused_outside_the_officials_area(harness: Harness) 
     assert "No unit in your area matches “DAPCAU”." in again.body
     # A button made up for a unit outside the area is no answer to the question.
     draft = again.callback_data[0].split(":")[1]
-    await forge(person, again, f"d:{draft}:{dapcau}")
+    await person.forged_answer(again, f"d:{draft}:{dapcau}")
     assert "That button belongs to an earlier question." in person.last.body
     # An official gives no role but coordinator, even with a made-up button.
-    await forge(person, again, f"d:{draft}:official")
+    await person.forged_answer(again, f"d:{draft}:official")
     assert "That button belongs to an earlier question." in person.last.body
     await person.say("/huy")
     assert await all_invites(harness) == []
@@ -516,9 +486,9 @@ async def test_withdrawing_an_invite(harness: Harness) -> None:
     # An official may withdraw coordinator invites only.
     assert listing.button_texts == [f"🚫 {code}"]
     invite_ids = {invite.code: invite.id for invite in await all_invites(harness)}
-    assert await forge(person, listing, f"inv:x:{invite_ids[by_admin]}:0") == PERMISSION
-    assert await forge(person, listing, f"inv:xok:{invite_ids[elsewhere]}:0") == OUTSIDE
-    assert await forge(person, listing, f"inv:x:{invite_ids[code]}") == stale_text(EN)
+    assert await person.forged_answer(listing, f"inv:x:{invite_ids[by_admin]}:0") == PERMISSION
+    assert await person.forged_answer(listing, f"inv:xok:{invite_ids[elsewhere]}:0") == OUTSIDE
+    assert await person.forged_answer(listing, f"inv:x:{invite_ids[code]}") == stale_text(EN)
 
     # The question takes the list's place; ✖️ Cancel brings the list back.
     await person.tap(f"🚫 {code}", listing)
@@ -538,7 +508,7 @@ async def test_withdrawing_an_invite(harness: Harness) -> None:
     assert invite.revoked_at == harness.clock()
     (event,) = await events(harness, "revoke", official.id)
     assert (event.entity, event.entity_id) == ("invite", invite.id)
-    assert await forge(person, listing, withdraw) == stale_text(EN)
+    assert await person.forged_answer(listing, withdraw) == stale_text(EN)
 
     (answer,) = await harness.person(8102).say(f"/start {code}")
     assert "thu hồi" in answer.body  # "This invite was withdrawn."
@@ -711,7 +681,7 @@ async def test_official_moves_and_deactivates_a_coordinator(harness: Harness) ->
     (moved,) = await events(harness, "update", official.id)
     assert (moved.entity, moved.entity_id) == ("member", binh.id)
     assert (moved.before, moved.after) == ({"unit_id": cn1}, {"unit_id": cn2})
-    assert await forge(person, picker, confirm) == stale_text(EN)
+    assert await person.forged_answer(picker, confirm) == stale_text(EN)
     # The card the move began from is checked again when pressed: it moves nobody twice.
     (again,) = await person.tap("🏠 Move to another unit", card)
     assert "(now in Cung Nhượng 2)" in again.body
@@ -802,22 +772,22 @@ async def test_officials_manage_only_the_coordinators_of_their_area(harness: Har
     (answer,) = await person.say("/thanhvien DAPCAU")
     assert answer.body == "There is no unit with code DAPCAU in your area."
     (listing,) = await person.say("/thanhvien CN1")
-    assert await forge(person, listing, f"mb:l:{dapcau}:0") == OUTSIDE
-    assert await forge(person, listing, f"mb:b:{dapcau}") == OUTSIDE
-    assert await forge(person, listing, f"mb:m:{far.id}") == OUTSIDE
-    assert await forge(person, listing, f"mb:d:{far.id}") == OUTSIDE
-    assert await forge(person, listing, f"mb:mv:{far.id}") == OUTSIDE
-    assert await forge(person, listing, f"mb:r:{binh.id}") == PERMISSION
-    assert await forge(person, listing, f"mb:d:{other.id}") == PERMISSION
-    assert await forge(person, listing, f"mb:d:{official.id}") == (
+    assert await person.forged_answer(listing, f"mb:l:{dapcau}:0") == OUTSIDE
+    assert await person.forged_answer(listing, f"mb:b:{dapcau}") == OUTSIDE
+    assert await person.forged_answer(listing, f"mb:m:{far.id}") == OUTSIDE
+    assert await person.forged_answer(listing, f"mb:d:{far.id}") == OUTSIDE
+    assert await person.forged_answer(listing, f"mb:mv:{far.id}") == OUTSIDE
+    assert await person.forged_answer(listing, f"mb:r:{binh.id}") == PERMISSION
+    assert await person.forged_answer(listing, f"mb:d:{other.id}") == PERMISSION
+    assert await person.forged_answer(listing, f"mb:d:{official.id}") == (
         "You cannot change your own account here. Please ask an admin."
     )
     # Buttons of before, and made-up ones, are stale.
-    assert await forge(person, listing, f"mb:dok:{far.id}") == stale_text(EN)
-    assert await forge(person, listing, f"mb:mok:{binh.id}:{cn1}:{dc1}") == stale_text(EN)
-    assert await forge(person, listing, "mb:l:x:0") == stale_text(EN)
-    assert await forge(person, listing, "mb:m:99999") == stale_text(EN)
-    assert await forge(person, listing, "mb:zz:1") == stale_text(EN)
+    assert await person.forged_answer(listing, f"mb:dok:{far.id}") == stale_text(EN)
+    assert await person.forged_answer(listing, f"mb:mok:{binh.id}:{cn1}:{dc1}") == stale_text(EN)
+    assert await person.forged_answer(listing, "mb:l:x:0") == stale_text(EN)
+    assert await person.forged_answer(listing, "mb:m:99999") == stale_text(EN)
+    assert await person.forged_answer(listing, "mb:zz:1") == stale_text(EN)
 
     # Moving: a unit of another commune is not in the picker, nor found when typed.
     await person.tap(listing.button_texts[0], listing)
@@ -868,12 +838,12 @@ async def test_admin_changes_a_role_which_takes_effect(harness: Harness) -> None
     assert (await load(harness, Member, binh.id)).role == "official"
     (changed,) = await events(harness, "update", admin.id)
     assert (changed.before, changed.after) == ({"role": "coordinator"}, {"role": "official"})
-    assert await forge(person, confirm, data) == stale_text(EN)
+    assert await person.forged_answer(confirm, data) == stale_text(EN)
 
     (prompt,) = await harness.person(8201).say("/moi")
     assert "Invite as coordinator into which unit?" in prompt.body
     # An admin cannot change their own account (so the last admin cannot lock everyone out).
-    assert await forge(person, listing, f"mb:r:{admin.id}") == (
+    assert await person.forged_answer(listing, f"mb:r:{admin.id}") == (
         "You cannot change your own account here. Please ask an admin."
     )
     assert (await load(harness, Member, admin.id)).role == "admin"

@@ -21,7 +21,7 @@ from storage import records, units
 from storage import review as store
 from storage.models import AuditEvent, Member, Workday, pk
 from tests.fakebot import FakeMessage
-from tests.harness import Harness, Person
+from tests.harness import Harness
 
 EN = Translator("en")
 
@@ -61,32 +61,6 @@ async def seed(harness: Harness, member: Member, kind: RecordKind, **changes: An
         record_id = await records.save(session, kind, member, answers, harness.clock())
     harness.clock.advance(seconds=1)
     return record_id
-
-
-async def press(person: Person, message: FakeMessage, data: str) -> list[FakeMessage]:
-    """Press the button with this callback_data; returns the bot's new messages."""
-    seen = len(person.user.messages(include_deleted=True))
-    await person.user.press(message, callback_data=data)
-    await person.harness.settle(person.harness.fake.last_update_id)
-    return person.user.messages(include_deleted=True)[seen:]
-
-
-async def forge(person: Person, message: FakeMessage, data: str) -> None:
-    """Send a callback query with made-up data from `message`, as a tampered client could."""
-    fake = person.harness.fake
-    query_id = fake._new_query(person.user, message, data)
-    fake._push_update(
-        {
-            "callback_query": {
-                "id": query_id,
-                "from": person.user.to_dict(),
-                "message": message.to_dict(),
-                "chat_instance": "1",
-                "data": data,
-            }
-        }
-    )
-    await person.harness.settle(fake.last_update_id)
 
 
 async def load(harness: Harness, kind: RecordKind, record_id: int) -> Any:
@@ -141,7 +115,7 @@ async def test_list_pages_newest_first_with_figures(harness: Harness) -> None:
     assert sum(d.startswith("rv:del:") for d in first.callback_data) == 10
     assert all(len(d.encode()) <= 64 for d in first.callback_data)
 
-    assert await press(person, first, "rv:list:1") == []  # the same message turns the page
+    assert await person.press_data(first, "rv:list:1") == []  # the same message turns the page
     second = person.user.message(first.message_id)
     assert refs(second) == newest[10:]
     assert "rv:list:0" in second.callback_data and "rv:list:2" not in second.callback_data
@@ -267,12 +241,12 @@ async def test_delete_asks_then_soft_deletes_and_old_buttons_expire(harness: Har
     assert (await load(harness, RecordKind.LAND, land_id)).deleted_at is None
 
     # "Cancel" keeps it.
-    await press(person, question, f"rv:keep:L:{land_id}")
+    await person.press_data(question, f"rv:keep:L:{land_id}")
     assert (await load(harness, RecordKind.LAND, land_id)).deleted_at is None
     assert person.user.message(question.message_id).callback_data == []
 
-    (question,) = await press(person, listing, f"rv:del:L:{land_id}")
-    await press(person, question, f"rv:delok:L:{land_id}")
+    (question,) = await person.press_data(listing, f"rv:del:L:{land_id}")
+    await person.press_data(question, f"rv:delok:L:{land_id}")
     pledge = await load(harness, RecordKind.LAND, land_id)
     assert pledge.deleted_at == harness.clock()
     events = await audit(harness, "land_pledge", land_id)
@@ -284,7 +258,7 @@ async def test_delete_asks_then_soft_deletes_and_old_buttons_expire(harness: Har
 
     # The old list's buttons for it now only say the card has expired, and change nothing.
     for data in (f"rv:view:L:{land_id}", f"rv:edit:L:{land_id}", f"rv:del:L:{land_id}"):
-        assert await press(person, listing, data) == []
+        assert await person.press_data(listing, data) == []
         answer = person.user.answers[-1]
         assert (answer.data, answer.text, answer.show_alert) == (data, stale_text(EN), True)
     assert [e.action for e in await audit(harness, "land_pledge", land_id)] == [
@@ -309,10 +283,10 @@ async def test_the_author_window_closes_but_the_commune_official_can_edit(
     assert late.callback_data == [f"rv:view:H:{activity_id}"]  # no edit, no delete
     # The buttons from a week ago are checked again when pressed.
     for data in (f"rv:edit:H:{activity_id}", f"rv:del:H:{activity_id}"):
-        assert await press(author, early, data) == []
+        assert await author.press_data(early, data) == []
         answer = author.user.answers[-1]
         assert answer.show_alert and answer.text and answer.text != stale_text(EN)
-    (view,) = await press(author, early, f"rv:view:H:{activity_id}")
+    (view,) = await author.press_data(early, f"rv:view:H:{activity_id}")
     assert not any(d.startswith(("rv:edit", "rv:del")) for d in view.callback_data)
     assert (await load(harness, RecordKind.ACTIVITY, activity_id)).deleted_at is None
 
@@ -364,7 +338,7 @@ async def test_another_group_cannot_see_or_act(harness: Harness) -> None:
         f"rv:stage:L:{land_id}:ban_giao",
     ):
         before = len(other.user.messages())
-        await forge(other, listing, data)
+        await other.forge(listing, data)
         assert len(other.user.messages()) == before
         answer = other.user.answers[-1]
         assert (answer.data, answer.text) == (data, stale_text(EN))
@@ -394,7 +368,7 @@ async def test_advancing_a_pledge_records_the_date_and_audit(harness: Harness) -
     await person.say("/daghi")
     (view,) = await person.tap(f"👁 #L-{land_id}")
     harness.clock.advance(days=2)
-    replies = await press(person, view, f"rv:stage:L:{land_id}:ky_bien_ban")
+    replies = await person.press_data(view, f"rv:stage:L:{land_id}:ky_bien_ban")
     assert f"#L-{land_id}" in replies[-1].body and "27/11/2026" in replies[-1].body
 
     pledge = await load(harness, RecordKind.LAND, land_id)
@@ -415,7 +389,7 @@ async def test_advancing_a_pledge_records_the_date_and_audit(harness: Harness) -
     # Cancelling from a fresh view records its date too.
     (view,) = await person.say("/daghi")
     (view,) = await person.tap(f"👁 #L-{land_id}")
-    await press(person, view, f"rv:stage:L:{land_id}:huy")
+    await person.press_data(view, f"rv:stage:L:{land_id}:huy")
     pledge = await load(harness, RecordKind.LAND, land_id)
     assert (pledge.stage, pledge.cancelled_on) == ("huy", date(2026, 11, 27))
     refreshed = person.user.message(view.message_id)

@@ -25,7 +25,7 @@ from storage import records, schedules, state, units
 from storage.audit import record
 from storage.models import AuditEvent, Member, pk
 from tests.fakebot import FakeMessage
-from tests.harness import Harness, Person
+from tests.harness import Harness
 
 VI = Translator("vi")
 EN = Translator("en")
@@ -77,12 +77,6 @@ async def log_land(harness: Harness, member: Member) -> int:
         )
     harness.clock.advance(seconds=1)
     return record_id
-
-
-async def press(person: Person, message: FakeMessage, data: str) -> list[FakeMessage]:
-    """Press the button with this callback data (as a tampered client could, when the
-    message does not have it); returns the bot's new messages."""
-    return await person.forge(message, data)
 
 
 def labels(message: FakeMessage) -> list[str]:
@@ -245,9 +239,9 @@ async def test_stats_for_a_unit_and_a_period(harness: Harness) -> None:
     assert VI._("No unit in your area matches “{text}”.", text="KX1") in again.body
     # A forged button for that unit shows nothing: the old kind, and the picker's own kind.
     kx1 = await unit_id(harness, "KX1")
-    assert await press(official, again, f"st:p:{kx1}:tw") == []
+    assert await official.forge(again, f"st:p:{kx1}:tw") == []
     assert official.user.answers[-1].text == stale_text(VI)
-    (again,) = await press(official, again, draft_data(again, str(kx1)))
+    (again,) = await official.forge(again, draft_data(again, str(kx1)))
     assert VI._("That button belongs to an earlier question.") in again.body
     assert not any("Khúc Toại" in m.body for m in official.user.messages())
 
@@ -486,7 +480,7 @@ async def test_schedule_scope_stale_buttons_and_a_restart_while_typing(
         f"sc:t:{cn2}:r:1:0800",
     ]
     for data in forged:
-        assert await press(official, card, data) == []
+        assert await official.forge(card, data) == []
         assert official.user.answers[-1].text == stale_text(VI)
     assert await own(harness, "KX1") is None and await own(harness, "CN2") is None
 
@@ -511,7 +505,7 @@ async def test_schedule_scope_stale_buttons_and_a_restart_while_typing(
     await harness.add_member(9522, "CN2")
     coordinator = harness.person(9522)
     (mine,) = await coordinator.say("/trogiup")
-    (refused,) = await press(coordinator, mine, f"sc:e:{cn2}:r")
+    (refused,) = await coordinator.forge(mine, f"sc:e:{cn2}:r")
     assert refused.body == VI._("Sorry, you do not have permission to do that.")
 
 
@@ -571,13 +565,13 @@ async def test_the_audit_log_shows_the_area_ten_to_a_page(harness: Harness) -> N
     page2 = official.user.message(log.message_id)
     assert "(page 2 of 3)" in page2.body and page2.body.splitlines()[1].startswith("11. ")
     assert labels(page2) == ["◀", "▶"]
-    await press(official, page2, "au:p:99")  # past the end: the last page
+    await official.forge(page2, "au:p:99")  # past the end: the last page
     last = official.user.message(log.message_id)
     assert "(page 3 of 3)" in last.body and labels(last) == ["◀"]
     assert last.body.splitlines()[-1].endswith("unit THOXUONG")  # the oldest
     # Buttons that do not decode change nothing.
     for data in ("au:p:-1", "au:p:x", "au:q:1", "au:p:1:2", "au:p:" + "9" * 40):
-        assert await press(official, last, data) == []
+        assert await official.forge(last, data) == []
         assert official.user.answers[-1].text == stale_text(EN)
     assert "(page 3 of 3)" in official.user.message(log.message_id).body
 

@@ -35,7 +35,7 @@ from storage.models import (
 )
 from tests.fakebot import FakeMessage
 from tests.harness import Harness, Person
-from tests.test_e2e_review import ANSWERS, forge, press
+from tests.test_e2e_review import ANSWERS
 from tests.test_unit_admin import table_counts
 
 EN = Translator("en")
@@ -167,7 +167,7 @@ async def test_an_official_sees_and_finds_only_their_subtree(harness: Harness) -
     # Forged buttons for units outside, or that do not decode: stale; changes: refused
     # politely, and audited.
     for data in (f"un:view:{tanmy}", f"un:view:{tm1}", "un:view:x", f"un:view:{cn1}:2"):
-        await forge(official, tree, data)
+        await official.forge(tree, data)
         assert alert(official) == stale_text(EN)
     for data in (
         f"un:rename:{cn1}",
@@ -177,7 +177,7 @@ async def test_an_official_sees_and_finds_only_their_subtree(harness: Harness) -
         "un:import",
     ):
         before = len(official.user.messages())
-        await forge(official, tree, data)
+        await official.forge(tree, data)
         assert official.user.messages()[before:][-1].body == EN._(
             "Sorry, you do not have permission to do that."
         )
@@ -248,9 +248,9 @@ async def test_an_admin_sees_everything_with_levels_former_names_and_inactive_un
         and f"un:deactivate:{all_ids[4]}" in card.callback_data
     )
     # Nothing is moved or added under an inactive unit, even with a forged button.
-    await forge(admin, card, f"un:move:{all_ids[5]}")
+    await admin.forge(card, f"un:move:{all_ids[5]}")
     assert alert(admin) == stale_text(EN)
-    await forge(admin, card, f"un:add:{all_ids[5]}")
+    await admin.forge(card, f"un:add:{all_ids[5]}")
     assert alert(admin) == stale_text(EN)
 
 
@@ -274,13 +274,13 @@ async def test_a_big_tree_and_its_pickers_are_paged_past_60_units(harness: Harne
         forward = f"un:tree:{page + 1}"
         if forward not in current.callback_data:
             break
-        assert await press(admin, current, forward) == []  # the same message turns the page
+        assert await admin.press_data(current, forward) == []  # the same message turns the page
         page += 1
     assert page >= 3
     assert seen == expected
     # ◀ goes back.
     last_page = viewed(current)
-    assert await press(admin, current, f"un:tree:{page - 1}") == []
+    assert await admin.press_data(current, f"un:tree:{page - 1}") == []
     assert viewed(admin.user.message(tree.message_id))[-1] == seen[-len(last_page) - 1]
 
     # Choosing where to move CN2 pages through every unit it may go under (all but itself
@@ -371,7 +371,7 @@ async def test_adding_a_unit_with_plain_typed_answers_and_bad_input_on_the_way(
     (tree,) = await official.say("/donvi")
     assert pk(added) in viewed(tree)
     # ✅ again on the same card: stale, and nothing more is made.
-    await forge(admin, card, confirm)
+    await admin.forge(card, confirm)
     assert alert(admin) == stale_text(EN)
 
 
@@ -501,20 +501,20 @@ async def test_forged_buttons_act_on_nothing(harness: Harness) -> None:
     (second,) = await admin.say("Cung Nhượng Hai")
     save = draft_button(second, "__save")
     for data in (old_confirm, "d:0000:__save", "d:" + "x" * 70):
-        await forge(admin, second, data)
+        await admin.forge(second, data)
         assert alert(admin) == stale_text(EN)
-    await forge(admin, second, draft_button(second, "__savex"))  # not one of its buttons
+    await admin.forge(second, draft_button(second, "__savex"))  # not one of its buttons
     assert "Please choose one of the buttons." in admin.last.body
-    await forge(admin, first, save)  # the right draft's ✅, on an old card
+    await admin.forge(first, save)  # the right draft's ✅, on an old card
     assert alert(admin) == stale_text(EN)
     assert (await get_unit(harness, "CN1")).name == "Cung Nhượng 1"
     # A button the question never offered, on the question itself: refused, asked again.
     (question,) = await admin.tap("◀ Back")
-    await forge(admin, question, draft_button(question, "__save"))
+    await admin.forge(question, draft_button(question, "__save"))
     assert "Please answer with text or press a button." in admin.last.body
     assert (await get_unit(harness, "CN1")).name == "Cung Nhượng 1"
     # A card's button for a unit that does not exist: stale.
-    await forge(admin, card, f"un:rename:{cn1 + 1000}")
+    await admin.forge(card, f"un:rename:{cn1 + 1000}")
     assert alert(admin) == stale_text(EN)
     await admin.say("/huy")
     assert (await get_unit(harness, "CN1")).name == "Cung Nhượng 1"
@@ -551,7 +551,7 @@ async def test_moving_a_unit_with_its_subtree_and_refusing_cycles(harness: Harne
     assert "CN1 is one of the units under THOXUONG" in prompt.body
     (prompt,) = await admin.say("bac ninh")
     assert "already under BN" in prompt.body
-    await forge(admin, prompt, draft_button(prompt, str(cn1)))
+    await admin.forge(prompt, draft_button(prompt, str(cn1)))
     assert "That button belongs to an earlier question." in admin.last.body
     assert (await get_unit(harness, "THOXUONG")).parent_id == (await ids(harness, "BN"))[0]
     await admin.say("/huy")
@@ -575,7 +575,7 @@ async def test_deactivating_a_unit_stops_its_members_and_invites(harness: Harnes
     cn2 = (await ids(harness, "CN2"))[0]
 
     card = await open_card(admin, "THOXUONG")
-    assert await press(admin, card, card.data_for("⛔ Deactivate the unit")) == []
+    assert await admin.press_data(card, card.data_for("⛔ Deactivate the unit")) == []
     assert "2 active unit(s)" in (alert(admin) or "")
     card = await open_card(admin, "CN2")
     (question,) = await admin.tap("⛔ Deactivate the unit")
@@ -606,7 +606,7 @@ async def test_deactivating_a_unit_stops_its_members_and_invites(harness: Harnes
     assert f"un:deactivate:{cn2}" not in card.callback_data
     # An admin cannot deactivate the unit they belong to.
     province = await open_card(admin, "BN")
-    await press(admin, province, province.data_for("⛔ Deactivate the unit"))
+    await admin.press_data(province, province.data_for("⛔ Deactivate the unit"))
     assert alert(admin) == "You cannot deactivate your own unit (BN)."
 
 
@@ -712,7 +712,7 @@ async def test_merging_moves_every_record_and_loses_nothing(harness: Harness) ->
     (card_now,) = await official.say("/donvi cung nhuong 2")
     assert "Inactive: merged into Cung Nhượng 1 (CN1) on 25/11/2026." in card_now.body
     # ✅ once more on the old card: stale, nothing happens twice.
-    await forge(admin, card, confirm)
+    await admin.forge(card, confirm)
     assert alert(admin) == stale_text(EN)
     assert await harness.query(table_counts) == totals
 
@@ -828,7 +828,7 @@ async def test_an_import_that_went_bad_meanwhile_applies_nothing(harness: Harnes
     (preview,) = await send_csv(admin, content.replace(b"TM1", b"TM-1"))
     confirm = preview.data_for("✅ Confirm")
     await admin.tap("✖️ Cancel")
-    await forge(admin, preview, confirm)
+    await admin.forge(preview, confirm)
     assert alert(admin) == stale_text(EN)
     assert await get_unit_or_none(harness, "TM2") is None
 
