@@ -172,10 +172,15 @@ async def undo_nil(update: Update, context: DanvanContext) -> None:
     assert query is not None and query.data is not None and context.member is not None
     t = context.t
     report_id = int(query.data.rsplit(":", 1)[1])
-    if not await records.undo_nil_report(
-        context.session, context.member, report_id, flows.now(context)
-    ):
+    window_days = context.settings.edit_window_days
+    outcome = await records.undo_nil_report(
+        context.session, context.member, report_id, flows.now(context), window_days=window_days
+    )
+    if outcome is False:
         await query.answer(stale_text(t), show_alert=True)
+        return
+    if outcome is not True:
+        await query.answer(review.denial_text(t, outcome, window_days), show_alert=True)
         return
     await query.answer()
     await query.edit_message_text(t._("The nil report was withdrawn."))

@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, exists, func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.domain.access import RecordDenial, record_change_denial
 from bot.domain.periods import week_start
 from bot.domain.records import ENTITY, RecordKind, donor_key, new_record_columns, reference
 from storage.audit import record
@@ -169,7 +170,9 @@ async def add_nil_report(
     existing = await current_nil_report(session, member.unit_id, week)
     if existing is not None:
         return existing
-    report = NilReport(unit_id=member.unit_id, reporter_id=pk(member), week_start=week)
+    report = NilReport(
+        unit_id=member.unit_id, reporter_id=pk(member), week_start=week, created_at=now
+    )
     session.add(report)
     await session.flush()
     await record(
@@ -185,11 +188,30 @@ async def add_nil_report(
 
 
 async def undo_nil_report(
-    session: AsyncSession, member: Member, report_id: int, now: datetime
-) -> bool:
+    session: AsyncSession, member: Member, report_id: int, now: datetime, *, window_days: int
+) -> bool | RecordDenial:
+    """Withdraw a live nil report: True when withdrawn, False when there is none to withdraw
+    (gone, or withdrawn already), or why this member may not. The rule is a record's
+    (bot/domain/access.record_change_denial): its author within the edit window, then
+    officials of its area and admins."""
     report = await session.get(NilReport, report_id)
-    if report is None or report.deleted_at is not None or report.unit_id != member.unit_id:
+    if report is None or report.deleted_at is not None:
         return False
+    unit = await session.get(Unit, report.unit_id)
+    own_unit = await session.get(Unit, member.unit_id)
+    assert unit is not None and own_unit is not None
+    denial = record_change_denial(
+        member_id=member.id,
+        member_role=member.role,
+        member_unit_path=own_unit.path,
+        author_id=report.reporter_id,
+        record_unit_path=unit.path,
+        created_at=report.created_at,
+        now=now,
+        window_days=window_days,
+    )
+    if denial is not None:
+        return denial
     report.deleted_at = now
     await record(session, "nil_report", report.id, "undo", None, None, actor_id=member.id, at=now)
     return True

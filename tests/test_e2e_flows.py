@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlmodel import col, func, select
 
+from bot.domain.access import Role
 from storage import members
 from storage.models import Activity, AuditEvent, LandPledge, NilReport, Workday
 from tests.harness import Harness, Person
@@ -343,6 +344,31 @@ async def test_nil_report_and_its_undo_and_supersession(harness: Harness) -> Non
     assert await harness.query(superseded) == 1
     (reply,) = await person.say("/khonghoatdong")
     assert "đã có phiếu ghi" in reply.body
+
+
+async def test_a_nil_report_is_withdrawn_by_its_author_in_the_window_then_by_officials(
+    harness: Harness,
+) -> None:
+    """Undo follows a record's rule: another coordinator of the group may not, nor the author
+    after the edit window; an official of the area may."""
+    author = await coordinator(harness)
+    (reply,) = await author.say("/khonghoatdong")
+    (report,) = await rows(harness, NilReport)
+    undo = f"nil:undo:{report.id}"
+    neighbour = await coordinator(harness, 7002)
+    (own,) = await neighbour.say("/trogiup")
+    assert await neighbour.forged_answer(own, undo) == (
+        "Chỉ người ghi phiếu hoặc cán bộ mới được sửa phiếu này."
+    )
+    harness.clock.advance(days=8)
+    assert "7 ngày" in (await author.forged_answer(reply, undo) or "")
+    assert await rows(harness, NilReport) == [report]
+    await harness.add_member(7009, unit_code="THOXUONG", role=Role.OFFICIAL)
+    official = harness.person(7009)
+    (card,) = await official.say("/trogiup")
+    await official.forge(card, undo)
+    assert await rows(harness, NilReport) == []
+    assert "Đã rút lại" in official.user.message(card.message_id).body
 
 
 async def test_two_coordinators_of_one_group_log_at_the_same_moment(harness: Harness) -> None:
