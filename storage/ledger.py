@@ -25,7 +25,6 @@ left to go stale; a claim of a live process is never taken.
 
 from __future__ import annotations
 
-import enum
 import hashlib
 import os
 import secrets
@@ -39,6 +38,7 @@ from sqlalchemy.sql.dml import UpdateBase
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.domain.outgoing import LedgerState
 from storage.engine import dialect_insert
 from storage.models import Member, SendLedger
 
@@ -46,14 +46,6 @@ STALE_AFTER = timedelta(minutes=10)
 BOT = "bot"  # claimants: the bot (`danvan run`) ...
 CLI = "cli"  # ... or a CLI command (`danvan broadcast`)
 ORPHANED = "orphan:"  # prefixed to `claimed_by` by recover_orphans
-
-
-class LedgerState(enum.StrEnum):
-    CLAIMED = "claimed"  # being sent, or the sender died; may be taken over when stale
-    SENT = "sent"
-    FAILED = "failed"  # gave up after retries; `error` says why
-    SKIPPED = "skipped"  # deliberately not sent (e.g. too late to catch up); `error` says why
-    UNREACHABLE = "unreachable"  # the person blocked the bot (403)
 
 
 def _key(kind: str, recipient: int, period_key: str) -> ColumnElement[bool]:
@@ -282,7 +274,12 @@ SKIPS_PER_STATEMENT = 500
 
 
 async def record_skips(
-    session: AsyncSession, sends: Sequence[tuple[str, int, str]], reason: str, now: datetime
+    session: AsyncSession,
+    sends: Sequence[tuple[str, int, str]],
+    reason: str,
+    now: datetime,
+    *,
+    due_at: datetime | None = None,
 ) -> None:
     """Record that these sends (kind, recipient, period key) are deliberately not made (e.g.
     more than six hours late), which blocks any later claim of them. A send the ledger already
@@ -296,6 +293,7 @@ async def record_skips(
             "state": LedgerState.SKIPPED,
             "attempts": 0,
             "error": reason,
+            "due_at": due_at,
             "claimed_at": now,
             "done_at": now,
         }
@@ -310,6 +308,20 @@ async def get(
 ) -> SendLedger | None:
     query = select(SendLedger).where(_key(kind, recipient, period_key))
     return (await session.exec(query)).first()
+
+
+async def rows_for(
+    session: AsyncSession, kind: str, recipients: Sequence[int], period_key: str
+) -> dict[int, SendLedger]:
+    """The ledger's rows of one kind and period for these recipients, by recipient."""
+    if not recipients:
+        return {}
+    query = select(SendLedger).where(
+        col(SendLedger.kind) == kind,
+        col(SendLedger.period_key) == period_key,
+        col(SendLedger.recipient).in_(list(recipients)),
+    )
+    return {row.recipient: row for row in (await session.exec(query)).all()}
 
 
 async def state_of(session: AsyncSession, kind: str, recipient: int, period_key: str) -> str | None:

@@ -91,12 +91,46 @@ async def test_an_admin_sends_a_digest_now_once_unless_forced(harness: Harness) 
     admin = people["admin"]
     harness.clock.now = MONDAY_0730
     replies = await admin.say("/guibaocao THOXUONG")
-    assert "1 đã gửi" in replies[-1].body
+    assert replies[-1].body == "Bản tin của phường Thọ Xương:\n• Cán bộ phường: đã gửi"
+    harness.clock.advance(minutes=5)
     replies = await admin.say("/guibaocao THOXUONG")
-    assert "0 đã gửi" in replies[-1].body and "1 đã gửi trước đó" in replies[-1].body
+    assert replies[-1].body.endswith("• Cán bộ phường: đã gửi trước đó lúc 07:30 30/11/2026")
+    assert not replies[-1].buttons
     replies = await admin.say("/guibaocao THOXUONG --force")
-    assert "1 đã gửi" in replies[-1].body
+    assert replies[-1].body.endswith("• Cán bộ phường: đã gửi")
     (unknown,) = await admin.say("/guibaocao NOWHERE")
     assert "NOWHERE" in unknown.body
     (refused,) = await people["official"].say("/guibaocao")
     assert "không có quyền" in refused.body
+
+
+async def test_a_digest_missed_while_the_bot_was_down_is_not_called_sent(
+    harness: Harness,
+) -> None:
+    """Monday's digest was skipped (the bot came back too late): /guibaocao says so, with its
+    due time, and offers to send it; the button sends it to those who missed it."""
+    people = await seed(harness)
+    admin, official = people["admin"], people["official"]
+    late = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)  # Tuesday 09:00, more than a day late
+    harness.clock.now = late
+    await scheduler(harness.app).run(WEEKLY, MONDAY_0730, late)
+    assert not any("Bản tin tuần" in m.body for m in official.user.messages())
+    (answer,) = await admin.say("/guibaocao THOXUONG")
+    assert answer.body == (
+        "Bản tin của phường Thọ Xương:\n"
+        "• Cán bộ phường: chưa gửi: đến hạn lúc 07:30 30/11/2026, khi bot không hoạt động\n\n"
+        "1 cán bộ chưa nhận được. Gửi cho họ ngay?"
+    )
+    data = answer.data_for("📤 Gửi cho người chưa nhận")
+    replies = await admin.tap("📤 Gửi cho người chưa nhận", answer)
+    assert replies[-1].body.endswith("• Cán bộ phường: đã gửi")
+    assert not admin.user.message(answer.message_id).buttons
+    assert any("Bản tin tuần: phường Thọ Xương" in m.body for m in official.user.messages())
+    # Pressed again (a lagging phone): nobody is left, and nothing goes out twice.
+    count = len(official.user.messages())
+    replies = await admin.forge(answer, data)
+    assert replies[-1].body == "Tất cả đã nhận được bản tin."
+    assert len(official.user.messages()) == count
+    # A forged unit outside every scope, or bad data, is only stale.
+    assert await admin.forged_answer(answer, "dg:ms:999999") == "Phiếu này đã hết hạn"
+    assert await admin.forged_answer(answer, "dg:ms:x") == "Phiếu này đã hết hạn"

@@ -121,6 +121,17 @@ class Send:
     messages: list[OutMessage]
     member_id: int | None = None
     due_at: datetime | None = None
+    recipient_name: str = ""  # for telling an admin who got what
+
+
+class LedgerState(enum.StrEnum):
+    """Where one claimable send stands in the ledger (storage/ledger.py)."""
+
+    CLAIMED = "claimed"  # being sent, or the sender died; may be taken over when stale
+    SENT = "sent"
+    FAILED = "failed"  # gave up after retries; `error` says why
+    SKIPPED = "skipped"  # deliberately not sent (e.g. too late to catch up); `error` says why
+    UNREACHABLE = "unreachable"  # the person blocked the bot (403)
 
 
 class SendOutcome(enum.StrEnum):
@@ -140,10 +151,16 @@ class Report:
     in_progress: int = 0
     unreachable: int = 0
     failed: int = 0
+    # Each Send with its outcome, for telling who got what; not part of the counts compared.
+    outcomes: list[tuple[Send, SendOutcome]] = field(
+        default_factory=list, compare=False, repr=False
+    )
 
-    def add(self, outcome: SendOutcome) -> None:
-        field = outcome.value
-        setattr(self, field, getattr(self, field) + 1)
+    def add(self, outcome: SendOutcome, send: Send | None = None) -> None:
+        name = outcome.value
+        setattr(self, name, getattr(self, name) + 1)
+        if send is not None:
+            self.outcomes.append((send, outcome))
 
     @property
     def total(self) -> int:

@@ -4,7 +4,7 @@ digest says, and its rules, are in bot/domain/digest.py."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import replace
 from datetime import date, datetime, tzinfo
 from functools import partial
@@ -31,11 +31,21 @@ from bot.domain.formatting import (
     split_lines,
 )
 from bot.domain.i18n import Translator, translator
-from bot.domain.outgoing import Attachment, Drawn, OutMessage, Send, SendKind, Shared
+from bot.domain.outgoing import (
+    Attachment,
+    Drawn,
+    LedgerState,
+    OutMessage,
+    Send,
+    SendKind,
+    Shared,
+)
 from bot.domain.periods import Period, week_start
+from bot.domain.send_report import PastSend
 from bot.services.charts import weekly_chart
 from bot.services.workbook import build_xlsx, digest_workbook
 from storage import digest as queries
+from storage import ledger
 from storage.engine import Database, begin_reading
 from storage.models import Unit, pk
 from storage.reminders import Recipient, area_members
@@ -252,9 +262,24 @@ async def digest_sends(
                     rendered[person.language],
                     member_id=person.member_id,
                     due_at=due,
+                    recipient_name=person.full_name,
                 )
             )
     return sends
+
+
+async def past_sends(db: Database, sends: Sequence[Send]) -> dict[int, PastSend]:
+    """What the ledger has of these sends (one kind and period), by recipient."""
+    if not sends:
+        return {}
+    kind, key = sends[0].kind.value, sends[0].period_key
+    async with db.session() as session:
+        await begin_reading(session, one_statement=True)
+        rows = await ledger.rows_for(session, kind, [send.chat_id for send in sends], key)
+    return {
+        recipient: PastSend(LedgerState(row.state), row.done_at, row.due_at)
+        for recipient, row in rows.items()
+    }
 
 
 def _subtree_workbook(

@@ -301,7 +301,7 @@ class Delivery:
 
         async def worker() -> None:
             for send in pending:  # shared: each Send goes to whichever worker is free
-                report.add(await self.deliver_one(send, force=force))
+                report.add(await self.deliver_one(send, force=force), send)
 
         workers = [asyncio.create_task(worker()) for _ in range(min(self._concurrency, len(batch)))]
         try:

@@ -163,7 +163,7 @@ class Scheduler:
         if decision is CatchUp.SKIP:
             skipped = await self.skips_for(slot, due)
             async with self.db.session() as session:
-                await ledger.record_skips(session, skipped, "too late", now)
+                await ledger.record_skips(session, skipped, "too late", now, due_at=due)
             log.info("Skipped %d %s send(s) due %s", len(skipped), slot.kind, due)
             return
         sends = await self.sends_for(slot, due)
