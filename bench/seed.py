@@ -346,7 +346,6 @@ def _records(
                         if rng.random() < 0.25
                         else None
                     ),
-                    "notes": None,
                     "photo_file_ids": _empty(),
                     "created_at": created,
                     "updated_at": created,

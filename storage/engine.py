@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import warnings
 from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import event, exc
@@ -30,6 +33,34 @@ _HOLDS_TURN = "danvan_holds_writer_turn"
 # A writer that goes ahead of those waiting on SQLite: storing received updates, which every
 # update of the batch (and the next poll) waits for.
 WRITES_FIRST = "danvan_writes_first"
+
+
+log = logging.getLogger(__name__)
+
+# The sessions opened in this task (and in the task that started it), to check the rule that no
+# network call waits while one of them holds a transaction open (`check_no_transaction`).
+_OPEN_SESSIONS: ContextVar[tuple[AsyncSession, ...]] = ContextVar("danvan_sessions", default=())
+# Tests make a broken rule fail loudly; in production it is logged.
+STRICT_ENV = "DANVAN_STRICT_TRANSACTIONS"
+
+
+class NetworkInTransaction(RuntimeError):
+    """A network call was about to wait while a database transaction was open."""
+
+
+def holding_transaction() -> bool:
+    """Whether a session of this task is inside a transaction right now."""
+    return any(session.in_transaction() for session in _OPEN_SESSIONS.get())
+
+
+def check_no_transaction(call: str) -> None:
+    """Called before every Bot API request: a transaction held open across it would keep
+    SQLite's write lock (and a PostgreSQL connection) for as long as Telegram takes."""
+    if not holding_transaction():
+        return
+    if os.environ.get(STRICT_ENV) == "1":
+        raise NetworkInTransaction(f"{call} was called inside an open database transaction")
+    log.warning("%s was called inside an open database transaction", call)
 
 
 class DatabaseUrlError(ValueError):
@@ -207,12 +238,15 @@ class Database:
     async def session(self) -> AsyncIterator[AsyncSession]:
         """One unit of work: commits on success, rolls back on error."""
         async with self._sessions() as session:
+            token = _OPEN_SESSIONS.set((*_OPEN_SESSIONS.get(), session))
             try:
                 yield session
                 await session.commit()
             except BaseException:
                 await session.rollback()
                 raise
+            finally:
+                _OPEN_SESSIONS.reset(token)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

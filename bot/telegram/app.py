@@ -39,7 +39,7 @@ from handlers import (
     units_admin,
 )
 from handlers.common import DanvanContext
-from storage.engine import Database
+from storage.engine import Database, check_no_transaction
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +123,10 @@ class DanvanBot(ExtBot[int]):
     def __init__(self, *args: Any, inbox: InboxQueue | None = None, **kwargs: Any) -> None:
         self._inbox = inbox
         super().__init__(*args, **kwargs)
+
+    async def _do_post(self, endpoint: str, *args: Any, **kwargs: Any) -> Any:
+        check_no_transaction(endpoint)
+        return await super()._do_post(endpoint, *args, **kwargs)
 
     async def get_updates(self, *args: Any, **kwargs: Any) -> tuple[Update, ...]:
         updates = await super().get_updates(*args, **kwargs)
