@@ -1,9 +1,10 @@
 """/nhatky (/audit): the latest changes in the official's area, ten to a page, newest first.
 
-Which events an official sees is decided in storage/audit.py (`events_in_scope`): those made
-by members of their unit's subtree, and those about its units; admins see all. Each line says
-when (local time), who, what they did, and to what: a record's reference such as #L-12, a
-unit's code, or another entity's number.
+Which events an official sees is decided in storage/audit.py (`events_in_scope`): those
+concerning a unit of their subtree; admins see all. Each line says when (local time), who,
+what they did, and to what: a record's reference such as #L-12, a unit's code, or another
+entity's number, followed by the code of the unit the event concerns when that is not the
+entity itself.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from bot.domain import callbacks, records
+from bot.domain import callbacks
 from bot.domain.access import Role
 from bot.domain.formatting import escape_html, shorten
 from bot.domain.forms.steps import label_of
@@ -67,27 +68,15 @@ ENTITIES: dict[str, str] = {
     "export": N_("export"),
     "broadcast": N_("announcement"),
 }
-RECORD_KINDS = {entity: kind for kind, entity in records.ENTITY.items()}
-
-
-def reference(line: LogLine) -> str:
-    """#L-12 for a record, the code for a unit, #7 for anything else with an id."""
-    if line.entity_id is None:
-        return ""
-    if line.entity in RECORD_KINDS:
-        return records.reference(RECORD_KINDS[line.entity], line.entity_id)
-    if line.unit_code is not None:
-        return escape_html(line.unit_code)
-    return f"#{line.entity_id}"
 
 
 def line_text(t: Translator, line: LogLine, tz: tzinfo) -> str:
-    """ "25/11/2026 12:00 · Nguyễn Thị Lan · created · land donation #L-12" """
+    """ "25/11/2026 12:00 · Nguyễn Thị Lan · created · land donation #L-12 (CN1)" """
     when = line.at.astimezone(tz).strftime("%d/%m/%Y %H:%M")
     who = escape_html(shorten(line.actor, SHOWN_NAME)) if line.actor else "—"
     action = escape_html(label_of(t, ACTIONS, line.action))
     target = " ".join(
-        filter(None, [escape_html(label_of(t, ENTITIES, line.entity)), reference(line)])
+        filter(None, [escape_html(label_of(t, ENTITIES, line.entity)), escape_html(line.reference)])
     )
     return f"{when} · <b>{who}</b> · {action} · {target}"
 

@@ -141,6 +141,7 @@ async def send_announcement(
                 "recipients": audience.size,
                 "unreachable": audience.unreachable,
             },
+            unit_id=pk(unit),
             actor_id=member.id,
             at=moment,
         )

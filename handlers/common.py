@@ -247,6 +247,7 @@ def guarded(needs: Role | None) -> Callable[[Callback[R]], Callback[R | None]]:
                             "refused",
                             None,
                             {"handler": callback.__name__, "reason": denial.value},
+                            unit_id=member.unit_id,
                             actor_id=member.id,
                         )
                 finally:

@@ -87,6 +87,7 @@ async def send_export(update: Update, context: DanvanContext, draft: Draft, env:
             "format": fmt.value,
             "records": counts.records,
         },
+        unit_id=pk(unit),
         actor_id=member.id,
         at=now(context),
     )

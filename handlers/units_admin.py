@@ -139,6 +139,7 @@ async def _refuse(update: Update, context: DanvanContext, handler: str) -> None:
             "refused",
             None,
             {"handler": handler, "reason": denial.value},
+            unit_id=context.member.unit_id,
             actor_id=context.member.id,
         )
     await refuse(update, context, denial)
@@ -721,6 +722,7 @@ async def finish_import(
         "import",
         None,
         {"file": draft["answers"].get("file"), "created": plan.created, "updated": plan.updated},
+        unit_id=None,  # a file may touch any unit: for admins only, like the command itself
         actor_id=actor_id,
         at=env.now,
     )

@@ -1,17 +1,11 @@
 """The audit trail: who changed what, when, from which value to which.
 
-Reading it back (/nhatky): an event has no unit of its own, so an official's scope (their
-unit's subtree, see storage/scope.py) is applied in two ways, and an event is shown when
-either holds:
-
-- the ACTOR is a member whose unit is in the subtree (what the people of the area did, and
-  what they were refused), and
-- the event is ABOUT a unit in the subtree: entity "unit" or "schedule", whose entity_id is a
-  unit's id (e.g. an admin elsewhere renaming a village, or changing its reminder times).
-
-Events without a member actor (the CLI, imports by "actor_label") are therefore seen by
-officials only when they concern a unit in their subtree; admins (scope None) see everything.
-Members keep their events when they move unit: the actor's CURRENT unit decides.
+Each event records the unit it concerns (`unit_id`), fixed when it is written: a record's
+unit, a member's (after a move: where they went), an invite's, the unit itself for unit,
+schedule, broadcast and export events, and the actor's own unit for a refusal. /nhatky shows
+an official the events whose unit is in their subtree (storage/scope.py), whoever made them
+and wherever the actor is now; admins (scope None) see all, and alone see the events with no
+unit (a unit file import).
 """
 
 from __future__ import annotations
@@ -20,15 +14,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_
+from sqlalchemy import func
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.domain import records
 from bot.domain.paging import page_within
 from storage.models import AuditEvent, Member, Unit, pk, utcnow
 
-UNIT_ENTITIES = ("unit", "schedule")  # events whose entity_id is a unit's id
+# Events whose entity_id is a unit's id (a refused lookup's too: the unit asked for).
+UNIT_ENTITIES = ("unit", "schedule", "broadcast", "export")
+RECORD_KINDS = {entity: kind for kind, entity in records.ENTITY.items()}
 
 
 async def record(
@@ -39,13 +36,17 @@ async def record(
     before: dict[str, Any] | None,
     after: dict[str, Any] | None = None,
     *,
+    unit_id: int | None,
     actor_id: int | None = None,
     actor_label: str | None = None,
     at: datetime | None = None,
 ) -> AuditEvent:
-    """Add one event to the session; `at` defaults to now (tests pass their clock)."""
+    """Add one event to the session; `at` defaults to now (tests pass their clock).
+    `unit_id` is the unit the event concerns, which decides who sees it (no default, so
+    that every writer decides; None: admins only)."""
     event = AuditEvent(
         at=at or utcnow(),
+        unit_id=unit_id,
         actor_id=actor_id,
         actor_label=actor_label,
         entity=entity,
@@ -68,7 +69,27 @@ class LogLine:
     entity: str
     entity_id: int | None
     action: str
-    unit_code: str | None  # for events about a unit (UNIT_ENTITIES)
+    unit_id: int | None  # the unit the event concerns
+    unit_code: str | None
+
+    @property
+    def reference(self) -> str:
+        """What it was done to, after the entity's name: the code of a unit, #L-12 for a
+        record, #7 for anything else with an id; then the code of the unit the event
+        concerns, when that is not the entity itself: "#7 (CN1)" (a refused lookup is about
+        another unit than the actor's own, which is its event's)."""
+        if (
+            self.entity in UNIT_ENTITIES
+            and self.entity_id is not None
+            and self.entity_id == self.unit_id
+        ):
+            return self.unit_code or ""
+        where = f"({self.unit_code})" if self.unit_code is not None else ""
+        if self.entity_id is None:
+            return where
+        kind = RECORD_KINDS.get(self.entity)
+        name = f"#{self.entity_id}" if kind is None else records.reference(kind, self.entity_id)
+        return f"{name} {where}".strip()
 
 
 @dataclass(frozen=True)
@@ -82,35 +103,20 @@ class LogPage:
 async def events_in_scope(
     session: AsyncSession, scope: str | None, page: int, page_size: int
 ) -> LogPage:
-    """A page of the events in `scope` (a unit path prefix; None: all), newest first. A page
-    past the end gives the last one."""
+    """A page of the events whose unit is in `scope` (a unit path prefix; None: all, events
+    without a unit too), newest first. A page past the end gives the last one."""
     actor = aliased(Member)
-    actor_unit = aliased(Unit)
-    about = aliased(Unit)
-    condition = (
-        None
-        if scope is None
-        else or_(col(actor_unit.path).startswith(scope), col(about.path).startswith(scope))
-    )
 
     def joined(query: Any) -> Any:
-        query = (
-            query.outerjoin(actor, col(actor.id) == col(AuditEvent.actor_id))
-            .outerjoin(actor_unit, col(actor_unit.id) == col(actor.unit_id))
-            .outerjoin(
-                about,
-                and_(
-                    col(AuditEvent.entity).in_(UNIT_ENTITIES),
-                    col(about.id) == col(AuditEvent.entity_id),
-                ),
-            )
-        )
-        return query if condition is None else query.where(condition)
+        query = query.outerjoin(Unit, col(Unit.id) == col(AuditEvent.unit_id))
+        return query if scope is None else query.where(col(Unit.path).startswith(scope))
 
     total = (await session.exec(joined(select(func.count()).select_from(AuditEvent)))).one()
     page, pages = page_within(page, int(total), page_size)
     query = joined(
-        select(AuditEvent, col(actor.full_name), col(about.code)).select_from(AuditEvent)
+        select(AuditEvent, col(actor.full_name), col(Unit.code))
+        .select_from(AuditEvent)
+        .outerjoin(actor, col(actor.id) == col(AuditEvent.actor_id))
     )
     query = (
         query.order_by(col(AuditEvent.at).desc(), col(AuditEvent.id).desc())
@@ -125,6 +131,7 @@ async def events_in_scope(
             entity=event.entity,
             entity_id=event.entity_id,
             action=event.action,
+            unit_id=event.unit_id,
             unit_code=code,
         )
         for event, name, code in (await session.exec(query)).all()

@@ -89,6 +89,7 @@ async def create(
         "create",
         None,
         {"role": role, "unit_id": unit.id, "max_uses": uses, "days": days},
+        unit_id=invite.unit_id,
         actor_id=created_by,
         actor_label=actor_label,
     )
@@ -290,6 +291,7 @@ async def join(
         "join",
         None,
         {"invite_id": found.invite.id, "role": member.role, "unit_id": member.unit_id},
+        unit_id=member.unit_id,
         actor_id=member.id,
         at=now,
     )

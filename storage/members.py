@@ -117,6 +117,7 @@ async def add_admin(
             "create",
             None,
             {"role": Role.ADMIN, "unit_id": unit.id},
+            unit_id=member.unit_id,
             actor_label=actor_label,
         )
         return member, True
@@ -124,7 +125,16 @@ async def add_admin(
     member.full_name, member.role, member.unit_id = nfc(full_name), Role.ADMIN, pk(unit)
     member.active, member.updated_at = True, utcnow()
     after = {"role": member.role, "unit_id": member.unit_id, "active": True}
-    await record(session, "member", member.id, "update", before, after, actor_label=actor_label)
+    await record(
+        session,
+        "member",
+        member.id,
+        "update",
+        before,
+        after,
+        unit_id=member.unit_id,
+        actor_label=actor_label,
+    )
     return member, False
 
 
@@ -143,9 +153,21 @@ async def record_refusal(
     now: datetime,
     **detail: Any,
 ) -> None:
-    """Audit a refused request (the `@guarded` decorator does this for a missing role)."""
+    """Audit a refused request (the `@guarded` decorator does this for a missing role), as
+    concerning the actor's own unit: what they were refused is their area's business, not
+    the target's."""
     after = {"handler": action, "reason": reason.value, **detail}
-    await record(session, entity, entity_id, "refused", None, after, actor_id=actor.id, at=now)
+    await record(
+        session,
+        entity,
+        entity_id,
+        "refused",
+        None,
+        after,
+        unit_id=actor.unit_id,
+        actor_id=actor.id,
+        at=now,
+    )
 
 
 # --- units to choose from --------------------------------------------------------------------
@@ -318,6 +340,7 @@ async def change_role(
             "update",
             {"role": expected},
             {"role": role},
+            unit_id=member.unit_id,
             actor_id=actor.id,
             at=now,
         )
@@ -357,6 +380,7 @@ async def change_unit(
             "update",
             {"unit_id": expected_unit_id},
             {"unit_id": unit.id},
+            unit_id=member.unit_id,
             actor_id=actor.id,
             at=now,
         )
@@ -391,6 +415,7 @@ async def set_active(
             "reactivate" if active else "deactivate",
             {"active": not active},
             {"active": active},
+            unit_id=member.unit_id,
             actor_id=actor.id,
             at=now,
         )
@@ -441,6 +466,7 @@ async def withdraw_invite(
         "revoke",
         {"revoked_at": None},
         after,
+        unit_id=invite.unit_id,
         actor_id=actor_id,
         actor_label=actor_label,
         at=now,

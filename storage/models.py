@@ -233,6 +233,8 @@ class AuditEvent(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     actor_id: int | None = Field(default=None, foreign_key="member.id")
     actor_label: str | None = Field(default=None, sa_type=String(100))  # e.g. "cli"
+    # The unit the event concerns: whose officials see it in /nhatky (storage/audit.py).
+    unit_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
     at: datetime = _timestamp(index=True)
     entity: str = Field(sa_type=String(40))
     entity_id: int | None = None

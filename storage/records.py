@@ -54,7 +54,15 @@ async def save(
     session.add(row)
     await session.flush()
     await record(
-        session, ENTITY[kind], row.id, "create", None, _snapshot(row), actor_id=member.id, at=now
+        session,
+        ENTITY[kind],
+        row.id,
+        "create",
+        None,
+        _snapshot(row),
+        unit_id=row.unit_id,
+        actor_id=member.id,
+        at=now,
     )
     await supersede_nil_report(session, row.unit_id, row.on_date, now)
     return pk(row)
@@ -159,7 +167,16 @@ async def tidy_nil_reports(session: AsyncSession, unit_id: int, now: datetime) -
         week = report.week_start
         if week in kept or await has_records_in_week(session, unit_id, week):
             report.deleted_at = now
-            await record(session, "nil_report", report.id, "superseded", None, None, at=now)
+            await record(
+                session,
+                "nil_report",
+                report.id,
+                "superseded",
+                None,
+                None,
+                unit_id=report.unit_id,
+                at=now,
+            )
         else:
             kept.add(week)
 
@@ -182,6 +199,7 @@ async def add_nil_report(
         "create",
         None,
         {"week_start": week.isoformat()},
+        unit_id=report.unit_id,
         actor_id=member.id,
     )
     return report
@@ -213,7 +231,17 @@ async def undo_nil_report(
     if denial is not None:
         return denial
     report.deleted_at = now
-    await record(session, "nil_report", report.id, "undo", None, None, actor_id=member.id, at=now)
+    await record(
+        session,
+        "nil_report",
+        report.id,
+        "undo",
+        None,
+        None,
+        unit_id=report.unit_id,
+        actor_id=member.id,
+        at=now,
+    )
     return True
 
 
@@ -224,4 +252,13 @@ async def supersede_nil_report(
     report = await current_nil_report(session, unit_id, week_start(on_date))
     if report is not None:
         report.deleted_at = now
-        await record(session, "nil_report", report.id, "superseded", None, None, at=now)
+        await record(
+            session,
+            "nil_report",
+            report.id,
+            "superseded",
+            None,
+            None,
+            unit_id=report.unit_id,
+            at=now,
+        )

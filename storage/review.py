@@ -187,7 +187,14 @@ async def _audit(
     now: datetime,
 ) -> None:
     event = await record(
-        session, ENTITY[kind_of(row)], pk(row), action, before, after, actor_id=pk(actor)
+        session,
+        ENTITY[kind_of(row)],
+        pk(row),
+        action,
+        before,
+        after,
+        unit_id=row.unit_id,
+        actor_id=pk(actor),
     )
     event.at = now
 

@@ -58,6 +58,7 @@ async def set_times(
         "update",
         _jsonable(before),
         _jsonable(after),
+        unit_id=unit_id,
         actor_id=actor_id,
     )
 

@@ -81,7 +81,17 @@ async def find_unit(
         if audit_as is not None and actor is not None:
             after = {"handler": audit_as, "reason": Missing.OUT_OF_SCOPE.value}
             at = now or utcnow()
-            await record(session, "unit", unit.id, "refused", None, after, actor_id=actor.id, at=at)
+            await record(
+                session,
+                "unit",
+                unit.id,
+                "refused",
+                None,
+                after,
+                unit_id=actor.unit_id,  # a refusal concerns the actor's own unit
+                actor_id=actor.id,
+                at=at,
+            )
         return UnitLookup(None, Missing.OUT_OF_SCOPE)
     return UnitLookup(unit)
 

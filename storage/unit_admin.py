@@ -263,6 +263,7 @@ async def add_unit(
         "create",
         None,
         after,
+        unit_id=unit.id,
         actor_id=actor_id,
         actor_label=actor_label,
         at=now,
@@ -300,6 +301,7 @@ async def rename(
         "rename",
         before,
         after,
+        unit_id=unit.id,
         actor_id=actor_id,
         actor_label=actor_label,
         at=now,
@@ -351,6 +353,7 @@ async def move(
         "move",
         before,
         after,
+        unit_id=unit_id,
         actor_id=actor_id,
         actor_label=actor_label,
         at=now,
@@ -425,7 +428,16 @@ async def deactivate(
         assert member is not None
         member.active, member.updated_at = False, now
         after = {"active": False, "reason": "unit_deactivated", "unit_id": unit.id}
-        await record(session, "member", member_id, "deactivate", {"active": True}, after, **audit)
+        await record(
+            session,
+            "member",
+            member_id,
+            "deactivate",
+            {"active": True},
+            after,
+            unit_id=member.unit_id,
+            **audit,
+        )
     for invite_id in plan.invites:
         invite = await session.get(Invite, invite_id)
         assert invite is not None
@@ -439,7 +451,9 @@ async def deactivate(
         )
     unit.active, unit.updated_at = False, now
     after = {"active": False, "members": plan.members, "invites": plan.invites}
-    await record(session, "unit", unit.id, "deactivate", {"active": True}, after, **audit)
+    await record(
+        session, "unit", unit.id, "deactivate", {"active": True}, after, unit_id=unit.id, **audit
+    )
     await session.flush()
     return plan
 
@@ -523,7 +537,14 @@ async def merge(
         member.unit_id, member.updated_at = target_id, now
         moved_to = {"unit_id": target_id, "reason": "unit_merged"}
         await record(
-            session, "member", member_id, "move", {"unit_id": source_id}, moved_to, **audit
+            session,
+            "member",
+            member_id,
+            "move",
+            {"unit_id": source_id},
+            moved_to,
+            unit_id=target_id,
+            **audit,
         )
     if plan.invites:
         await session.exec(
@@ -562,9 +583,9 @@ async def merge(
         "schedule": plan.schedule,
     }
     source.active, source.updated_at = False, now
-    await record(session, "unit", source_id, "merge", before, after, **audit)
+    await record(session, "unit", source_id, "merge", before, after, unit_id=source_id, **audit)
     into = {"from_id": source_id, "from_code": source.code, **plan.counts()}
-    await record(session, "unit", target_id, "merge_from", None, into, **audit)
+    await record(session, "unit", target_id, "merge_from", None, into, unit_id=target_id, **audit)
     await session.flush()
     if plan.children:
         await rebuild_paths(session)  # expires every loaded row

@@ -102,7 +102,14 @@ async def apply_import(session: AsyncSession, plan: ImportPlan, *, actor_label: 
             unit.active, unit.updated_at = True, now
             changed = {"name": unit.name, "level": unit.level, "parent_code": row.parent_code}
             await record(
-                session, "unit", unit.id, "import_update", before, changed, actor_label=actor_label
+                session,
+                "unit",
+                unit.id,
+                "import_update",
+                before,
+                changed,
+                unit_id=unit.id,
+                actor_label=actor_label,
             )
     await session.flush()
     for row in plan.rows:
@@ -117,7 +124,14 @@ async def apply_import(session: AsyncSession, plan: ImportPlan, *, actor_label: 
             "parent_id": unit.parent_id,
         }
         await record(
-            session, "unit", unit.id, "import_create", None, after, actor_label=actor_label
+            session,
+            "unit",
+            unit.id,
+            "import_create",
+            None,
+            after,
+            unit_id=unit.id,
+            actor_label=actor_label,
         )
     await rebuild_paths(session)
 

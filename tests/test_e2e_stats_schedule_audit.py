@@ -21,7 +21,7 @@ from bot.telegram.command_menus import register_member_commands
 from bot.telegram.jobs import SLOT_JOB_PREFIX, scheduler
 from handlers.common import stale_text
 from handlers.menu import MENU_STATE, refresh_commands
-from storage import records, schedules, state, units
+from storage import invites, members, records, schedules, state, units
 from storage.audit import record
 from storage.models import AuditEvent, Member, pk
 from tests.fakebot import FakeMessage
@@ -532,8 +532,8 @@ async def test_the_audit_log_shows_the_area_ten_to_a_page(harness: Harness) -> N
 
     (log,) = await official.say("/audit")
     lines = log.body.splitlines()
-    assert (
-        lines[1] == f"1. 25/11/2026 12:00 · Lan <b>Tổ 1</b> · created · land donation #L-{land_id}"
+    assert lines[1] == (
+        f"1. 25/11/2026 12:00 · Lan <b>Tổ 1</b> · created · land donation #L-{land_id} (CN1)"
     )
     assert "Lan &lt;b&gt;Tổ 1&lt;/b&gt;" in (log.html or "")
     assert "Người xã khác" not in log.body
@@ -554,7 +554,14 @@ async def test_the_audit_log_shows_the_area_ten_to_a_page(harness: Harness) -> N
         for number in range(25):
             harness.clock.advance(seconds=1)
             await record(
-                session, "workday", number, "create", None, actor_id=lan.id, at=harness.clock()
+                session,
+                "workday",
+                number,
+                "create",
+                None,
+                unit_id=lan.unit_id,
+                actor_id=lan.id,
+                at=harness.clock(),
             )
     # 30 events in all: the 3 imports, the record, the refusal, and these 25.
     (log,) = await official.say("/nhatky")
@@ -574,6 +581,49 @@ async def test_the_audit_log_shows_the_area_ten_to_a_page(harness: Harness) -> N
         assert await official.forge(last, data) == []
         assert official.user.answers[-1].text == stale_text(EN)
     assert "(page 3 of 3)" in official.user.message(log.message_id).body
+
+
+async def test_the_audit_log_follows_the_unit_an_event_concerns(harness: Harness) -> None:
+    """Not where its actor is: a member who moves in from another commune leaves their earlier
+    events there, and an admin of elsewhere acting on the area is seen by its officials."""
+    await add_other_commune(harness)
+    far = await harness.add_member(9701, "KX1", full_name="Người xã khác")
+    await harness.add_member(9703, "THOXUONG", Role.OFFICIAL, language="en")
+    admin = await harness.add_member(9704, "KX1", Role.ADMIN, full_name="Quản trị", language="en")
+    harness.clock.now = datetime(2026, 11, 25, 5, 0, tzinfo=UTC)
+    before_move = await log_land(harness, far)
+    cn1, kx1 = await unit_id(harness, "CN1"), await unit_id(harness, "KX1")
+
+    async def admin_acts(session: Any) -> tuple[Member, int]:
+        moment = harness.clock()
+        moved = await members.change_unit(
+            session, admin, pk(far), expected_unit_id=kx1, unit_id=cn1, now=moment
+        )
+        made = await invites.create_by(
+            session, admin, role=Role.COORDINATOR, unit_id=cn1, uses=1, now=moment
+        )
+        await record(  # a unit file import concerns no one unit: admins only
+            session, "unit", None, "import", None, unit_id=None, actor_id=admin.id, at=moment
+        )
+        assert moved.ok and moved.member is not None and made.invite is not None
+        return moved.member, pk(made.invite)
+
+    harness.clock.advance(seconds=1)
+    moved, invite_id = await harness.query(admin_acts)
+    harness.clock.advance(seconds=1)
+    after_move = await log_land(harness, moved)
+
+    (log,) = await harness.person(9703).say("/audit")
+    body = log.body
+    assert f"#L-{after_move} (CN1)" in body
+    assert f"Quản trị · changed · member #{pk(far)} (CN1)" in body
+    assert f"Quản trị · created · invite #{invite_id} (CN1)" in body
+    assert f"#L-{before_move}" not in body and "KX1" not in body
+    assert "· imported · unit" not in body
+    # The admin sees it all, the earlier record still in the other commune.
+    (everything,) = await harness.person(9704).say("/audit")
+    assert f"Người xã khác · created · land donation #L-{before_move} (KX1)" in everything.body
+    assert "Quản trị · imported · unit" in everything.body
 
 
 async def test_the_audit_log_of_a_quiet_area(harness: Harness) -> None:

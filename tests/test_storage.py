@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, make_url, text
+from sqlalchemy import column, insert, inspect, make_url, table, text
 from sqlmodel import SQLModel, col, func, select
 
 from bot.domain.access import Role
@@ -17,7 +19,17 @@ from bot.domain.unit_csv import RowProblem, parse_unit_csv
 from storage import invites, members, state, units
 from storage.engine import Database
 from storage.migrate import head_revision, upgrade
-from storage.models import Activity, AuditEvent, Invite, Member, Unit, pk
+from storage.models import (
+    Activity,
+    AuditEvent,
+    Invite,
+    LandPledge,
+    Member,
+    NilReport,
+    Unit,
+    Workday,
+    pk,
+)
 from tests.tcp_proxy import TcpProxy
 
 PROVINCE_CSV = """code,name,level,parent_code,former_name
@@ -72,6 +84,98 @@ async def test_the_admin_chats_old_state_is_forgotten_and_drafts_are_kept(
         await db.dispose()
     assert kept == {"1": {"draft": {"flow": "land"}}, "3": {"draft": {"flow": "activity"}}}
     assert gone == {}
+
+
+async def test_migration_0007_gives_each_audit_event_the_unit_it_concerns(
+    database_url: str,
+) -> None:
+    """The backfill, one event per kind of entity: the unit itself, a record's, a member's or
+    an invite's unit, and the actor's for refusals and commands; an id of nothing, nothing."""
+    await upgrade(database_url, "0006")
+    db = Database(database_url)
+    now = datetime(2026, 11, 25, tzinfo=UTC)
+    on = now.date()
+    try:
+        async with db.session() as session:
+            made = [
+                Unit(code=code, name=code, name_key=code, level="x", path="/")
+                for code in ("BN", "THOXUONG", "CN1")  # the backfill reads no tree
+            ]
+            session.add_all(made)
+            await session.flush()
+            ids = {unit.code: pk(unit) for unit in made}
+            official = Member(
+                telegram_id=1, full_name="An", role=Role.OFFICIAL, unit_id=ids["THOXUONG"]
+            )
+            admin = Member(telegram_id=2, full_name="Ba", role=Role.ADMIN, unit_id=ids["BN"])
+            session.add_all([official, admin])
+            await session.flush()
+            reporter: dict[str, Any] = {"unit_id": ids["CN1"], "reporter_id": pk(official)}
+            rows: dict[str, Activity | LandPledge | Workday | NilReport | Invite] = {
+                "activity": Activity(**reporter, on_date=on, kind="hop_dan", participants=3),
+                "land_pledge": LandPledge(
+                    **reporter,
+                    on_date=on,
+                    donor="Hộ ông An",
+                    donor_key="ho ong an",
+                    area_m2=Decimal("720"),
+                    land_kind="dat_o",
+                    purpose="duong",
+                    stage="cam_ket",
+                ),
+                "workday": Workday(
+                    **reporter,
+                    on_date=on,
+                    work="Đào mương",
+                    people=2,
+                    days_each=Decimal(1),
+                    total_days=Decimal(2),
+                ),
+                "nil_report": NilReport(**reporter, week_start=on),
+                "invite": Invite(
+                    code="ABC", role=Role.COORDINATOR, unit_id=ids["CN1"], expires_at=now
+                ),
+            }
+            session.add_all(rows.values())
+            await session.flush()
+            events = [  # entity, entity_id, actor, action: the unit expected
+                ("unit", ids["CN1"], admin, "rename", "CN1"),
+                ("schedule", ids["CN1"], admin, "update", "CN1"),
+                ("broadcast", ids["THOXUONG"], admin, "sent", "THOXUONG"),
+                ("export", ids["CN1"], official, "exported", "CN1"),
+                *((entity, pk(row), admin, "create", "CN1") for entity, row in rows.items()),
+                ("member", pk(official), admin, "update", "THOXUONG"),
+                ("command", None, official, "refused", "THOXUONG"),
+                ("unit", ids["BN"], official, "refused", "THOXUONG"),
+                ("member", pk(admin), official, "refused", "THOXUONG"),
+                ("unit", None, admin, "import", None),
+                ("workday", 9999, official, "create", None),
+            ]
+            old_events = table(
+                "audit_event",
+                column("at"),
+                column("entity"),
+                column("entity_id"),
+                column("actor_id"),
+                column("action"),
+            )
+            for entity, entity_id, actor, action, _ in events:
+                await session.exec(
+                    insert(old_events).values(
+                        at=now, entity=entity, entity_id=entity_id, actor_id=actor.id, action=action
+                    )
+                )
+        await upgrade(database_url)
+        async with db.session() as session:
+            query = (
+                select(AuditEvent.entity, AuditEvent.action, Unit.code)
+                .outerjoin(Unit, col(Unit.id) == col(AuditEvent.unit_id))
+                .order_by(col(AuditEvent.id))
+            )
+            backfilled = list((await session.exec(query)).all())
+    finally:
+        await db.dispose()
+    assert backfilled == [(entity, action, code) for entity, _, _, action, code in events]
 
 
 async def test_migrations_build_the_whole_schema_from_empty(database_url: str) -> None:

@@ -40,14 +40,13 @@ def cmd_audit(settings: Settings, t: Translator, args: argparse.Namespace) -> in
             return [t._("No audit events yet.")]
         out = []
         for line in lines:
-            target = line.unit_code or ("" if line.entity_id is None else f"#{line.entity_id}")
             out.append(
                 "  ".join(
                     (
                         format_datetime(line.at, settings.tz),
                         line.actor or "-",
                         line.action,
-                        f"{line.entity} {target}".strip(),
+                        f"{line.entity} {line.reference}".strip(),
                     )
                 )
             )

@@ -147,6 +147,7 @@ def cmd_broadcast(settings: Settings, t: Translator, args: argparse.Namespace) -
                         "recipients": audience.size,
                         "unreachable": audience.unreachable,
                     },
+                    unit_id=pk(unit),
                     actor_label=CLI_ACTOR,
                     at=_utcnow(),
                 )

@@ -64,6 +64,7 @@ async def record_delivered(
             "failed": report.failed,
             "skipped": report.skipped + report.in_progress,
         },
+        unit_id=pk(unit),
         actor_id=actor_id,
         actor_label=actor_label,
         at=at,
