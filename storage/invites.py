@@ -79,6 +79,7 @@ async def create(
         created_by=created_by,
         expires_at=now + timedelta(days=days),
         max_uses=uses,
+        created_at=now,
     )
     session.add(invite)
     await session.flush()
@@ -92,6 +93,7 @@ async def create(
         unit_id=invite.unit_id,
         actor_id=created_by,
         actor_label=actor_label,
+        at=now,
     )
     return invite
 

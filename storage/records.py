@@ -201,6 +201,7 @@ async def add_nil_report(
         {"week_start": week.isoformat()},
         unit_id=report.unit_id,
         actor_id=member.id,
+        at=now,
     )
     return report
 
