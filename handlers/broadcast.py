@@ -44,7 +44,14 @@ from bot.domain.flow import Draft, Env, Outcome
 from bot.domain.formatting import escape_html, format_number
 from bot.domain.forms.announcements import ANNOUNCEMENT, Reach
 from bot.services.broadcasts import broadcast_sends, record_delivered
-from handlers.common import DanvanContext, guarded, reply, stale_text, unit_options
+from handlers.common import (
+    DanvanContext,
+    guarded,
+    reply,
+    reply_now,
+    stale_text,
+    unit_options,
+)
 from handlers.conversation import FlowBinding, begin, now
 from handlers.keyboards import main_menu
 from storage import export as store
@@ -151,7 +158,7 @@ async def send_announcement(
     # Delivery claims each Send in sessions of its own; on SQLite ours holds the write lock.
     await context.session.commit()
     if not resuming:
-        await reply(
+        await reply_now(
             update,
             t._(
                 "⏳ Sending the announcement to {unit} (recipients: {count})…",

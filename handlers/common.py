@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Coroutine, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import CallbackQuery, InlineKeyboardMarkup, Update
-from telegram.error import BadRequest, NetworkError
+from telegram.error import BadRequest
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.domain import access, callbacks
@@ -21,7 +21,7 @@ from bot.domain.i18n import Translator, pick_language, translator
 from bot.domain.outgoing import OutMessage, Report, Send
 from bot.domain.units import UnitOption
 from bot.settings import Settings
-from storage import members, scope
+from storage import members, outbox, scope
 from storage.audit import record
 from storage.engine import Database, begin_reading
 from storage.models import Member, Unit, pk
@@ -109,19 +109,26 @@ async def reply(update: Update, text: str, **kwargs: Any) -> None:
         await chat.send_message(text, parse_mode="HTML", **kwargs)
 
 
-KEPT_REPLY_ATTEMPTS = 3
+async def reply_now(update: Update, text: str, **kwargs: Any) -> None:
+    """`reply`, sent at once rather than owed: a note before a long delivery the update makes
+    itself (an announcement), after committing what came before."""
+    work = outbox.current_work()
+    if work is None:
+        await reply(update, text, **kwargs)
+        return
+    with work.sending_directly():
+        await reply(update, text, **kwargs)
 
 
-async def reply_kept(update: Update, text: str, **kwargs: Any) -> None:
-    """Tell of something already committed (a saved record). A Bot API failure is tried
-    again rather than raised: the error handler's "try again" would be untrue, and trying
-    again would only meet the duplicate warning. If every attempt fails, the log has it."""
-    for attempt in range(1, KEPT_REPLY_ATTEMPTS + 1):
-        try:
-            await reply(update, text, **kwargs)
-            return
-        except NetworkError as exc:  # 5xx and timeouts; a timed-out one may have arrived
-            log.warning("Confirmation not sent (attempt %d): %s", attempt, exc)
+async def after_commit(context: DanvanContext, follow_up: Callable[[], Awaitable[object]]) -> None:
+    """Run `follow_up` once what the update changed is committed (the reminder jobs are
+    remade from the database, so they must see the change)."""
+    work = outbox.current_work()
+    if work is None:  # not within an update the application commits
+        await context.session.commit()
+        await follow_up()
+        return
+    work.after_commit.append(follow_up)
 
 
 def stale_text(t: Translator) -> str:
@@ -217,47 +224,70 @@ def guarded(needs: Role | None) -> Callable[[Callback[R]], Callback[R | None]]:
     def decorate(callback: Callback[R]) -> Callback[R | None]:
         @functools.wraps(callback)
         async def wrapper(update: Update, context: DanvanContext) -> R | None:
-            user = update.effective_user
-            async with context.db.session() as session:
-                context._session = session
-                try:
-                    member = None
-                    if user is not None:
-                        member = await _sender(context, session, user.id)
-                    if member is not None and member.unreachable_at is not None:
-                        member.unreachable_at = None  # they talk to us again: reachable
-                    context.member = member
-                    language = (
-                        member.language
-                        if member
-                        else pick_language(
-                            user.language_code if user else None,
-                            context.settings.default_language,
-                        )
-                    )
-                    context.t = translator(language)
-                    denial = access.check(member, needs)
-                    if denial is None:
-                        return await callback(update, context)
-                    if member is not None:
-                        await record(
-                            session,
-                            "command",
-                            None,
-                            "refused",
-                            None,
-                            {"handler": callback.__name__, "reason": denial.value},
-                            unit_id=member.unit_id,
-                            actor_id=member.id,
-                        )
-                finally:
-                    context._session = None
-            await refuse(update, context, denial)
-            return None
+            work = outbox.current_work()
+            if work is None:  # not within an update the application commits (tests of parts)
+                async with context.db.session() as session:
+                    return await _guarded(update, context, session, callback, needs, work)
+            if work.session is None:
+                work.session = context.db.open_session()
+            try:
+                return await _guarded(update, context, work.session, callback, needs, work)
+            except BaseException:
+                await work.session.rollback()
+                work.discard()  # what it noted it owes goes with what it did
+                raise
 
         return wrapper
 
     return decorate
+
+
+async def _guarded(
+    update: Update,
+    context: DanvanContext,
+    session: AsyncSession,
+    callback: Callback[R],
+    needs: Role | None,
+    work: outbox.UpdateWork | None,
+) -> R | None:
+    user = update.effective_user
+    context._session = session
+    try:
+        member = None
+        if user is not None:
+            member = await _sender(context, session, user.id)
+        if member is not None and member.unreachable_at is not None:
+            member.unreachable_at = None  # they talk to us again: reachable
+        context.member = member
+        language = (
+            member.language
+            if member
+            else pick_language(
+                user.language_code if user else None,
+                context.settings.default_language,
+            )
+        )
+        context.t = translator(language)
+        if work is not None:
+            work.language = context.t.language
+        denial = access.check(member, needs)
+        if denial is None:
+            return await callback(update, context)
+        if member is not None:
+            await record(
+                session,
+                "command",
+                None,
+                "refused",
+                None,
+                {"handler": callback.__name__, "reason": denial.value},
+                unit_id=member.unit_id,
+                actor_id=member.id,
+            )
+    finally:
+        context._session = None
+    await refuse(update, context, denial)
+    return None
 
 
 async def named_unit(

@@ -38,6 +38,8 @@ from bot.domain.formatting import MESSAGE_LIMIT, escape_html, visible_length
 from bot.domain.i18n import Translator, translator
 from handlers.common import DanvanContext, denial_text, guarded, reply, stale
 from handlers.keyboards import DRAFT_BUTTON, contact_keyboard, inline, main_menu, reply_choices
+from storage import outbox
+from storage.outbox import IF_GONE
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +190,7 @@ async def _show_in_place(
     where a new message is needed: a typed answer, a reply keyboard, a message grown too long,
     or one Telegram will not edit."""
     query = update.callback_query
-    message_id = draft.get("prompt_message_id")
+    message_id = await prompt_id(context, draft)
     pressed = _pressed_label(update)
     if (
         query is None
@@ -207,19 +209,33 @@ async def _show_in_place(
         return False
     markup = inline(prompt, draft["id"])
     try:
-        await context.bot.edit_message_text(
+        shown = await context.bot.edit_message_text(
             combined,
             chat_id=query.message.chat.id,
             message_id=message_id,
             parse_mode="HTML",
             reply_markup=markup,
+            # Deleted by the person meanwhile, say: the question goes in a new message.
+            api_kwargs={IF_GONE: text},
         )
-    except BadRequest as exc:  # deleted by the person, say: ask in a new message
+    except BadRequest as exc:  # made at once (outside an update): ask in a new message
         log.debug("Could not edit prompt %s in place: %s", message_id, exc)
         return False
-    draft["prompt_message_id"] = message_id if markup is not None else None
+    shown_id = shown.message_id if isinstance(shown, Message) else message_id
+    draft["prompt_message_id"] = shown_id if markup is not None else None
     draft["prompt_html"] = combined
     return True
+
+
+async def prompt_id(context: DanvanContext, draft: Draft) -> int | None:
+    """The Telegram id of the draft's prompt. A prompt owed but not sent when it was noted has
+    a placeholder id (storage/outbox.py) until the outbox has sent it."""
+    message_id = draft.get("prompt_message_id")
+    if isinstance(message_id, int) and message_id < 0:
+        sent = await outbox.sent_message_id(context.session, message_id)
+        if sent is not None:
+            draft["prompt_message_id"] = message_id = sent
+    return message_id
 
 
 def _turned_page(data: str | None) -> bool:
@@ -467,10 +483,10 @@ async def expire_idle_drafts(
             await application.persistence.update_user_data(user_id, data)
         t = translator(draft.get("language") or settings.default_language)
         try:
-            if draft.get("prompt_message_id"):
-                await application.bot.edit_message_reply_markup(
-                    chat_id=user_id, message_id=draft["prompt_message_id"]
-                )
+            async with application.bot_data["db"].session() as session:
+                prompt = await outbox.sent_message_id(session, draft.get("prompt_message_id"))
+            if prompt:
+                await application.bot.edit_message_reply_markup(chat_id=user_id, message_id=prompt)
             await application.bot.send_message(
                 user_id, timeout_text(t, settings.conversation_timeout_minutes)
             )
@@ -504,7 +520,7 @@ async def on_button(update: Update, context: DanvanContext) -> None:
         and draft is not None
         and draft["id"] == parts[0]
         and query.message is not None
-        and draft.get("prompt_message_id") == query.message.message_id
+        and await prompt_id(context, draft) == query.message.message_id
     )
     if not on_current_prompt or parts is None:
         await stale(update, context)

@@ -21,7 +21,7 @@ from bot.domain.forms.records import ACTIVITY, LAND, WORKDAY
 from bot.domain.records import reference
 from bot.domain.review import KIND_OF_FLOW
 from handlers import review
-from handlers.common import DanvanContext, guarded, reply_kept
+from handlers.common import DanvanContext, guarded, reply
 from handlers.conversation import FlowBinding, begin
 from handlers.keyboards import main_menu
 from storage import records
@@ -57,10 +57,9 @@ async def save(
         flow = FLOW_OF_NAME[draft["flow"]]
         return engine.Reply(Outcome.PROMPT, engine.prompt_for(flow, draft, env), [f"⚠️ {warning}"])
     record_id = await records.save(context.session, kind, member, answers, env.now)
-    # Kept before the person is told: a confirmation that fails (or times out after Telegram
-    # took it) must not undo the record.
-    await context.session.commit()
-    await reply_kept(
+    # Owed: sent once the record commits with the update (a confirmation that fails is
+    # retried by the outbox, and never undoes the record).
+    await reply(
         update,
         t._("✅ Saved as <b>{reference}</b>. Thank you!", reference=reference(kind, record_id)),
         reply_markup=main_menu(t),

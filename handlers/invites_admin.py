@@ -20,7 +20,6 @@ import logging
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.domain import access, callbacks
@@ -37,11 +36,11 @@ from handlers.common import (
     named_unit,
     pressed,
     reply,
-    reply_kept,
 )
 from handlers.conversation import FlowBinding, begin, now
 from storage import invites, scope
 from storage.models import Invite, Unit, pk
+from storage.outbox import IF_FAILED
 
 log = logging.getLogger(__name__)
 
@@ -131,26 +130,22 @@ async def make_invite(update: Update, context: DanvanContext, draft: Draft, env:
     if created.invite is None or created.unit is None:
         await reply(update, problem_text(t, created.outcome))
         return
-    # Kept before it is sent: an upload that fails must not take the invite with it.
-    await context.session.commit()
     text = invite_text(context, created.invite, created.unit)
     link = deep_link(context.bot.username, created.invite.code)
-    try:
-        await chat.send_photo(
-            photo=qr_png(link),
-            caption=text
-            + "\n"
-            + t._("Scan the QR code with the phone's camera, or open the link, then press Start."),
-            parse_mode="HTML",
-            reply_markup=_list_button(context),
-        )
-    except TelegramError as error:
-        log.warning("The QR code of invite %s could not be sent: %s", created.invite.id, error)
-        note = t._(
-            "⚠️ The QR code could not be sent. Give the code or the link instead: whoever "
-            "opens the link and presses Start joins."
-        )
-        await reply_kept(update, f"{text}\n{note}", reply_markup=_list_button(context))
+    note = t._(
+        "⚠️ The QR code could not be sent. Give the code or the link instead: whoever "
+        "opens the link and presses Start joins."
+    )
+    # Owed with the invite: if the photo cannot be sent, the code and the link go as text.
+    await chat.send_photo(
+        photo=qr_png(link),
+        caption=text
+        + "\n"
+        + t._("Scan the QR code with the phone's camera, or open the link, then press Start."),
+        parse_mode="HTML",
+        reply_markup=_list_button(context),
+        api_kwargs={IF_FAILED: f"{text}\n{note}"},
+    )
 
 
 # --- the open invites ------------------------------------------------------------------------

@@ -46,7 +46,6 @@ from handlers.common import (
     named_unit,
     pressed,
     reply,
-    reply_kept,
     stale,
 )
 from handlers.conversation import FlowBinding, begin, now
@@ -416,11 +415,10 @@ async def make_change(update: Update, context: DanvanContext, draft: Draft, env:
     if not change.ok or member is None or unit is None:
         await reply(update, problem_text(t, change.outcome))
         return
-    await context.session.commit()
     if draft["flow"] != MEMBER_MOVE.name:
-        await refresh_commands(context.bot, member)
+        await refresh_commands(context.bot, member)  # owed, sent once the change commits
     text, markup = await _card(context, member, unit, _done_text(t, draft["flow"], member, unit))
-    await reply_kept(update, text, reply_markup=markup)
+    await reply(update, text, reply_markup=markup)
 
 
 def flows() -> list[FlowBinding]:

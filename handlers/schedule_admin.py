@@ -37,6 +37,7 @@ from bot.domain.forms.schedule import (
 from bot.domain.schedule import QuietHours, hhmm
 from handlers.common import (
     DanvanContext,
+    after_commit,
     edit_in_place,
     guarded,
     named_unit,
@@ -232,9 +233,7 @@ async def save_time(update: Update, context: DanvanContext, draft: Draft, env: E
             )
     await schedules.set_times(context.session, pk(unit), changes, actor_id=member.id)
     text, markup = await _card(context, unit, [*notes, ""])
-    # The jobs are rebuilt from a session of their own; on SQLite ours holds the write lock.
-    await context.session.commit()
-    await context.scheduler.rebuild()
+    await after_commit(context, context.scheduler.rebuild)  # from the new times
     await reply(update, text, reply_markup=markup)
 
 

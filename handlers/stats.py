@@ -62,8 +62,6 @@ async def send_figures(update: Update, context: DanvanContext, draft: Draft, env
         return
     period = chosen_period(draft, env.today)
     messages = await digest_messages(context.session, t, pk(unit), period, tz=context.settings.tz)
-    # Sending takes a while; on SQLite our transaction would hold the write lock meanwhile.
-    await context.session.commit()
     chat = update.effective_chat
     assert chat is not None
     await context.scheduler.delivery.send_messages(chat.id, messages)

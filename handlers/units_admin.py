@@ -62,11 +62,11 @@ from bot.domain.units import (
 from handlers import conversation
 from handlers.common import (
     DanvanContext,
+    after_commit,
     edit_in_place,
     guarded,
     refuse,
     reply,
-    reply_kept,
     stale,
     stale_text,
     unit_options,
@@ -530,14 +530,11 @@ async def back_to_tree(update: Update, context: DanvanContext, draft: Draft) -> 
 async def _done(
     update: Update, context: DanvanContext, text: str, unit_id: int, *, rebuild: bool = False
 ) -> None:
-    """The change is made: keep it, say so (with 📍 to open the unit), and for moves, merges
-    and imports remake the reminder jobs, which follow the tree, after the commit."""
-    await context.session.commit()
-    try:
-        await reply_kept(update, text, reply_markup=_open_button(context.t, unit_id))
-    finally:
-        if rebuild:
-            await context.scheduler.refresh()
+    """The change is made: say so (with 📍 to open the unit), and for moves, merges and
+    imports remake the reminder jobs, which follow the tree, once it is committed."""
+    await reply(update, text, reply_markup=_open_button(context.t, unit_id))
+    if rebuild:
+        await after_commit(context, context.scheduler.refresh)
 
 
 async def _refused(
@@ -726,17 +723,14 @@ async def finish_import(
         actor_id=actor_id,
         at=env.now,
     )
-    await context.session.commit()
     done = "✅ " + t._(
         "Imported: {created} created, {updated} updated, {unchanged} unchanged.",
         created=len(plan.created),
         updated=len(plan.updated),
         unchanged=len(plan.unchanged),
     )
-    try:
-        await reply_kept(update, done)
-    finally:
-        await context.scheduler.refresh()
+    await reply(update, done)
+    await after_commit(context, context.scheduler.refresh)
     return None
 
 

@@ -48,15 +48,29 @@ class NetworkInTransaction(RuntimeError):
     """A network call was about to wait while a database transaction was open."""
 
 
-def holding_transaction() -> bool:
-    """Whether a session of this task is inside a transaction right now."""
-    return any(session.in_transaction() for session in _OPEN_SESSIONS.get())
+def holding_transaction(also: AsyncSession | None = None) -> bool:
+    """Whether a session of this task, or `also` (the update's), is inside a transaction
+    right now."""
+    sessions = (*_OPEN_SESSIONS.get(), *([also] if also is not None else []))
+    return any(session.in_transaction() for session in sessions)
 
 
-def check_no_transaction(call: str) -> None:
+async def session_writes(session: AsyncSession) -> bool:
+    """Whether the session has something to commit: rows added, changed or deleted, or a
+    transaction that may have written (one not begun read-only)."""
+    if session.new or session.dirty or session.deleted:
+        return True
+    if not session.in_transaction():
+        return False
+    connection = await session.connection()
+    return not connection.sync_connection.get_execution_options().get(READS_ONLY, False)  # type: ignore[union-attr]
+
+
+def check_no_transaction(call: str, also: AsyncSession | None = None) -> None:
     """Called before every Bot API request: a transaction held open across it would keep
-    SQLite's write lock (and a PostgreSQL connection) for as long as Telegram takes."""
-    if not holding_transaction():
+    SQLite's write lock (and a PostgreSQL connection) for as long as Telegram takes. `also`:
+    the session of the update being handled."""
+    if not holding_transaction(also):
         return
     if os.environ.get(STRICT_ENV) == "1":
         raise NetworkInTransaction(f"{call} was called inside an open database transaction")
@@ -247,6 +261,11 @@ class Database:
                 raise
             finally:
                 _OPEN_SESSIONS.reset(token)
+
+    def open_session(self) -> AsyncSession:
+        """A session whose end is the caller's: the update's, which the application commits
+        with the update's state and handled mark (bot/telegram/persistence.py)."""
+        return self._sessions()
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -248,9 +248,14 @@ async def mark_unreachable(
     """The recipient blocked the bot: the row is done, and the member with this Telegram id is
     unreachable from now on (until they write again), which keeps them out of later sends."""
     await _finish(session, kind, recipient, period_key, LedgerState.UNREACHABLE, now, error)
+    await mark_member_unreachable(session, recipient, now)
+
+
+async def mark_member_unreachable(session: AsyncSession, telegram_id: int, now: datetime) -> None:
+    """The person blocked the bot: left out of later sends until they write again."""
     await session.exec(
         update(Member)
-        .where(col(Member.telegram_id) == recipient, col(Member.unreachable_at).is_(None))
+        .where(col(Member.telegram_id) == telegram_id, col(Member.unreachable_at).is_(None))
         .values(unreachable_at=now)
     )
 

@@ -15,6 +15,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     Index,
+    LargeBinary,
     Numeric,
     String,
     Table,
@@ -314,6 +315,38 @@ class UpdateInbox(SQLModel, table=True):
     handled_at: datetime | None = _timestamp(nullable=True, index=True)
 
 
+class OutboxMessage(SQLModel, table=True):
+    """One Bot API call an update owes a person (a message, an edit, a button's answer, a
+    file), written in the update's own transaction and made after it commits, in order per chat
+    (bot/telegram/outbox.py)."""
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (
+        Index("ix_outbox_message_pending", "state", "id"),  # the sender's queue, oldest first
+        Index("ix_outbox_message_placeholder", "placeholder"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    chat_id: int = Field(sa_type=BigInteger)
+    update_id: int | None = Field(default=None, sa_type=BigInteger)
+    method: str = Field(sa_type=String(40))  # sendMessage, editMessageText, sendPhoto, ...
+    params: Any = Field(sa_column=Column(JSON, nullable=False))  # JSON-native, files aside
+    file_field: str | None = Field(default=None, sa_type=String(40))  # "photo", "document"
+    file_name: str | None = Field(default=None, sa_type=String(200))
+    file_content: bytes | None = Field(default=None, sa_type=LargeBinary)
+    # The message id the handler was given for a message not sent yet (negative), which later
+    # edits name; the sender maps it to `message_id`, the id Telegram gave.
+    placeholder: int | None = Field(default=None, sa_type=BigInteger)
+    message_id: int | None = Field(default=None, sa_type=BigInteger)
+    language: str = Field(default="vi", sa_type=String(8))  # for telling of a file not sent
+    state: str = Field(default="pending", sa_type=String(20))  # pending, sent, failed
+    attempts: int = 0
+    next_attempt_at: datetime = _timestamp()
+    error: str | None = Field(default=None, sa_type=Text)
+    created_at: datetime = _timestamp()
+    done_at: datetime | None = _timestamp(nullable=True)
+
+
 class RuntimeStatus(SQLModel, table=True):
     """One row per `danvan run` process: what `danvan health` and /healthz report."""
 
@@ -337,3 +370,4 @@ class RuntimeStatus(SQLModel, table=True):
 # third of those statements' time under load.
 CONVERSATION_STATE: Table = SQLModel.metadata.tables[str(ConversationState.__tablename__)]
 UPDATE_INBOX: Table = SQLModel.metadata.tables[str(UpdateInbox.__tablename__)]
+OUTBOX: Table = SQLModel.metadata.tables[str(OutboxMessage.__tablename__)]

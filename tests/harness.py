@@ -13,7 +13,13 @@ from typing import Any
 from bot.domain.access import Role
 from bot.domain.unit_csv import parse_unit_csv
 from bot.settings import Settings
-from bot.telegram.app import DanvanApplication, build_application, on_startup
+from bot.telegram.app import (
+    DanvanApplication,
+    build_application,
+    on_shutdown,
+    on_startup,
+    outbox_sender,
+)
 from storage import invites, units
 from storage.engine import Database
 from storage.models import Member, pk
@@ -27,6 +33,10 @@ THOXUONG,phường Thọ Xương,phường,BN,
 CN1,Cung Nhượng 1,tổ dân phố,THOXUONG,
 CN2,Cung Nhượng 2,tổ dân phố,THOXUONG,
 """.encode()
+
+
+# Retries of a failed send come quickly in tests, so that a test waits for them, not a timer.
+OUTBOX_BACKOFF = 0.01
 
 
 class Clock:
@@ -161,7 +171,9 @@ class Harness:
         return self.application
 
     async def start(self) -> None:
-        application = build_application(self.settings, self.db, clock=self.clock)
+        application = build_application(
+            self.settings, self.db, clock=self.clock, outbox_backoff=OUTBOX_BACKOFF
+        )
         await application.initialize()
         await on_startup(application, periodic_jobs=False)
         await application.start()
@@ -174,6 +186,7 @@ class Harness:
         assert application.updater is not None
         await application.updater.stop()
         await application.stop()
+        await on_shutdown(application)
         await application.shutdown()
         self.application = None
 
@@ -185,6 +198,12 @@ class Harness:
     async def settle(self, update_id: int) -> None:
         await self.fake.wait_acked(update_id)
         await self.app.update_queue.join()
+        await self.sent()
+
+    async def sent(self) -> None:
+        """Until what the handled updates owe is sent, or waits for a retry (see
+        bot/telegram/outbox.py, IDLE_HORIZON)."""
+        await outbox_sender(self.app).drained()
 
     def person(self, user_id: int, first_name: str = "Lan", **kwargs: Any) -> Person:
         return Person(self, self.fake.user(user_id, first_name=first_name, **kwargs))

@@ -288,10 +288,14 @@ async def test_a_standby_takes_over_within_10_seconds_of_kill_9_and_loses_no_upd
         seen = len(user.messages())
         await standby.wait_log("tiếp quản", timeout=10)
         await handled(database_url, step)
+        await fake.wait_for(
+            lambda: len(user.messages()) > seen, timeout=10, what="the answer it was owed"
+        )
         took_over = asyncio.get_running_loop().time() - killed_at
         assert took_over < 10, f"took {took_over:.1f} s"
         replies = user.messages()[seen:]
-        assert len(replies) == 1, replies  # the held answer never arrived; the standby's did
+        # The held answer never arrived; the standby sent what the committed update owed.
+        assert len(replies) == 1, replies
 
         # Service goes on with the new active process.
         await log_workdays_until_save(user, database_url)
@@ -384,8 +388,16 @@ async def test_secrets_never_reach_the_log_even_at_debug_when_things_fail(
         fake.inject_error("sendMessage", 400, "Bad Request: chat not found", times=1)
         for words in ("/ngaycong", "/trogiup", "/start"):
             await say(user, database_url, words)
-        assert not fake.unused_faults()
-        assert "Traceback" in bot.log or "Error while handling" in bot.log  # it did fail
+
+        async def consumed() -> bool:  # the outbox retries the 500s with its backoff
+            return not fake.unused_faults()
+
+        await poll(consumed, what="every fault met", timeout=60)
+        await poll(
+            lambda: asyncio.sleep(0, "Gave up sendMessage" in bot.log),
+            what="the 400 given up",
+            timeout=30,
+        )
         status = await bot.stop()
     finally:
         await bot.kill()

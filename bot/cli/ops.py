@@ -70,6 +70,17 @@ def _describe(check: Check, t: Translator, settings: Settings) -> str:
             mode=d["mode"],
             standbys=d["standbys"],
         )
+    if check.name == "outbox":
+        if "waiting" not in d:
+            return t._("Outbox: {ok} (unknown: no database)", ok=ok)
+        return t._(
+            "Outbox: {ok}. {waiting} message(s) waiting, the oldest for {seconds} s; "
+            "{gave_up} given up in the last two days.",
+            ok=ok,
+            waiting=d["waiting"],
+            seconds=d["oldest_seconds"],
+            gave_up=d["gave_up"],
+        )
     if d.get("update_id") is None:
         return t._("Last update: none since the active process started.")
     return t._(

@@ -14,14 +14,16 @@ import aiohttp
 from sqlalchemy import text
 
 from bot.settings import Settings
-from storage import runtime
+from storage import outbox, runtime
 from storage.engine import Database, begin_reading
+from storage.outbox import OutboxHealth
 from storage.runtime import ProcessStatus
 
 HEARTBEAT_SECONDS = 10
 # A process that has not reported for this long is taken for dead.
 STALE_AFTER = timedelta(seconds=HEARTBEAT_SECONDS * 4)
 TIMEOUT_SECONDS = 5.0
+OUTBOX_LATE = timedelta(minutes=5)  # an owed message waiting longer needs attention
 
 
 @dataclass
@@ -53,17 +55,30 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat(timespec="seconds") if moment else None
 
 
-async def check_database(db: Database, now: datetime) -> tuple[Check, list[ProcessStatus]]:
+async def check_database(
+    db: Database, now: datetime
+) -> tuple[Check, list[ProcessStatus], OutboxHealth | None]:
     started = time.perf_counter()
     try:
         async with asyncio.timeout(TIMEOUT_SECONDS), db.session() as session:
             await begin_reading(session)  # a health check takes no write lock
             await session.exec(text("SELECT 1"))  # type: ignore[call-overload]
+            latency = (time.perf_counter() - started) * 1000
             seen = await runtime.processes(session, seen_since=now - STALE_AFTER)
+            waiting = await outbox.health(session)
     except Exception as exc:  # any failure is the report, never a crash
-        return Check("database", False, {"error": type(exc).__name__}), []
-    latency = (time.perf_counter() - started) * 1000
-    return Check("database", True, {"latency_ms": round(latency, 1)}), seen
+        return Check("database", False, {"error": type(exc).__name__}), [], None
+    return Check("database", True, {"latency_ms": round(latency, 1)}), seen, waiting
+
+
+def check_outbox(waiting: OutboxHealth | None, now: datetime) -> Check:
+    """What people are owed and not sent yet: fine while the oldest is younger than
+    OUTBOX_LATE (a chat whose sends keep failing is retried meanwhile)."""
+    if waiting is None:
+        return Check("outbox", False, {})
+    age = (now - waiting.oldest_at).total_seconds() if waiting.oldest_at else 0.0
+    detail = {"waiting": waiting.waiting, "oldest_seconds": round(age), "gave_up": waiting.gave_up}
+    return Check("outbox", age < OUTBOX_LATE.total_seconds(), detail)
 
 
 async def check_bot_api(settings: Settings) -> Check:
@@ -118,7 +133,7 @@ def check_processes(seen: list[ProcessStatus]) -> list[Check]:
 
 
 async def check_health(settings: Settings, db: Database, now: datetime) -> HealthReport:
-    (database, seen), bot_api = await asyncio.gather(
+    (database, seen, waiting), bot_api = await asyncio.gather(
         check_database(db, now), check_bot_api(settings)
     )
-    return HealthReport([database, bot_api, *check_processes(seen)])
+    return HealthReport([database, bot_api, *check_processes(seen), check_outbox(waiting, now)])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import html
 import logging
 from collections.abc import Callable
@@ -19,7 +21,9 @@ from bot.telegram import command_menus
 from bot.telegram.bot_api_http import AiohttpRequest
 from bot.telegram.inbox import InboxQueue
 from bot.telegram.jobs import Scheduler, scheduler
-from bot.telegram.persistence import DatabasePersistence, FlushingApplication
+from bot.telegram.outbox import BACKOFF as OUTBOX_BACKOFF
+from bot.telegram.outbox import OWED, OutboxSender, owe
+from bot.telegram.persistence import OUTBOX_SENDER, DatabasePersistence, FlushingApplication
 from bot.telegram.update_processor import PerChatUpdateProcessor
 from handlers import (
     audit_log,
@@ -39,7 +43,9 @@ from handlers import (
     units_admin,
 )
 from handlers.common import DanvanContext
+from storage import outbox
 from storage.engine import Database, check_no_transaction
+from storage.outbox import begin_work, current_work, end_work
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +73,8 @@ async def on_error(update: object, context: DanvanContext) -> None:
     if isinstance(update, Update) and update.effective_chat is not None:
         user = update.effective_user
         t = translator(user.language_code if user else None)
+        # At once, not owed: the update may not commit (the database is down, say).
+        token = begin_work(None)
         try:
             await update.effective_chat.send_message(
                 html.escape(t._("Something went wrong. Please try again in a moment.")),
@@ -74,12 +82,15 @@ async def on_error(update: object, context: DanvanContext) -> None:
             )
         except Exception:  # the person is told nothing more; the log has it all
             log.warning("Could not tell the user about the error", exc_info=True)
+        finally:
+            end_work(token)
 
 
 async def on_startup(application: DanvanApplication, *, periodic_jobs: bool = True) -> None:
     """After initialize(), before polling: the command menu and the periodic jobs (tests
     that drive the clock themselves leave the jobs out and call them directly)."""
     await scheduler(application).recover_claims()  # before anything sends: we are the active bot
+    outbox_sender(application).start()  # what earlier processes owed and did not send, first
     await command_menus.register_commands(application.bot)
     await command_menus.register_member_commands(application.bot, application.bot_data["db"])
     if periodic_jobs:
@@ -98,10 +109,29 @@ async def catch_up_job(context: DanvanContext) -> None:
 
 async def expire_idle_drafts_job(context: DanvanContext) -> None:
     """Close forms left idle past the timeout (also those left before a restart), and forget
-    updates handled long ago."""
+    updates handled and messages sent long ago."""
     clock: Callable[[], datetime] = context.application.bot_data["clock"]
     await conversation.expire_idle_drafts(context.application, clock())
     await inbox(context.application).prune()
+    async with context.db.session() as session:
+        await outbox.prune(session, clock())
+
+
+def outbox_sender(application: Application[Any, Any, Any, Any, Any, Any]) -> OutboxSender:
+    sender: OutboxSender = application.bot_data[OUTBOX_SENDER]
+    return sender
+
+
+SHUTDOWN_GRACE = 2.0  # seconds for the replies just committed to go out
+
+
+async def on_shutdown(application: DanvanApplication) -> None:
+    """Stop sending, after a moment for what was just committed: a stuck send does not hold up
+    the stop; what was not sent stays in the outbox for the next process."""
+    sender = outbox_sender(application)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(sender.drained(), SHUTDOWN_GRACE)
+    await sender.stop()
 
 
 def inbox(application: Application[Any, Any, Any, Any, Any, Any]) -> InboxQueue:
@@ -124,9 +154,12 @@ class DanvanBot(ExtBot[int]):
         self._inbox = inbox
         super().__init__(*args, **kwargs)
 
-    async def _do_post(self, endpoint: str, *args: Any, **kwargs: Any) -> Any:
-        check_no_transaction(endpoint)
-        return await super()._do_post(endpoint, *args, **kwargs)
+    async def _do_post(self, endpoint: str, data: Any, *args: Any, **kwargs: Any) -> Any:
+        work = current_work()
+        if work is not None and work.capturing and endpoint in OWED:
+            return owe(work, endpoint, data)  # made after the update commits
+        check_no_transaction(endpoint, also=work.session if work is not None else None)
+        return await super()._do_post(endpoint, data, *args, **kwargs)
 
     async def get_updates(self, *args: Any, **kwargs: Any) -> tuple[Update, ...]:
         updates = await super().get_updates(*args, **kwargs)
@@ -152,6 +185,7 @@ def build_application(
     *,
     clock: Callable[[], datetime] | None = None,
     instance: str = "bot",
+    outbox_backoff: float = OUTBOX_BACKOFF,
 ) -> DanvanApplication:
     """The bot, ready to initialize. `clock` replaces the wall clock in tests; `instance`
     names this process in the send ledger and in `danvan health`."""
@@ -176,7 +210,7 @@ def build_application(
         .context_types(ContextTypes(context=DanvanContext))
         .update_queue(queue)
         .concurrent_updates(PerChatUpdateProcessor())
-        .persistence(DatabasePersistence(db))
+        .persistence(DatabasePersistence(db, clock=now))
         .application_class(FlushingApplication)
         .build()
     )
@@ -186,6 +220,9 @@ def build_application(
     application.bot_data["members"] = queue.members
     application.bot_data["instance"] = instance
     application.bot_data["scheduler"] = Scheduler(application)
+    application.bot_data[OUTBOX_SENDER] = OutboxSender(
+        application.bot, db, clock=now, backoff=outbox_backoff
+    )
     # Every multi-step chat, by flow name (handlers/conversation.py).
     application.bot_data[conversation.FLOWS] = {
         binding.flow.name: binding

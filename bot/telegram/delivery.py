@@ -59,6 +59,7 @@ from telegram.warnings import PTBDeprecationWarning
 from bot.domain.outgoing import Attachment, Button, OutMessage, Report, Send, SendOutcome
 from storage import ledger
 from storage.engine import Database
+from storage.outbox import current_work
 
 log = logging.getLogger(__name__)
 
@@ -295,6 +296,11 @@ class Delivery:
     async def deliver(self, sends: Iterable[Send], *, force: bool = False) -> Report:
         """Send each Send the ledger does not have yet; `force` sends again those it has (an
         admin's re-send), counting a new attempt. Returns the outcome counts."""
+        work = current_work()
+        if work is not None and work.capturing:  # asked for in an update: sent now, and each
+            # recorded in the ledger once Telegram took it
+            with work.sending_directly():
+                return await self.deliver(sends, force=force)
         batch = list(sends)
         pending = iter(batch)
         report = Report()
@@ -324,6 +330,14 @@ class Delivery:
         once)."""
         parts = _parts(messages)
         await _prepare(parts)
+        work = current_work()
+        if work is not None and work.capturing:
+            # Within an update: owed, sent after it commits, paced and retried by the outbox.
+            for part in parts:
+                if part.attachment is not None:
+                    await asyncio.to_thread(part.attachment.data)
+                await self._call(chat_id, part)
+            return
         progress = _Progress(len(parts))
         for part in parts:
             try:

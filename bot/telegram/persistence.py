@@ -20,18 +20,24 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from sqlmodel.ext.asyncio.session import AsyncSession
+from telegram import Update
 from telegram.ext import Application, BasePersistence, ConversationHandler, PersistenceInput
 
 from bot.telegram.inbox import InboxQueue
-from storage import runtime, state
-from storage.engine import Database, begin_reading
+from storage import outbox, runtime, state
+from storage.engine import Database, begin_reading, session_writes
+from storage.models import utcnow
+from storage.outbox import UpdateWork
 
+OUTBOX_SENDER = "outbox_sender"  # bot_data key of the OutboxSender (bot/telegram/outbox.py)
 USER_DATA = "user_data"
 CHAT_DATA = "chat_data"
 CONVERSATION_PREFIX = "conversation:"
@@ -70,6 +76,7 @@ class _Commit:
     writes: list[_Write]
     handled: runtime.HandledMark | None
     done: asyncio.Future[None]
+    work: UpdateWork | None = None  # what the update owes, stored with it
 
     def fail(self, exc: BaseException) -> None:
         if self.done.done():
@@ -110,9 +117,15 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
     Writes are committed in groups: those handed to `write` while a transaction is being
     written go together in the next one (see `write`)."""
 
-    __slots__ = ("_committer", "_pending", "_stored", "db")
+    __slots__ = ("_committer", "_pending", "_stored", "clock", "db")
 
-    def __init__(self, db: Database, update_interval: float = 60) -> None:
+    def __init__(
+        self,
+        db: Database,
+        update_interval: float = 60,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         super().__init__(
             store_data=PersistenceInput(
                 bot_data=False, chat_data=True, user_data=True, callback_data=False
@@ -120,6 +133,7 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
             update_interval=update_interval,
         )
         self.db = db
+        self.clock = clock
         # namespace -> key -> the stored data as canonical JSON, for the namespaces loaded.
         self._stored: dict[str, dict[str, str]] = {}
         self._pending: list[_Commit] = []
@@ -151,7 +165,11 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
             await self.write([write])
 
     async def write(
-        self, writes: list[_Write], *, handled: runtime.HandledMark | None = None
+        self,
+        writes: list[_Write],
+        *,
+        handled: runtime.HandledMark | None = None,
+        work: UpdateWork | None = None,
     ) -> None:
         """Write `writes` in order and mark the update `handled`, in one transaction, and
         return once it is committed.
@@ -162,13 +180,11 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
         transaction per update would queue them all behind each other. An update's own writes
         are never split across transactions. If a group fails, each of its parts is tried
         alone, so that one update's bad write does not fail the others."""
-        if not writes and handled is None:
+        owes = work is not None and bool(work.owed)
+        if not writes and handled is None and not owes:
             return
-        for write in writes:
-            stored = self._stored.get(write.namespace)
-            if stored is not None:
-                stored.pop(write.key, None)  # unknown until this commits
-        commit = _Commit(writes, handled, asyncio.get_running_loop().create_future())
+        self._forget(writes)
+        commit = _Commit(writes, handled, asyncio.get_running_loop().create_future(), work)
         self._pending.append(commit)
         if self._committer is None:
             self._committer = asyncio.ensure_future(self._commit_pending())
@@ -199,35 +215,67 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
         finally:
             self._committer = None
 
+    def _forget(self, writes: list[_Write]) -> None:
+        for write in writes:
+            stored = self._stored.get(write.namespace)
+            if stored is not None:
+                stored.pop(write.key, None)  # unknown until this commits
+
+    def _remember(self, writes: list[_Write]) -> None:
+        for write in writes:
+            stored = self._stored.get(write.namespace)
+            if stored is None:
+                continue
+            if write.canonical is None:
+                stored.pop(write.key, None)
+            else:
+                stored[write.key] = write.canonical
+
     async def _commit(self, group: list[_Commit]) -> None:
+        async with self.db.session() as session:
+            await self._statements(session, group)
+        for commit in group:
+            self._remember(commit.writes)
+            if not commit.done.done():  # its update may have been cancelled meanwhile
+                commit.done.set_result(None)
+
+    async def _statements(self, session: AsyncSession, group: list[_Commit]) -> None:
+        """The group's state, handled marks and owed calls, in the session's transaction."""
         latest: dict[tuple[str, str], _Write] = {}  # a key written twice: its last write wins
         for commit in group:
             for write in commit.writes:
                 latest[(write.namespace, write.key)] = write
         marks = [commit.handled for commit in group if commit.handled is not None]
-        async with self.db.session() as session:
-            await state.delete_many(
-                session, [key for key, write in latest.items() if write.data is None]
+        await state.delete_many(
+            session, [key for key, write in latest.items() if write.data is None]
+        )
+        await state.save_many(
+            session,
+            [(*key, write.data) for key, write in latest.items() if write.data is not None],
+        )
+        if marks:
+            await runtime.mark_handled_many(
+                session, [mark.update_id for mark in marks], max(mark.at for mark in marks)
             )
-            await state.save_many(
-                session,
-                [(*key, write.data) for key, write in latest.items() if write.data is not None],
-            )
-            if marks:
-                await runtime.mark_handled_many(
-                    session, [mark.update_id for mark in marks], max(mark.at for mark in marks)
-                )
         for commit in group:
-            for write in commit.writes:
-                stored = self._stored.get(write.namespace)
-                if stored is None:
-                    continue
-                if write.canonical is None:
-                    stored.pop(write.key, None)
-                else:
-                    stored[write.key] = write.canonical
-            if not commit.done.done():  # its update may have been cancelled meanwhile
-                commit.done.set_result(None)
+            if commit.work is not None and commit.work.owed:
+                await outbox.add(session, commit.work, self.clock())
+
+    async def write_with_work(
+        self,
+        session: AsyncSession,
+        writes: list[_Write],
+        *,
+        handled: runtime.HandledMark | None,
+        work: UpdateWork,
+    ) -> None:
+        """Write `writes`, the handled mark and what the update owes in the transaction its
+        handler left open in `session` (its records), and commit them all at once."""
+        self._forget(writes)
+        commit = _Commit(writes, handled, asyncio.get_running_loop().create_future(), work)
+        await self._statements(session, [commit])
+        await session.commit()
+        self._remember(writes)
 
     async def get_user_data(self) -> dict[int, Data]:
         return await self._load_by_id(USER_DATA)
@@ -306,10 +354,37 @@ class FlushingApplication(Application[Any, Any, Any, Any, Any, Any]):
     """
 
     async def process_update(self, update: object) -> None:
-        await super().process_update(update)
+        chat = update.effective_chat if isinstance(update, Update) else None
+        work = UpdateWork(
+            chat.id if chat is not None else None,
+            update.update_id if isinstance(update, Update) else None,
+        )
+        token = outbox.begin_work(work)
+        try:
+            await super().process_update(update)
+        finally:
+            outbox.end_work(token)
+        try:
+            await self._commit_update(update, work)
+        finally:
+            if work.session is not None:
+                await work.session.close()
+        if work.owed:
+            sender = self.bot_data.get(OUTBOX_SENDER)
+            if sender is not None:
+                sender.wake()
+        for follow_up in work.after_commit:
+            await follow_up()
+
+    async def _commit_update(self, update: object, work: UpdateWork) -> None:
+        """The update's records (in the session its handler left open), its new conversation
+        state, its handled mark and what it owes the person, in one transaction."""
         inbox = self.update_queue if isinstance(self.update_queue, InboxQueue) else None
         persistence = self.persistence
+        session = work.session
         if not isinstance(persistence, DatabasePersistence):
+            if session is not None:
+                await session.commit()
             if persistence is not None:
                 await self.update_persistence()
             if inbox is not None:
@@ -318,14 +393,19 @@ class FlushingApplication(Application[Any, Any, Any, Any, Any, Any]):
         writes: list[_Write] = []
         with collecting(writes):
             await self.update_persistence()
-        if inbox is None:
-            await persistence.write(writes)
+        handled = None
+        if inbox is not None:
+            inbox.note_handled(update)
+            handled = inbox.handled_mark(update)
+        if session is not None and await session_writes(session):
+            await persistence.write_with_work(session, writes, handled=handled, work=work)
             return
-        inbox.note_handled(update)
+        if session is not None:
+            await session.commit()  # it only read: end that, and go with the group
         try:
-            await persistence.write(writes, handled=inbox.handled_mark(update))
+            await persistence.write(writes, handled=handled, work=work)
         except Exception as exc:
-            if not writes:  # only the mark failed: as inbox.handled, it is logged, not raised
-                inbox.mark_failed(update, exc)
+            if inbox is not None and not writes and not work.owed:
+                inbox.mark_failed(update, exc)  # only the mark failed: logged, not raised
                 return
             raise

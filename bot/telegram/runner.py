@@ -21,7 +21,13 @@ from telegram.error import InvalidToken, NetworkError
 from bot.domain.i18n import Translator, translator
 from bot.services.health import HEARTBEAT_SECONDS, check_health
 from bot.settings import Settings
-from bot.telegram.app import DanvanApplication, build_application, inbox, on_startup
+from bot.telegram.app import (
+    DanvanApplication,
+    build_application,
+    inbox,
+    on_shutdown,
+    on_startup,
+)
 from bot.telegram.logging_setup import configure_logging
 from bot.telegram.webhook import WebhookServer
 from storage import runtime
@@ -292,6 +298,7 @@ async def _serve_active(
     elif application.updater is not None:
         await application.updater.stop()
     await application.stop()
+    await on_shutdown(application)
     await application.shutdown()
     return exit_status
 

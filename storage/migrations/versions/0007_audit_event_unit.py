@@ -9,7 +9,7 @@ anything else ("command"). An id that points nowhere leaves it empty (admins onl
 
 Revision ID: 0007
 Revises: 0006
-Create Date: 2026-12-05 09:00:00
+Create Date: 2026-12-04 19:00:00
 """
 
 from collections.abc import Sequence
