@@ -360,12 +360,14 @@ def end(context: DanvanContext) -> None:
 
 
 async def _download(context: DanvanContext, given: Input, prompt: Prompt) -> Input:
-    """A document the step asks for, fetched (before any transaction of this update is open)
-    if it is within the step's limit; otherwise left without content, for the step to refuse."""
+    """A document the step asks for, fetched if it is within the step's limit; otherwise left
+    without content, for the step to refuse. What the update read so far (the draft's units,
+    say) is committed first: the download must not hold a transaction open."""
     if given.kind is not InputKind.DOCUMENT or InputKind.DOCUMENT not in prompt.accepts:
         return given
     if given.size is not None and given.size > prompt.document_limit:
         return given
+    await context.session.commit()
     file = await context.bot.get_file(given.value)
     content = bytes(await file.download_as_bytearray())
     if len(content) > prompt.document_limit:

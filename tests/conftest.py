@@ -13,10 +13,14 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
-from storage.engine import Database
+from storage.engine import STRICT_ENV, Database
 from storage.migrate import upgrade
 from tests.fakebot import FakeBotAPI
 from tests.harness import TOKEN, Clock, Harness, local_noon
+
+# A Bot API call made while a transaction is open fails the test (storage/engine.py), in the
+# bot processes the tests start too (they inherit the environment).
+os.environ[STRICT_ENV] = "1"
 
 POSTGRES_URL = os.environ.get(
     "DANVAN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"

@@ -78,8 +78,12 @@ async def count_rows(database_url: str, table: str) -> int:
 
 
 async def say(user: FakeUser, database_url: str, words: str) -> list[FakeMessage]:
+    """Send `words`; once handled, the answers it was owed (sent after its commit)."""
     seen = len(user.messages(include_deleted=True))
     await handled(database_url, await user.send(words))
+    await user.fake.wait_for(
+        lambda: len(user.messages(include_deleted=True)) > seen, timeout=20, what="an answer"
+    )
     return user.messages(include_deleted=True)[seen:]
 
 
@@ -254,6 +258,44 @@ async def test_sigterm_finishes_the_update_in_flight_then_exits_0(
     assert_clean(bot.log)
 
 
+async def test_sigterm_while_a_send_is_stuck_exits_at_once_and_the_next_process_sends_it(
+    fake: FakeBotAPI, tmp_path: Path
+) -> None:
+    """Telegram holds the "Đã lưu" unanswered: SIGTERM still stops the bot within 10 s, the
+    workday is saved once, and the next process sends what the first one owed."""
+    database_url = f"sqlite:///{tmp_path / 'danvan.db'}"
+    await seed(fake, database_url)
+    env = bot_env(fake.base_url, database_url)
+    bot = await BotProcess(tmp_path, env).start()
+    user = fake.user(COORDINATOR)
+    try:
+        await fake.wait_for(lambda: fake.calls("getUpdates"), timeout=60, what="polling")
+        await log_workdays_until_save(user, database_url)
+        fake.hold("sendMessage", chat_id=COORDINATOR, times=10**6)
+        await tap(user, database_url, "✅ Lưu")
+        await fake.wait_for(lambda: fake.held, timeout=20, what="the answer to be held")
+        started = asyncio.get_running_loop().time()
+        bot.signal(signal.SIGTERM)
+        status = await bot.wait(timeout=15)
+        stopped_in = asyncio.get_running_loop().time() - started
+    finally:
+        await bot.kill()
+    assert status == 0, bot.log
+    assert stopped_in < 10, f"took {stopped_in:.1f} s"
+    assert not any("Đã lưu" in said for said in user.texts)
+    fake.release_held()
+    bot = await BotProcess(tmp_path, env).start()
+    try:
+        await fake.wait_for(
+            lambda: any("Đã lưu" in said for said in user.texts), timeout=60, what="the answer"
+        )
+        assert await bot.stop() == 0
+    finally:
+        await bot.kill()
+    assert sum("Đã lưu" in said for said in user.texts) == 1
+    assert await count_rows(database_url, "workday") == 1
+
+
 # --- active and standby ---------------------------------------------------------------------------
 
 
@@ -386,8 +428,8 @@ async def test_secrets_never_reach_the_log_even_at_debug_when_things_fail(
         fake.inject_error("sendMessage", 500, chat_id=COORDINATOR, times=3)
         fake.inject_error("getUpdates", 502, times=2)
         fake.inject_error("sendMessage", 400, "Bad Request: chat not found", times=1)
-        for words in ("/ngaycong", "/trogiup", "/start"):
-            await say(user, database_url, words)
+        for words in ("/ngaycong", "/trogiup", "/start"):  # some answers are lost: not awaited
+            await handled(database_url, await user.send(words))
 
         async def consumed() -> bool:  # the outbox retries the 500s with its backoff
             return not fake.unused_faults()
