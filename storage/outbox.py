@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, update
+from sqlalchemy import bindparam, delete, func, insert, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -196,6 +196,26 @@ async def mark_sent(
         .where(col(OutboxMessage.id) == row_id)
         .values(state=SENT, message_id=message_id, done_at=now, file_content=None)
     )
+
+
+async def mark_sent_many(
+    session: AsyncSession, marks: Sequence[tuple[int, int | None, datetime]]
+) -> None:
+    """Several calls made: (row id, the message id Telegram gave, when), in one statement."""
+    if not marks:
+        return
+    statement = (
+        update(OUTBOX)
+        .where(OUTBOX.c.id == bindparam("row_id"))
+        .values(
+            state=SENT,
+            message_id=bindparam("sent_id"),
+            done_at=bindparam("sent_at"),
+            file_content=None,
+        )
+    )
+    params = [{"row_id": i, "sent_id": m, "sent_at": at} for i, m, at in marks]
+    await session.exec(statement, params=params)
 
 
 async def retry_at(

@@ -40,7 +40,7 @@ from telegram.warnings import PTBDeprecationWarning
 from bot.domain.formatting import escape_html
 from bot.domain.i18n import translator
 from storage import ledger, outbox
-from storage.engine import Database
+from storage.engine import Database, begin_reading
 from storage.models import OutboxMessage, pk
 from storage.outbox import IF_FAILED, IF_GONE, OwedCall, UpdateWork, new_placeholder
 
@@ -164,6 +164,10 @@ class OutboxSender:
         self._idle = asyncio.Event()
         self._idle.set()
         self._retry_at: dict[int, float] = {}  # chat -> monotonic time of its next try
+        self._marks: list[tuple[int, int | None, datetime]] = []  # sent, to record as sent
+        self._unmarked: set[int] = set()  # their ids, not to be sent again meanwhile
+        self._marked: set[int] = set()  # of those, the ones whose "sent" is committed
+        self._marker: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         if self._task is None:
@@ -182,6 +186,9 @@ class OutboxSender:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if self._marker is not None:  # what was sent is recorded before we go
+            with contextlib.suppress(Exception):
+                await self._marker
         self._task = None
         self._chats.clear()
         self._idle.set()
@@ -199,7 +206,9 @@ class OutboxSender:
             except Exception:
                 log.exception("The outbox could not be read; trying again shortly")
                 waiting = 1.0
-            if not self._chats and (waiting is None or waiting > IDLE_HORIZON):
+            # Not idle if woken meanwhile: a commit after our read owes something new.
+            quiet = not self._chats and not self._marks and not self._wake.is_set()
+            if quiet and (waiting is None or waiting > IDLE_HORIZON):
                 self._idle.set()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=waiting)
@@ -207,11 +216,17 @@ class OutboxSender:
     async def _dispatch(self) -> float | None:
         """Start a worker for each chat with calls due and none running; seconds until the next
         retry is due (None: nothing waits but what runs)."""
+        # Sent calls whose "sent" was committed before this read began are no longer pending in
+        # what it reads; those committed meanwhile may still look pending, and stay skipped.
+        self._unmarked -= self._marked
+        self._marked = set()
         async with self.db.session() as session:
-            rows = await outbox.pending(session, BATCH)
+            await begin_reading(session)  # takes no write lock (SQLite)
+            rows = await outbox.pending(session, BATCH + len(self._unmarked))
         by_chat: dict[int, list[OutboxMessage]] = {}
         for row in rows:
-            by_chat.setdefault(row.chat_id, []).append(row)
+            if pk(row) not in self._unmarked:  # sent; its "sent" is being written
+                by_chat.setdefault(row.chat_id, []).append(row)
         now = time.monotonic()
         soonest: float | None = None
         for chat_id, calls in by_chat.items():
@@ -263,9 +278,27 @@ class OutboxSender:
         self._retry_at.pop(row.chat_id, None)
         if row.placeholder is not None and message_id is not None:
             outbox.remember_sent(row.placeholder, message_id)
-        async with self.db.session() as session:
-            await outbox.mark_sent(session, pk(row), message_id, now)
+        # Recorded with the other chats' in one transaction (group commit): one write per
+        # call would queue every chat behind SQLite's one writer.
+        self._unmarked.add(pk(row))
+        self._marks.append((pk(row), message_id, now))
+        if self._marker is None or self._marker.done():
+            self._marker = asyncio.create_task(self._write_marks())
         return True
+
+    async def _write_marks(self) -> None:
+        while self._marks:
+            marks, self._marks = self._marks, []
+            try:
+                async with self.db.session() as session:
+                    await outbox.mark_sent_many(session, marks)
+            except Exception:
+                log.exception("Could not record %d sent message(s); trying again", len(marks))
+                self._marks = marks + self._marks
+                await asyncio.sleep(self._backoff)
+                continue
+            self._marked.update(row_id for row_id, _, _ in marks)
+            self.wake()  # what waited behind them may go now
 
     async def _give_up(self, row: OutboxMessage, gave_up: _GiveUp, now: datetime) -> None:
         log.warning("Gave up %s to %s: %s", row.method, row.chat_id, gave_up.error)
@@ -291,7 +324,7 @@ class OutboxSender:
         target = params.get("message_id")
         if isinstance(target, int) and target < 0:
             async with self.db.session() as session:
-                sent = await outbox.sent_message_id(session, target)
+                sent = await outbox.sent_message_id(session, target)  # a read only
             if sent is None:
                 if if_gone is not None:
                     return await self._send_instead(row, params, if_gone)
