@@ -157,22 +157,19 @@ async def show(update: Update, context: DanvanContext, draft: Draft, reply_: eng
     text = "\n".join([*reply_.notes, prompt.text]) if reply_.notes else prompt.text
     if await _show_in_place(update, context, draft, prompt, text):
         return
-    # The old prompt is tidied while the new one is sent: the person waits for one round trip
-    # to Telegram, not two.
-    retiring = asyncio.ensure_future(_retire(update, context, _take_prompt(draft)))
-    try:
-        if prompt.ask_contact:
-            markup: Any = contact_keyboard(prompt)
-            draft["reply_choices"] = reply_choices(prompt)
-        else:
-            if draft.get("reply_choices"):
-                # The phone step's reply keyboard must go before inline buttons can show.
-                await chat.send_message("👍", reply_markup=ReplyKeyboardRemove())
-            draft["reply_choices"] = None
-            markup = inline(prompt, draft["id"])
-        sent = await chat.send_message(text, parse_mode="HTML", reply_markup=markup)
-    finally:
-        await retiring
+    # The old prompt is tidied first: both calls are owed and go out in this order after the
+    # commit, so the person never sees the new question before the old one loses its buttons.
+    await _retire(update, context, _take_prompt(draft))
+    if prompt.ask_contact:
+        markup: Any = contact_keyboard(prompt)
+        draft["reply_choices"] = reply_choices(prompt)
+    else:
+        if draft.get("reply_choices"):
+            # The phone step's reply keyboard must go before inline buttons can show.
+            await chat.send_message("👍", reply_markup=ReplyKeyboardRemove())
+        draft["reply_choices"] = None
+        markup = inline(prompt, draft["id"])
+    sent = await chat.send_message(text, parse_mode="HTML", reply_markup=markup)
     draft["prompt_message_id"] = (
         sent.message_id if markup is not None and not prompt.ask_contact else None
     )
