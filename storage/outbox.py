@@ -188,16 +188,6 @@ async def sent_message_id(session: AsyncSession, message_id: int | None) -> int 
     return found[1] if found is not None and found[0] == SENT else None
 
 
-async def mark_sent(
-    session: AsyncSession, row_id: int, message_id: int | None, now: datetime
-) -> None:
-    await session.exec(
-        update(OutboxMessage)
-        .where(col(OutboxMessage.id) == row_id)
-        .values(state=SENT, message_id=message_id, done_at=now, file_content=None)
-    )
-
-
 async def mark_sent_many(
     session: AsyncSession, marks: Sequence[tuple[int, int | None, datetime]]
 ) -> None:

@@ -166,17 +166,7 @@ async def tidy_nil_reports(session: AsyncSession, unit_id: int, now: datetime) -
     for report in (await session.exec(query)).all():
         week = report.week_start
         if week in kept or await has_records_in_week(session, unit_id, week):
-            report.deleted_at = now
-            await record(
-                session,
-                "nil_report",
-                report.id,
-                "superseded",
-                None,
-                None,
-                unit_id=report.unit_id,
-                at=now,
-            )
+            await _supersede(session, report, now)
         else:
             kept.add(week)
 
@@ -252,14 +242,19 @@ async def supersede_nil_report(
     """A real record in a week replaces that week's "nothing to report"."""
     report = await current_nil_report(session, unit_id, week_start(on_date))
     if report is not None:
-        report.deleted_at = now
-        await record(
-            session,
-            "nil_report",
-            report.id,
-            "superseded",
-            None,
-            None,
-            unit_id=report.unit_id,
-            at=now,
-        )
+        await _supersede(session, report, now)
+
+
+async def _supersede(session: AsyncSession, report: NilReport, now: datetime) -> None:
+    """The nil report gives way to a record of its week, with its audit event."""
+    report.deleted_at = now
+    await record(
+        session,
+        "nil_report",
+        report.id,
+        "superseded",
+        None,
+        None,
+        unit_id=report.unit_id,
+        at=now,
+    )

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
-from bot.domain.formatting import escape_html, format_date
+from bot.domain.formatting import escape_html, format_datetime
 from bot.domain.i18n import Translator
 from bot.domain.outgoing import LedgerState, Send, SendOutcome
 
@@ -40,8 +40,9 @@ class PastSend:
 
     @staticmethod
     def redoable(past: PastSend | None) -> bool:
-        """Whether "send to those who have not received it" sends this one."""
-        return past is not None and past.state in (LedgerState.SKIPPED, LedgerState.FAILED)
+        """Whether "send to those who have not received it" sends this one: it would be told
+        as one of REDO."""
+        return past is not None and _delivered(SendOutcome.SKIPPED, past) in REDO
 
 
 @dataclass(frozen=True)
@@ -85,10 +86,7 @@ def _delivered(outcome: SendOutcome, past: PastSend | None) -> Delivered:
 
 
 def _when(moment: datetime | None, tz: tzinfo) -> str:
-    if moment is None:
-        return "?"
-    local = moment.astimezone(tz)
-    return f"{local:%H:%M} {format_date(local.date())}"
+    return "?" if moment is None else format_datetime(moment, tz)
 
 
 def _line(t: Translator, line: RecipientLine, tz: tzinfo) -> str:
